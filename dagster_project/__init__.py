@@ -1,0 +1,1 @@
+"""opsvalue: operations value-management warehouse (Dagster code location and CLI)."""

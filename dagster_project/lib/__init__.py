@@ -1,0 +1,1 @@
+"""Reusable code that defines no assets: settings, DuckDB helpers, the source contract, the dbt translator."""

@@ -1,0 +1,130 @@
+"""The one DbtProject and translator of the code location, and the dbt build watermark."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from dagster import AssetKey
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject
+
+from dagster_project.lib.settings import get_settings
+
+# The dbt project folder is fixed when the code location loads; the warehouse path is read at
+# run time (see defs/dbt), so tests and deployments can point runs at other files.
+SETTINGS = get_settings()
+
+DBT_PROJECT = DbtProject(
+    project_dir=SETTINGS.dbt_project_dir,
+    profiles_dir=SETTINGS.dbt_project_dir,
+)
+# Under `dagster dev` the manifest is re-parsed when the code location loads; everywhere else
+# (the CLI, tests, CI) `ensure_manifest()` prepares it explicitly before definitions load.
+DBT_PROJECT.prepare_if_dev()
+
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python, so an un-activated virtualenv still finds it."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable())
+
+
+# Files whose change means the dbt models must be rebuilt even when no new data arrived.
+DBT_INPUT_GLOBS = ("dbt_project.yml", "profiles.yml", "models/**/*", "macros/**/*", "tests/**/*")
+
+
+def dbt_project_fingerprint(project_dir: Path = SETTINGS.dbt_project_dir) -> str:
+    """A hash of every file that defines the dbt project (models, YAML, macros, tests)."""
+    digest = hashlib.sha256()
+    files = sorted({p for g in DBT_INPUT_GLOBS for p in project_dir.glob(g) if p.is_file()})
+    for path in files:
+        digest.update(path.relative_to(project_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_manifest(project: DbtProject = DBT_PROJECT) -> Path:
+    """Run `dbt parse` when the manifest is missing or older than the project's files."""
+    manifest = Path(project.manifest_path)
+    fingerprint_file = manifest.parent / "opsvalue_fingerprint.txt"
+    fingerprint = dbt_project_fingerprint(Path(project.project_dir))
+    if (
+        manifest.exists()
+        and fingerprint_file.exists()
+        and fingerprint_file.read_text() == fingerprint
+    ):
+        return manifest
+    resource = DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
+    resource.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+    fingerprint_file.write_text(fingerprint)
+    return manifest
+
+
+class OpsvalueTranslator(DagsterDbtTranslator):
+    """Asset keys are DuckDB `schema.table`, so an analyst finds the table behind every asset."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        name = dbt_resource_props.get("alias") or dbt_resource_props["name"]
+        return AssetKey([dbt_resource_props["schema"], name])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        # models/<layer or owner>/...: the folder is the Dagster group
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+TRANSLATOR = OpsvalueTranslator()
+
+# --- build watermark -------------------------------------------------------------------------
+# dbt is only re-run when new raw data was loaded or the dbt project changed since the last
+# successful build; that is what makes a second `opsvalue demo` with no new files fast.
+
+STATE_DDL = """
+create schema if not exists meta;
+create table if not exists meta.pipeline_state (
+    state_key varchar primary key,
+    state_value varchar not null,
+    updated_at timestamp not null default current_timestamp
+);
+"""
+
+
+def build_watermark(con: duckdb.DuckDBPyConnection) -> str:
+    """What the marts were built from: the newest ledger entry and the dbt project fingerprint."""
+    con.execute(STATE_DDL)
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'meta' and table_name = 'file_ledger'"
+    ).fetchone()[0]
+    ledger_max = con.execute("select max(ledger_id) from meta.file_ledger").fetchone()[0] if exists else None
+    return json.dumps({"ledger_max_id": ledger_max, "dbt": dbt_project_fingerprint()})
+
+
+def read_state(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    con.execute(STATE_DDL)
+    row = con.execute(
+        "select state_value from meta.pipeline_state where state_key = ?", [key]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def write_state(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute(STATE_DDL)
+    con.execute(
+        "insert or replace into meta.pipeline_state (state_key, state_value, updated_at) "
+        "values (?, ?, current_timestamp)",
+        [key, value],
+    )

@@ -1,0 +1,53 @@
+"""One settings object for every path the project uses.
+
+Defaults are relative to the project root; each can be overridden by an environment variable so
+tests, CI and deployments point the same code at other folders.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _path(var: str, default: Path) -> Path:
+    value = os.environ.get(var)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_root: Path
+    raw_dir: Path
+    warehouse_path: Path
+    site_dir: Path
+    dbt_project_dir: Path
+    dagster_home: Path
+    duckdb_memory_limit: str
+    duckdb_threads: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        root = _path("OPSVALUE_HOME", PROJECT_ROOT)
+        data = root / "data"
+        return cls(
+            project_root=root,
+            raw_dir=_path("OPSVALUE_RAW_DIR", data / "raw"),
+            warehouse_path=_path("OPSVALUE_WAREHOUSE", data / "warehouse" / "opsvalue.duckdb"),
+            site_dir=_path("OPSVALUE_SITE_DIR", data / "site"),
+            dbt_project_dir=_path("OPSVALUE_DBT_DIR", root / "dbt"),
+            dagster_home=_path("DAGSTER_HOME", data / "dagster_home"),
+            duckdb_memory_limit=os.environ.get("OPSVALUE_DUCKDB_MEMORY_LIMIT", "4GB"),
+            duckdb_threads=int(os.environ.get("OPSVALUE_DUCKDB_THREADS", str(os.cpu_count() or 2))),
+        )
+
+    def export_env(self) -> None:
+        """Expose the warehouse path to child processes (dbt reads it in profiles.yml)."""
+        os.environ["OPSVALUE_WAREHOUSE"] = str(self.warehouse_path)
+
+
+def get_settings() -> Settings:
+    return Settings.from_env()
