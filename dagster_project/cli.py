@@ -86,7 +86,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         CONSOLE.print("[bold red]pipeline failed[/]: see the Dagster log above")
         return 1
     index = settings.site_dir / "index.html"
-    out = Console()
+    out = Console(soft_wrap=True)  # paths stay on one line, copy-pasteable
     out.print(f"[bold green]opsvalue demo done[/] in {elapsed:.1f} s")
     out.print(f"  warehouse (DuckDB): {settings.warehouse_path}")
     out.print(f"  dashboard:          {index}")
@@ -98,6 +98,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number > 0, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opsvalue", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,10 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="write demo extracts in the input contract's shape")
     gen.add_argument("--out", default=str(get_settings().raw_dir), help="target folder")
-    gen.add_argument("--scale", type=float, default=DEMO_SCALE, help="1 = a mid-size insurer")
-    gen.add_argument("--months", type=int, default=DEMO_MONTHS, help="months of history")
+    gen.add_argument(
+        "--scale", type=_positive_float, default=DEMO_SCALE, help="1 = a mid-size insurer"
+    )
+    gen.add_argument("--months", type=_positive_int, default=DEMO_MONTHS, help="months of history")
     gen.add_argument("--seed", type=int, default=DEMO_SEED, help="random seed")
-    gen.add_argument("--defects", type=float, default=0.0, help="share of defective rows")
+    gen.add_argument("--defects", type=_share, default=0.0, help="share of defective rows")
     gen.set_defaults(func=cmd_generate)
 
     run = sub.add_parser("run", help="materialise every asset (ingest, dbt build, dashboards)")

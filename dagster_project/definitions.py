@@ -1,6 +1,7 @@
 """The opsvalue code location: raw extracts -> dbt models -> dashboard site."""
 
 import dagster as dg
+
 from dagster_project.defs.dbt.assets import dbt_models
 from dagster_project.defs.ingest.assets import raw_extracts
 from dagster_project.defs.site.assets import site

@@ -113,7 +113,10 @@ def test_reorganisation_moves_history_to_the_structure_valid_at_the_time(built, 
             ]
         return children, sum(denominator(c, period) for c in children)
 
-    for period, branch, other in ((before, old_branch, new_branch), (after, new_branch, old_branch)):
+    for period, branch, other in (
+        (before, old_branch, new_branch),
+        (after, new_branch, old_branch),
+    ):
         children, total = branch_children_total(branch, period)
         assert moved in children
         assert denominator(branch, period) == pytest.approx(total)

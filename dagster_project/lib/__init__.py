@@ -1,1 +1,1 @@
-"""Reusable code that defines no assets: settings, DuckDB helpers, the source contract, the dbt translator."""
+"""Reusable code that defines no assets: settings, DuckDB helpers, contract, dbt translator."""

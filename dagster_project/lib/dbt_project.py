@@ -29,7 +29,6 @@ DBT_PROJECT = DbtProject(
 DBT_PROJECT.prepare_if_dev()
 
 
-
 def dbt_executable() -> str:
     """The dbt installed beside this Python, so an un-activated virtualenv still finds it."""
     beside = Path(sys.executable).parent / "dbt"
@@ -109,7 +108,9 @@ def build_watermark(con: duckdb.DuckDBPyConnection) -> str:
         "select count(*) from information_schema.tables "
         "where table_schema = 'meta' and table_name = 'file_ledger'"
     ).fetchone()[0]
-    ledger_max = con.execute("select max(ledger_id) from meta.file_ledger").fetchone()[0] if exists else None
+    ledger_max = (
+        con.execute("select max(ledger_id) from meta.file_ledger").fetchone()[0] if exists else None
+    )
     return json.dumps({"ledger_max_id": ledger_max, "dbt": dbt_project_fingerprint()})
 
 

@@ -640,6 +640,17 @@ def served(org: Org) -> BoolArray:
     return np.array(rows)
 
 
+def served_sub_branch(rng: np.random.Generator, org: Org, center: IntArray) -> IntArray:
+    """Per row, a sub-branch among those the row's center serves, in proportion to size."""
+    serves = served(org)
+    sb = np.zeros(center.size, dtype=np.int64)
+    for c in np.unique(center):
+        rows = np.flatnonzero(center == c)
+        weight = org.size * serves[c]
+        sb[rows] = rng.choice(org.n_sb, rows.size, p=weight / weight.sum())
+    return sb
+
+
 # --- Tables: internal columns, file partition and defect targets ----------------------------------
 
 
@@ -1394,13 +1405,11 @@ def build_rpa_runs(rng: np.random.Generator, ctx: Context) -> Table:
     duration = np.where(failed, duration * rng.uniform(0.05, 0.5, n), duration) + 5
     center = np.array([CENTER[p[1]] for p in RPA_PROCESSES])[process]
     # People support the bots (C-RPA) and take over their exceptions (the process's center); the
-    # hours serve the sub-branches in proportion to their size.
-    share = org.size / org.size.sum()
+    # hours serve the sub-branches the center works for, in proportion to their size.
     month = period.month_of(started)
-    ctx.workload.add(
-        month, np.full(n, CENTER["C-RPA"]), rng.choice(org.n_sb, n, p=share), np.full(n, 0.25)
-    )
-    ctx.workload.add(month, center, rng.choice(org.n_sb, n, p=share), exceptions * 6.0 / 60)
+    support = np.full(n, CENTER["C-RPA"])
+    ctx.workload.add(month, support, served_sub_branch(rng, org, support), np.full(n, 0.25))
+    ctx.workload.add(month, center, served_sub_branch(rng, org, center), exceptions * 6.0 / 60)
     return Table(
         {
             "run_id": np.arange(n),
@@ -1657,8 +1666,8 @@ def inject_defects(
 ) -> Table:
     """Defects at about `rate` of the rows, split evenly over the kinds that fit the source.
 
-    Every applicable kind gets at least one row, so even a tiny extract shows each of them. Each
-    row carries at most one defect; the kind is kept in the internal `_defect` column.
+    A source gets round(rate * rows) defects, at least one; each row carries at most one. The
+    kind is kept in the internal `_defect` column for the manifest.
     """
     kinds = applicable_kinds(table.targets, period.months)
     n = len(table)
@@ -1669,13 +1678,16 @@ def inject_defects(
         table.exprs,
         table.targets,
     )
-    per_kind = max(1, round(rate * n / len(kinds)))
+    # The remainder goes to kinds drawn at random, so small sources do not always get the same.
+    base, extra = divmod(max(1, round(rate * n)), len(kinds))
+    per_kind = np.full(len(kinds), base)
+    per_kind[rng.permutation(len(kinds))[:extra]] += 1
     taken = np.zeros(n, dtype=bool)
     defect = np.full(n, -1, dtype=np.int8)
     copies = {"duplicate": np.empty(0, np.int64), "rekeyed_duplicate": np.empty(0, np.int64)}
-    for kind in kinds:
+    for kind, wanted in zip(kinds, per_kind, strict=True):
         pool = np.flatnonzero(eligible_rows(kind, table, period.months) & ~taken)
-        rows = np.sort(rng.choice(pool, min(per_kind, pool.size), replace=False))
+        rows = np.sort(rng.choice(pool, min(wanted, pool.size), replace=False))
         taken[rows] = True
         if kind in copies:
             copies[kind] = rows
@@ -1830,8 +1842,6 @@ class Writer:
             lo, hi = np.searchsorted(table.part, [part, part + 1], side="left")
             self.write_file(source, table, folder / name, int(lo), int(hi))
             self.progress.update(task, advance=1, rows=self.rows.get(source, 0))
-        if len(self.rows.setdefault(source, 0) and names) == 0:
-            raise ValueError(f"{source}: nothing to write")
 
     def write_file(self, source: str, table: Table, path: Path, lo: int, hi: int) -> None:
         columns = self.contract[source]

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from dashboards.site import build_site
 from dagster_project.lib.settings import get_settings
+from dashboards.site import build_site
 
 SITE_DEPS = [
     dg.AssetKey(["marts", "fct_kpi_values"]),

@@ -31,7 +31,7 @@ final as (
         cycle_time_days as numerator,
         1.0 as denominator,
         cast(null as double) as duration,
-        'ratio' as rollup,
+        'ratio' as rollup_kind,
         1.0 as scale_factor
     from paid_claims
     where cycle_time_days is not null
@@ -46,7 +46,7 @@ final as (
         cast(null as double) as numerator,
         cast(null as double) as denominator,
         cycle_time_days as duration,
-        'p90' as rollup,
+        'p90' as rollup_kind,
         1.0 as scale_factor
     from paid_claims
     where cycle_time_days is not null
@@ -61,7 +61,7 @@ final as (
         case when is_auto_processed then 1.0 else 0.0 end as numerator,
         1.0 as denominator,
         cast(null as double) as duration,
-        'ratio' as rollup,
+        'ratio' as rollup_kind,
         1.0 as scale_factor
     from paid_claims
 

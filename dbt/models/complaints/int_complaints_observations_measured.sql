@@ -17,8 +17,7 @@ policies as (
 
 complaint_months as (
 
-    select distinct
-        last_day(received_at) as month_end_date
+    select distinct last_day(received_at) as month_end_date
     from complaints
 
 ),
@@ -49,7 +48,7 @@ final as (
         1.0 as numerator,
         0.0 as denominator,
         cast(null as double) as duration,
-        'ratio' as rollup,
+        'ratio' as rollup_kind,
         10000.0 as scale_factor
     from complaints
 
@@ -63,7 +62,7 @@ final as (
         0.0 as numerator,
         cast(policy_count as double) as denominator,
         cast(null as double) as duration,
-        'ratio' as rollup,
+        'ratio' as rollup_kind,
         10000.0 as scale_factor
     from policies_in_force
 

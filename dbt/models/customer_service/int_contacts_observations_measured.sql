@@ -40,7 +40,7 @@ final as (
         case when is_answered_within_20s then 1.0 else 0.0 end as numerator,
         case when is_abandoned_within_5s then 0.0 else 1.0 end as denominator,
         cast(null as double) as duration,
-        'ratio' as rollup,
+        'ratio' as rollup_kind,
         1.0 as scale_factor
     from voice_contacts
 
@@ -54,7 +54,7 @@ final as (
         case when is_abandoned then 1.0 else 0.0 end as numerator,
         1.0 as denominator,
         cast(null as double) as duration,
-        'ratio' as rollup,
+        'ratio' as rollup_kind,
         1.0 as scale_factor
     from voice_contacts
 
@@ -69,7 +69,7 @@ final as (
         case when score >= 9 then 1.0 when score <= 6 then -1.0 else 0.0 end as numerator,
         1.0 as denominator,
         cast(null as double) as duration,
-        'ratio' as rollup,
+        'ratio' as rollup_kind,
         100.0 as scale_factor
     from responses
 

@@ -13,7 +13,7 @@ catalog (metric_name, label, label_zh, description, unit, direction, dimension, 
     ),
     (
         'claims_cycle_time_p90_days', 'Claims cycle time P90', '理赔时效(P90)',
-        'Claims paid in the month: 90th percentile (continuous) of (paid_at - reported_at) in days.',
+        'Claims paid in the month: continuous 90th percentile of (paid_at - reported_at), days.',
         'days', 'lower_is_better', 'efficiency', 'claims'
     ),
     (
@@ -23,7 +23,7 @@ catalog (metric_name, label, label_zh, description, unit, direction, dimension, 
     ),
     (
         'service_level_20s', 'Service level (20 s)', '20秒接通率',
-        'Voice contacts arrived in the month: answered within 20 s / (offered - abandoned within 5 s).',
+        'Voice contacts arrived in the month: answered in 20 s / (offered - abandoned in 5 s).',
         'percent', 'higher_is_better', 'service', 'customer_service'
     ),
     (

@@ -62,7 +62,7 @@ chains as (
         on
             child.parent_code = parent.org_code
             and child.valid_from < parent.valid_until
-            and parent.valid_from < child.valid_until
+            and child.valid_until > parent.valid_from
 
 ),
 

@@ -12,10 +12,12 @@ with
 
 observations as (
 
-    {% for model in observation_models -%}
-    select * from {{ ref(model) }}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {%- for model in observation_models %}
+        select * from {{ ref(model) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 
 ),
 
@@ -34,7 +36,7 @@ attributed as (
         observations.numerator,
         observations.denominator,
         observations.duration,
-        observations.rollup,
+        observations.rollup_kind,
         observations.scale_factor,
         observations.center_code,
         sub_branches.group_code,
@@ -67,10 +69,10 @@ rolled_up as (
         sum(numerator) as numerator,
         sum(denominator) as denominator,
         quantile_cont(duration, 0.9) as p90,
-        any_value(rollup) as rollup,
+        any_value(rollup_kind) as rollup_kind,
         any_value(scale_factor) as scale_factor
     from attributed
-    group by grouping sets (
+    group by grouping sets (  -- noqa: PRS
         (metric_name, period_start, group_code),
         (metric_name, period_start, subsidiary_code),
         (metric_name, period_start, branch_code),
@@ -87,19 +89,20 @@ final as (
         cast(period_start as date) as period_start,
         org_level,
         org_code,
-        case when rollup = 'ratio' then numerator end as numerator,
-        case when rollup = 'ratio' then denominator end as denominator,
+        case when rollup_kind = 'ratio' then numerator end as numerator,
+        case when rollup_kind = 'ratio' then denominator end as denominator,
+        -- `value` is the published column name analysts and dashboards query
         case
-            when rollup = 'p90' then p90
+            when rollup_kind = 'p90' then p90
             else scale_factor * numerator / denominator
-        end as value
+        end as value  -- noqa: RF04
     from rolled_up
     -- records without a center (or with an org unknown to the tree) roll up nowhere at that tier
     where
         org_code is not null
         and (
-            (rollup = 'ratio' and denominator > 0)
-            or (rollup = 'p90' and p90 is not null)
+            (rollup_kind = 'ratio' and denominator > 0)
+            or (rollup_kind = 'p90' and p90 is not null)
         )
 
 )

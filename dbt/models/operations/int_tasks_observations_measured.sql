@@ -18,7 +18,7 @@ final as (
         case when completed_at <= sla_due_at then 1.0 else 0.0 end as numerator,
         1.0 as denominator,
         cast(null as double) as duration,
-        'ratio' as rollup,
+        'ratio' as rollup_kind,
         1.0 as scale_factor
     from tasks
     where completed_at is not null

@@ -10,7 +10,7 @@ renamed as (
 
     select
         application_id,
-        {{ canonical_org_code('source.org_code') }} as org_code,
+        {{ canonical_org_code('org_code') }} as org_code,
         upper(trim(center_code)) as center_code,
         channel,
         cast(received_at as timestamp) as received_at,

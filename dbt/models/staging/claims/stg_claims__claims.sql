@@ -11,7 +11,7 @@ renamed as (
     select
         claim_id,
         policy_id,
-        {{ canonical_org_code('source.org_code') }} as org_code,
+        {{ canonical_org_code('org_code') }} as org_code,
         upper(trim(center_code)) as center_code,
         product_line,
         cast(reported_at as timestamp) as reported_at,

@@ -10,7 +10,7 @@ renamed as (
 
     select
         complaint_id,
-        {{ canonical_org_code('source.org_code') }} as org_code,
+        {{ canonical_org_code('org_code') }} as org_code,
         source,
         category,
         cast(received_at as timestamp) as received_at,

@@ -10,7 +10,7 @@ renamed as (
 
     select
         response_id,
-        {{ canonical_org_code('source.org_code') }} as org_code,
+        {{ canonical_org_code('org_code') }} as org_code,
         touchpoint,
         cast(score as integer) as score,
         cast(responded_at as timestamp) as responded_at,

@@ -10,7 +10,7 @@ renamed as (
 
     select
         cast(month as date) as month_date,
-        {{ canonical_org_code('source.org_code') }} as org_code,
+        {{ canonical_org_code('org_code') }} as org_code,
         upper(trim(center_code)) as center_code,
         cost_type,
         cast(amount as decimal(18, 2)) as amount_cny,

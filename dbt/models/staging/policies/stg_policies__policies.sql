@@ -10,7 +10,7 @@ renamed as (
 
     select
         policy_id,
-        {{ canonical_org_code('source.org_code') }} as org_code,
+        {{ canonical_org_code('org_code') }} as org_code,
         product_line,
         channel,
         cast(issued_date as date) as issued_date,

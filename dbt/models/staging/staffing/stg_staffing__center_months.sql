@@ -11,7 +11,7 @@ renamed as (
     select
         cast(month as date) as month_date,
         upper(trim(center_code)) as center_code,
-        {{ canonical_org_code('source.org_code') }} as org_code,
+        {{ canonical_org_code('org_code') }} as org_code,
         cast(fte as decimal(10, 2)) as fte,
         cast(productive_hours as decimal(12, 2)) as productive_hours,
         _source_file,

@@ -10,7 +10,7 @@ renamed as (
 
     select
         task_id,
-        {{ canonical_org_code('source.org_code') }} as org_code,
+        {{ canonical_org_code('org_code') }} as org_code,
         upper(trim(center_code)) as center_code,
         task_type,
         cast(created_at as timestamp) as created_at,
