@@ -50,8 +50,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def run_pipeline(settings: Settings) -> bool:
     """Materialise every asset in-process, with the definitions `dagster dev` shows."""
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    # an empty dagster.yaml: the defaults (SQLite run storage in DAGSTER_HOME) are what we want
-    (settings.dagster_home / "dagster.yaml").touch()
+    # the defaults (SQLite run storage in DAGSTER_HOME) are what we want; telemetry would try
+    # the network, which these machines do not have
+    config = settings.dagster_home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
     settings.export_env()
 
