@@ -7,7 +7,7 @@ from dashboards.site import build_site
 
 SITE_DEPS = [
     dg.AssetKey(["marts", "fct_kpi_values"]),
-    dg.AssetKey(["marts", "dim_metrics"]),
+    dg.AssetKey(["marts", "dim_metric_catalog"]),
     dg.AssetKey(["marts", "dim_org"]),
 ]
 

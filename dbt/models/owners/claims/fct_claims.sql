@@ -1,0 +1,37 @@
+with
+
+claims as (
+
+    select * from {{ ref('stg_claims__claims') }}
+
+),
+
+final as (
+
+    select
+        claim_id,
+        policy_id,
+        org_code,
+        center_code,
+        product_line,
+        reported_at,
+        registered_at,
+        approved_at,
+        paid_at,
+        closed_at,
+        reopened_at,
+        decision,
+        coalesce(is_auto_processed, false) as is_auto_processed,
+        coalesce(is_fraud_flagged, false) as is_fraud_flagged,
+        coalesce(is_fraud_confirmed, false) as is_fraud_confirmed,
+        coalesce(
+            reopened_at is not null and reopened_at <= closed_at + interval 90 day, false
+        ) as is_reopened_within_90d,
+        epoch(paid_at - reported_at) / 86400.0 as cycle_time_days,
+        claimed_amount_cny,
+        paid_amount_cny
+    from claims
+
+)
+
+select * from final

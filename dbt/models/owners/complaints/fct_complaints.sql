@@ -1,0 +1,26 @@
+with
+
+complaints as (
+
+    select * from {{ ref('stg_complaints__complaints') }}
+
+),
+
+final as (
+
+    select
+        complaint_id,
+        org_code,
+        source,
+        category,
+        received_at,
+        due_at,
+        closed_at,
+        outcome,
+        source = 'regulator' as is_from_regulator,
+        coalesce(closed_at <= due_at, false) as is_closed_on_time
+    from complaints
+
+)
+
+select * from final

@@ -1,0 +1,39 @@
+with
+
+contacts as (
+
+    select * from {{ ref('stg_contacts__contacts') }}
+
+),
+
+final as (
+
+    select
+        contact_id,
+        org_code,
+        center_code,
+        channel,
+        arrived_at,
+        answered_at,
+        abandoned_at,
+        ended_at,
+        channel = 'voice' as is_voice,
+        channel in ('app', 'wechat', 'web') as is_digital,
+        answered_at is not null as is_answered,
+        abandoned_at is not null as is_abandoned,
+        coalesce(
+            answered_at is not null and answered_at - arrived_at <= interval 20 second, false
+        ) as is_answered_within_20s,
+        coalesce(
+            abandoned_at is not null and abandoned_at - arrived_at <= interval 5 second, false
+        ) as is_abandoned_within_5s,
+        case
+            when answered_at is not null
+                then coalesce(talk_sec, 0) + coalesce(hold_sec, 0) + coalesce(acw_sec, 0)
+        end as handle_time_sec,
+        coalesce(is_first_contact_resolved, false) as is_first_contact_resolved
+    from contacts
+
+)
+
+select * from final

@@ -1,0 +1,33 @@
+{#- One row per task open at a month end (created on or before it, not completed by then). -#}
+with
+
+tasks as (
+
+    select * from {{ ref('stg_tasks__tasks') }}
+
+),
+
+months as (
+
+    select * from {{ ref('dim_months') }}
+
+),
+
+final as (
+
+    select
+        months.month_end_date,
+        tasks.task_id,
+        tasks.org_code,
+        tasks.center_code,
+        tasks.sla_due_at < months.month_end_date + interval 1 day as is_past_sla
+    from tasks
+    inner join months
+        on
+            tasks.created_at < months.month_end_date + interval 1 day
+            and coalesce(tasks.completed_at, timestamp '9999-12-31')
+            >= months.month_end_date + interval 1 day
+
+)
+
+select * from final

@@ -1,0 +1,28 @@
+with
+
+endorsements as (
+
+    select * from {{ ref('stg_endorsements__endorsements') }}
+
+),
+
+final as (
+
+    select
+        endorsement_id,
+        policy_id,
+        org_code,
+        center_code,
+        endorsement_type,
+        requested_at,
+        completed_at,
+        sla_hours,
+        coalesce(is_auto_processed, false) as is_auto_processed,
+        rework_count,
+        epoch(completed_at - requested_at) / 3600.0 as turnaround_hours,
+        completed_at <= requested_at + to_hours(sla_hours) as is_within_sla
+    from endorsements
+
+)
+
+select * from final

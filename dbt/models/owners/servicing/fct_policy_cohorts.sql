@@ -1,0 +1,40 @@
+{#- One row per policy issued within the reporting calendar, with its 13th-month persistency:
+    a cohort (issue month) is measured once all its policies have reached month 13 by the newest
+    data; surrender, lapse or any other termination before then counts as not persisting. -#}
+with
+
+policies as (
+
+    select * from {{ ref('stg_policies__policies') }}
+
+),
+
+calendar as (
+
+    select
+        min(month_start_date) as first_month_date,
+        max(data_end_date) as data_end_date
+    from {{ ref('dim_months') }}
+
+),
+
+final as (
+
+    select
+        policies.policy_id,
+        policies.org_code,
+        policies.product_line,
+        policies.channel,
+        policies.issued_date,
+        last_day(policies.issued_date + interval 13 month) <= calendar.data_end_date
+            as is_cohort_matured_13m,
+        coalesce(
+            policies.terminated_date > policies.issued_date + interval 13 month, true
+        ) as is_persisting_13m
+    from policies
+    cross join calendar
+    where policies.issued_date >= calendar.first_month_date
+
+)
+
+select * from final
