@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from dagster_project.cli_catalog import add_catalog_parser
 from dagster_project.lib.settings import Settings, get_settings
 
 CONSOLE = Console(stderr=True)
@@ -138,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=DEMO_SEED, help="random seed")
     gen.add_argument("--defects", type=_share, default=0.0, help="share of defective rows")
     gen.set_defaults(func=cmd_generate)
+
+    add_catalog_parser(sub)
 
     run = sub.add_parser("run", help="materialise every asset (ingest, dbt build, dashboards)")
     run.set_defaults(func=lambda a: 0 if run_pipeline(get_settings()) else 1)

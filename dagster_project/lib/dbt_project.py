@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,19 +54,35 @@ def dbt_project_fingerprint(project_dir: Path = SETTINGS.dbt_project_dir) -> str
     return digest.hexdigest()
 
 
+def parse_project(project_dir: Path) -> str | None:
+    """Run `dbt parse` on a dbt project folder; returns dbt's error text, or None when it parses."""
+    result = subprocess.run(
+        [dbt_executable(), "parse", "--project-dir", str(project_dir)]
+        + ["--profiles-dir", str(project_dir), "--quiet", "--no-partial-parse"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode == 0:
+        return None
+    return (result.stdout + result.stderr).strip() or f"dbt parse exited {result.returncode}"
+
+
 def ensure_manifest(project: DbtProject = DBT_PROJECT) -> Path:
     """Run `dbt parse` when the manifest is missing or older than the project's files."""
+    project_dir = Path(project.project_dir)
     manifest = Path(project.manifest_path)
     fingerprint_file = manifest.parent / "opsvalue_fingerprint.txt"
-    fingerprint = dbt_project_fingerprint(Path(project.project_dir))
+    fingerprint = dbt_project_fingerprint(project_dir)
     if (
         manifest.exists()
         and fingerprint_file.exists()
         and fingerprint_file.read_text() == fingerprint
     ):
         return manifest
-    resource = DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
-    resource.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+    problem = parse_project(project_dir)
+    if problem:
+        raise RuntimeError(f"dbt parse failed in {project_dir}:\n{problem}")
     fingerprint_file.write_text(fingerprint)
     return manifest
 
