@@ -1,4 +1,7 @@
-{#- Targets and red thresholds per metric and tier, from each metric's config.meta.targets:
+-- Rendered from Jinja loops over the semantic layer: indentation and line length follow the
+-- template, not the rendered SQL.
+-- noqa: disable=LT02,LT05
+{# Targets and red thresholds per metric and tier, from each metric's config.meta.targets:
     `default` applies to every tier unless the tier (group, subsidiary, branch, sub_branch,
     center) has its own entry. -#}
 {%- set specs = kpi_metric_specs() if execute else {} %}

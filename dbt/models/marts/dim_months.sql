@@ -35,7 +35,7 @@ bounds as (
 months as (
 
     select
-        cast(month_start as date) as month_start_date,
+        cast(series.month_start as date) as month_start_date,
         bounds.data_end_date
     from bounds,
         generate_series(

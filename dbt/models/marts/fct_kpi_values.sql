@@ -1,4 +1,7 @@
-{#- The published KPI table, computed from the governed metric definitions (the semantic-layer
+-- Rendered from Jinja loops over the semantic layer: indentation and line length follow the
+-- template, not the rendered SQL.
+-- noqa: disable=LT02,LT05
+{# The published KPI table, computed from the governed metric definitions (the semantic-layer
     YAML in each owner's folder) by the kpi_* macros: one scan per semantic model turns every
     record into per-metric observations, which are attributed to the org tree version valid on
     the event's date and rolled up to all tiers in one grouping-sets pass. Ratios are sums of
@@ -29,8 +32,10 @@
 {%- endif %}
 {%- set index = kpi_semantic_index() if execute else {'models': {}} %}
 {%- set percentiles = [] %}
-{%- for spec in specs.values() if spec.kind == 'percentile' and spec.percentile not in percentiles %}
-    {%- do percentiles.append(spec.percentile) %}
+{%- for spec in specs.values() if spec.kind == 'percentile' %}
+    {%- if spec.percentile not in percentiles %}
+        {%- do percentiles.append(spec.percentile) %}
+    {%- endif %}
 {%- endfor %}
 
 with
@@ -45,13 +50,15 @@ observations as (
                 {%- do items.append({'date': spec.sample.time_sql, 'when': spec.sample.condition,
                     'num': 'null', 'den': 'null', 'sample': spec.sample.value, 'name': spec.name}) %}
             {%- elif spec.kind == 'additive' and spec.numerator.model == model.name %}
-                {%- do items.append({'date': spec.numerator.time_sql, 'when': spec.numerator.condition,
-                    'num': spec.numerator.value, 'den': 'null', 'sample': 'null', 'name': spec.name}) %}
+                {%- set n = spec.numerator %}
+                {%- do items.append({'date': n.time_sql, 'when': n.condition,
+                    'num': n.value, 'den': 'null', 'sample': 'null', 'name': spec.name}) %}
             {%- elif spec.kind in ('mean', 'ratio', 'derived') %}
                 {%- set n = spec.numerator %}
                 {%- set d = spec.denominator %}
                 {%- set den_value = '1.0' if spec.kind == 'mean' else d.value %}
-                {%- if n.model == model.name and d.model == model.name and n.time_sql == d.time_sql %}
+                {%- set same_scan = n.model == model.name and d.model == model.name %}
+                {%- if same_scan and n.time_sql == d.time_sql %}
                     {%- do items.append({'date': n.time_sql,
                         'when': '(' ~ n.condition ~ ') or (' ~ d.condition ~ ')',
                         'num': 'case when ' ~ n.condition ~ ' then ' ~ n.value ~ ' end',
@@ -229,7 +236,7 @@ valued as (
                 case when denominator <> 0 then numerator / denominator end
             {%- endif %}
             {%- endfor %}
-        end as value,
+        end as value,  -- noqa: RF04
         case metric_name
             {%- for spec in specs.values() if spec.is_kpi %}
             when '{{ spec.name }}' then

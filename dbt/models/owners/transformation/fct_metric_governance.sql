@@ -1,4 +1,7 @@
-{#- One row per published metric: whether its definition is governed — one owner (a dbt group
+-- Rendered from Jinja loops over the semantic layer: indentation and line length follow the
+-- template, not the rendered SQL.
+-- noqa: disable=LT02,LT05
+{# One row per published metric: whether its definition is governed — one owner (a dbt group
     with an owner), a plain-language definition, and an automated source (every source system it
     names is a delivered source of the input contract). Assessed as of the newest data. -#}
 {%- set specs = kpi_metric_specs() if execute else {} %}

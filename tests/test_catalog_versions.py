@@ -1,0 +1,90 @@
+"""A definition change produces a new version and a history entry; other metrics keep theirs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from dagster_project.lib.dbt_project import dbt_executable
+from dagster_project.lib.settings import get_settings
+
+DBT_DIR = get_settings().dbt_project_dir
+CLAIMS = "models/owners/claims/_claims__metrics.yml"
+
+
+def dbt_build(project: Path, warehouse: Path, select: str) -> None:
+    env = {**os.environ, "OPSVALUE_WAREHOUSE": str(warehouse)}
+    result = subprocess.run(
+        [dbt_executable(), "build", "--project-dir", str(project), "--profiles-dir", str(project)]
+        + ["--select", select],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def history(warehouse: Path) -> dict[str, list[tuple[int, str]]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select metric_name, definition_version, change_summary "
+            "from marts.metric_definition_history order by all"
+        ).fetchall()
+    out: dict[str, list[tuple[int, str]]] = {}
+    for name, version, summary in rows:
+        out.setdefault(name, []).append((version, summary))
+    return out
+
+
+@pytest.fixture
+def copies(built, tmp_path) -> tuple[Path, Path]:
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    warehouse = tmp_path / "opsvalue.duckdb"
+    shutil.copyfile(built.warehouse, warehouse)
+    return project, warehouse
+
+
+def test_changing_a_definition_adds_a_version_and_keeps_the_others(copies):
+    project, warehouse = copies
+    before = history(warehouse)
+    assert all(versions == [(1, "first published")] for versions in before.values())
+
+    path = project / CLAIMS
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    metric = next(m for m in doc["metrics"] if m["name"] == "claims_auto_rate")
+    metric["type_params"]["numerator"]["filter"] += (
+        " and {{ Dimension('claim__decision') }} = 'paid'"
+    )
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    select = "metric_definition_history dim_metric_catalog fct_kpi_values"
+    dbt_build(project, warehouse, select)
+
+    after = history(warehouse)
+    assert [v for v, _ in after["claims_auto_rate"]] == [1, 2]
+    assert "parts" in after["claims_auto_rate"][1][1]
+    unchanged = {k: v for k, v in after.items() if k != "claims_auto_rate"}
+    assert unchanged == {k: v for k, v in before.items() if k != "claims_auto_rate"}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        versions = dict(
+            con.execute(
+                "select metric_name, max(definition_version) from marts.fct_kpi_values group by 1"
+            ).fetchall()
+        )
+        catalog = dict(
+            con.execute(
+                "select metric_name, definition_version from marts.dim_metric_catalog"
+            ).fetchall()
+        )
+    assert versions["claims_auto_rate"] == 2 and catalog["claims_auto_rate"] == 2
+    assert versions["nps"] == 1 and catalog["nps"] == 1
+
+    dbt_build(project, warehouse, select)  # no change: no new history row
+    assert history(warehouse) == after
