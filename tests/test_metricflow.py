@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dagster_project.lib.dbt_project import dbt_executable
 from dagster_project.lib.settings import get_settings
 
 DBT_DIR = get_settings().dbt_project_dir
@@ -103,3 +105,23 @@ def test_metricflow_equals_fct_kpi_values_at_center_level(warehouse_copy, tmp_pa
     both = ours.merge(answers, on=["metric_name", "period_start", "org_code"], how="outer")
     assert both["value"].notna().all() and both["mf_value"].notna().all(), both.head()
     np.testing.assert_allclose(both["value"], both["mf_value"], rtol=1e-9, atol=1e-9)
+
+
+def test_dbt_docs_generate_shows_catalog_owners_and_exposure(warehouse_copy, tmp_path):
+    env = {**os.environ, "OPSVALUE_WAREHOUSE": str(warehouse_copy)}
+    result = subprocess.run(
+        [dbt_executable(), "docs", "generate", "--project-dir", str(DBT_DIR)]
+        + ["--profiles-dir", str(DBT_DIR), "--target-path", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    catalog = json.loads((tmp_path / "catalog.json").read_text())
+    assert "model.opsvalue.fct_kpi_values" in catalog["nodes"]
+    owners = {g["name"]: g["owner"]["email"] for g in manifest["groups"].values()}
+    assert len(owners) >= 9 and all(owners.values())
+    [exposure] = manifest["exposures"].values()
+    assert any(n.startswith("metric.") for n in exposure["depends_on"]["nodes"])
