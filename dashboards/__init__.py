@@ -1,5 +1,5 @@
 """Static KPI dashboards rendered from the published marts."""
 
-from dashboards.site import SiteResult, build_site, render_org_page
+from dashboards.site import SiteResult, build_site
 
-__all__ = ["SiteResult", "build_site", "render_org_page"]
+__all__ = ["SiteResult", "build_site"]

@@ -1,69 +1,68 @@
-"""Plotly figures for the dashboard pages: a sparkline per metric tile and small multiples.
+"""Plotly figures for the dashboard pages, as plain plotly.js specs (data + layout dicts).
 
-Figures are rendered as HTML fragments without plotly.js (the page loads the local copy in
-assets/) and with a minimal template, because the default template is ~6 kB per figure.
+Specs are embedded in each page as JSON and drawn by assets/site.js with the one local copy of
+plotly.js: no per-figure copy of plotly.js and no CDN. Building dicts instead of
+`plotly.graph_objects` figures keeps a full build in seconds; the tests validate every spec with
+`go.Figure` so a misspelt property still fails.
 """
 
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
-
-from dashboards.formatting import format_month, format_value, is_missing, unit_format
+from dashboards.formatting import is_missing, unit_format
 
 LINE_COLOR = "#2563eb"
+UNIT_COLOR = "#111827"
+TARGET_COLOR = "#9ca3af"
 GRID_COLOR = "#e5e7eb"
 TEXT_COLOR = "#374151"
+# Colour-blind-safe qualitative palette (Okabe-Ito, then Tableau) for the children's lines.
+PALETTE = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#4E79A7",
+    "#B07AA1",
+    "#9C755F",
+    "#76B7B2",
+    "#EDC948",
+)
+STATUS_COLORS = {"green": "#15803d", "amber": "#d97706", "red": "#dc2626", "none": LINE_COLOR}
 FONT_FAMILY = (
     "Inter, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'Noto Sans CJK SC', "
     "'PingFang SC', 'Microsoft YaHei', sans-serif"
 )
-PLOTLY_CONFIG = {"displayModeBar": False, "responsive": True}
+SPARKLINE_HEIGHT_PX = 56
+COMPARE_HEIGHT_PX = 380
+SIGNIFICANT_DIGITS = 6  # enough for any KPI, and keeps the embedded JSON small
 
-SPARKLINE_HEIGHT_PX = 64
-TRENDS_COLUMNS = 4
-TRENDS_ROW_HEIGHT_PX = 200
-TRENDS_TITLE_WIDTH_CHARS = 40
+Spec = dict[str, object]
 
 
 @dataclass(frozen=True)
-class Series:
-    """One metric's monthly values for one org, oldest first; None where not published."""
+class Line:
+    """One named line of a chart: a value per month of the chart's window (None: no value)."""
 
-    key: str
-    title: str
-    unit: str | None
-    periods: tuple[date, ...]
+    name: str
     values: tuple[float | None, ...]
+    color: str
+    dash: str = "solid"
+    width: float = 2.0
 
 
-def _y(values: Sequence[float | None]) -> list[float | None]:
-    # None leaves a gap in the line instead of interpolating over a month with no value.
-    return [None if is_missing(v) else v for v in values]
-
-
-def _hover_text(series: Series) -> list[str]:
-    return [
-        f"{format_month(p)}: {format_value(v, series.unit)}"
-        for p, v in zip(series.periods, series.values, strict=True)
-    ]
-
-
-def month_tick_step(n_months: int) -> str:
-    """A plotly `dtick` that keeps month labels readable in a narrow panel."""
-    if n_months <= 6:
-        return "M1"
-    if n_months <= 12:
-        return "M2"
-    if n_months <= 24:
-        return "M3"
-    return "M6"
+def compact(value: float | None) -> float | None:
+    """The value rounded to SIGNIFICANT_DIGITS, None for missing or infinite (a gap)."""
+    if is_missing(value) or not math.isfinite(value):
+        return None
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
 
 
 def month_range(periods: Sequence[date]) -> list[str] | None:
@@ -74,119 +73,184 @@ def month_range(periods: Sequence[date]) -> list[str] | None:
     return [(min(periods) - half_month).isoformat(), (max(periods) + half_month).isoformat()]
 
 
-def _trace(series: Series, *, show_markers: bool) -> go.Scatter:
-    single = len(series.periods) == 1
-    return go.Scatter(
-        x=[p.isoformat() for p in series.periods],
-        y=_y(series.values),
-        mode="lines+markers" if show_markers or single else "lines",
-        line={"color": LINE_COLOR, "width": 2},
-        marker={"color": LINE_COLOR, "size": 5},
-        connectgaps=False,
-        text=_hover_text(series),
-        hovertemplate="%{text}<extra></extra>",
-        showlegend=False,
-    )
+def month_tick_step(n_months: int) -> str:
+    """A plotly `dtick` that keeps month labels readable in a narrow panel."""
+    if n_months <= 6:
+        return "M1"
+    if n_months <= 14:
+        return "M2"
+    if n_months <= 24:
+        return "M3"
+    return "M6"
 
 
-def sparkline_figure(series: Series, x_range: list[str] | None = None) -> go.Figure:
-    """A small axis-free trend line for a metric tile, last point highlighted.
+def hover_value(unit: str | None) -> str:
+    """A plotly hover template for a value in the tiles' format: "%{y:.1%}", "¥%{y:,.0f}"."""
+    fmt = unit_format(unit)
+    # percent values are fractions: d3's "%" type multiplies by 100 and adds the sign itself
+    spec = f".{fmt.decimals}%" if fmt.scale == 100.0 else f",.{fmt.decimals}f"
+    suffix = "" if fmt.scale == 100.0 else fmt.suffix
+    return f"{fmt.prefix}%{{y:{spec}}}{suffix}"
 
-    Pass the page's `month_range` as `x_range` so all tiles share one timeline.
-    """
-    fig = go.Figure(_trace(series, show_markers=False))
-    last = [i for i, v in enumerate(series.values) if not is_missing(v)][-1:]
-    if last:
-        i = last[0]
-        fig.add_trace(
-            go.Scatter(
-                x=[series.periods[i].isoformat()],
-                y=[series.values[i]],
-                mode="markers",
-                marker={"color": LINE_COLOR, "size": 7},
-                hoverinfo="skip",
-                showlegend=False,
-            )
+
+def hover_template(unit: str | None, *, named: bool = False) -> str:
+    """ "Mar 2026: 87.3%", with the line's name in the hover box's side label when `named`."""
+    extra = "%{fullData.name}" if named else ""
+    return f"%{{x|%b %Y}}: {hover_value(unit)}<extra>{extra}</extra>"
+
+
+def axis_format(unit: str | None) -> dict[str, str]:
+    """Tick format, prefix and suffix of a y axis, matching the tiles' number formats."""
+    fmt = unit_format(unit)
+    axis: dict[str, str] = {}
+    if fmt.axis_format:
+        axis["tickformat"] = fmt.axis_format
+    # Short units (" d", " s") go on every tick; long ones (" per 10k") would crowd the axis.
+    if fmt.scale == 1.0 and fmt.suffix and len(fmt.suffix.strip()) <= 3:
+        axis["ticksuffix"] = fmt.suffix
+    if fmt.prefix:
+        axis["tickprefix"] = fmt.prefix
+    return axis
+
+
+def sparkline_spec(
+    months: Sequence[date],
+    values: Sequence[float | None],
+    unit: str | None,
+    *,
+    target: float | None = None,
+    color: str = LINE_COLOR,
+) -> Spec:
+    """A small axis-free trend line for a tile, last point marked, target as a faint line."""
+    x = [m.isoformat() for m in months]
+    y = [compact(v) for v in values]
+    data: list[dict[str, object]] = [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": y,
+            "mode": "lines",
+            "line": {"color": color, "width": 2},
+            "connectgaps": False,
+            "hovertemplate": hover_template(unit),
+            "showlegend": False,
+        }
+    ]
+    shown = [i for i, v in enumerate(y) if v is not None]
+    if shown:
+        last = shown[-1]
+        data.append(
+            {
+                "type": "scatter",
+                "x": [x[last]],
+                "y": [y[last]],
+                "mode": "markers",
+                "marker": {"color": color, "size": 7},
+                "hoverinfo": "skip",
+                "showlegend": False,
+            }
         )
-    fig.update_layout(
-        template="none",
-        height=SPARKLINE_HEIGHT_PX,
-        margin={"l": 4, "r": 8, "t": 6, "b": 6},
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        xaxis={"visible": False, "fixedrange": True, "range": x_range},
-        yaxis={"visible": False, "fixedrange": True},
-        hovermode="closest",
-        font={"family": FONT_FAMILY, "size": 11, "color": TEXT_COLOR},
-    )
-    return fig
+    if not is_missing(target) and shown:
+        data.append(
+            {
+                "type": "scatter",
+                "x": [x[0], x[-1]],
+                "y": [compact(target), compact(target)],
+                "mode": "lines",
+                "line": {"color": TARGET_COLOR, "width": 1, "dash": "dot"},
+                "hoverinfo": "skip",
+                "showlegend": False,
+            }
+        )
+    return {
+        "data": data,
+        "layout": {
+            "height": SPARKLINE_HEIGHT_PX,
+            "margin": {"l": 2, "r": 6, "t": 4, "b": 4},
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "plot_bgcolor": "rgba(0,0,0,0)",
+            "xaxis": {"visible": False, "fixedrange": True, "range": month_range(months)},
+            "yaxis": {"visible": False, "fixedrange": True},
+            "hovermode": "closest",
+            "showlegend": False,
+            "font": {"family": FONT_FAMILY, "size": 11, "color": TEXT_COLOR},
+        },
+    }
 
 
-def _wrap_title(title: str) -> str:
-    lines = textwrap.wrap(title, TRENDS_TITLE_WIDTH_CHARS, max_lines=2, placeholder="…")
-    return "<br>".join(lines) or title
-
-
-def trends_figure(all_series: Sequence[Series]) -> go.Figure:
-    """Small multiples: one panel per metric, in tile order, each with its own y axis."""
-    cols = TRENDS_COLUMNS
-    rows = max(1, math.ceil(len(all_series) / cols))
-    height = rows * TRENDS_ROW_HEIGHT_PX + 40
-    # Spacing is a fraction of the figure; fixed pixels keep two-line titles clear of the
-    # panel above whatever the number of rows.
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=[_wrap_title(s.title) for s in all_series],
-        vertical_spacing=min(0.3, 78 / height),
-        horizontal_spacing=0.06,
-    )
-    all_periods = sorted({p for s in all_series for p in s.periods})
-    for i, series in enumerate(all_series):
-        row, col = divmod(i, cols)
-        fig.add_trace(_trace(series, show_markers=True), row=row + 1, col=col + 1)
-        axis_format = unit_format(series.unit).axis_format
-        if axis_format:
-            fig.update_yaxes(tickformat=axis_format, row=row + 1, col=col + 1)
-    fig.update_xaxes(
-        # Every panel spans the same months, so a metric published late still lines up.
-        range=month_range(all_periods),
-        dtick=month_tick_step(len(all_periods)),
-        tickformat="%b %y",
-        showgrid=False,
-        linecolor=GRID_COLOR,
-        ticks="outside",
-        tickcolor=GRID_COLOR,
-        fixedrange=True,
-    )
-    fig.update_yaxes(
-        gridcolor=GRID_COLOR,
-        zeroline=False,
-        nticks=4,
-        fixedrange=True,
-        automargin=True,
-    )
-    fig.update_annotations(font={"size": 12, "color": TEXT_COLOR})
-    fig.update_layout(
-        template="none",
-        height=height,
-        margin={"l": 48, "r": 16, "t": 40, "b": 30},
-        paper_bgcolor="white",
-        plot_bgcolor="white",
-        font={"family": FONT_FAMILY, "size": 11, "color": TEXT_COLOR},
-        hovermode="closest",
-    )
-    return fig
-
-
-def figure_html(fig: go.Figure, div_id: str) -> str:
-    """The figure as a `<div>` + `Plotly.newPlot` script, without plotly.js or any CDN link."""
-    height = fig.layout.height
-    return fig.to_html(
-        include_plotlyjs=False,
-        include_mathjax=False,
-        full_html=False,
-        config=PLOTLY_CONFIG,
-        div_id=div_id,
-        default_height=f"{height}px" if height else "100%",
-    )
+def compare_spec(
+    months: Sequence[date],
+    lines: Sequence[Line],
+    unit: str | None,
+    *,
+    target: Sequence[float | None] | None = None,
+    target_name: str = "Target",
+) -> Spec:
+    """Lines over the window, one per unit (children, or the unit and its parent), plus target."""
+    x = [m.isoformat() for m in months]
+    data: list[dict[str, object]] = []
+    for line in lines:
+        data.append(
+            {
+                "type": "scatter",
+                "name": line.name,
+                "x": x,
+                "y": [compact(v) for v in line.values],
+                "mode": "lines+markers",
+                "line": {"color": line.color, "width": line.width, "dash": line.dash},
+                "marker": {"size": 4, "color": line.color},
+                "connectgaps": False,
+                "hovertemplate": hover_template(unit, named=True),
+            }
+        )
+    if target is not None and any(not is_missing(t) for t in target):
+        data.append(
+            {
+                "type": "scatter",
+                "name": target_name,
+                "x": x,
+                "y": [compact(t) for t in target],
+                "mode": "lines",
+                "line": {"color": TARGET_COLOR, "width": 2, "dash": "dot", "shape": "hv"},
+                "hovertemplate": hover_template(unit, named=True),
+            }
+        )
+    return {
+        "data": data,
+        "layout": {
+            "height": COMPARE_HEIGHT_PX,
+            "margin": {"l": 64, "r": 16, "t": 8, "b": 8},
+            "paper_bgcolor": "white",
+            "plot_bgcolor": "white",
+            "font": {"family": FONT_FAMILY, "size": 12, "color": TEXT_COLOR},
+            "hovermode": "closest",
+            "xaxis": {
+                "range": month_range(months),
+                "dtick": month_tick_step(len(months)),
+                "tickformat": "%b %y",
+                "showgrid": False,
+                "linecolor": GRID_COLOR,
+                "ticks": "outside",
+                "tickcolor": GRID_COLOR,
+                "fixedrange": True,
+                "automargin": True,
+            },
+            "yaxis": {
+                "gridcolor": GRID_COLOR,
+                "zeroline": False,
+                "nticks": 6,
+                "fixedrange": True,
+                "automargin": True,
+                **axis_format(unit),
+            },
+            "legend": {
+                "orientation": "h",
+                "x": 0,
+                "xanchor": "left",
+                "y": -0.12,
+                "yanchor": "top",
+                "font": {"size": 11},
+            },
+            "showlegend": True,
+        },
+    }

@@ -1,14 +1,20 @@
 """Static dashboard site built from the published marts.
 
-Reads only `marts.fct_kpi_values`, `marts.dim_metrics` and `marts.dim_org` (read-only), and
-writes self-contained HTML pages plus one local copy of plotly.js in `assets/`: no page needs
-network access. One call of `render_org_page` renders one org's page; today `build_site` renders
-the group tier only.
+`build_site` reads every mart once (read-only), shapes the pages in memory and writes:
+
+- `index.html`: the group page (or, for a scoped build, the scoped unit's page) with the
+  directory of every unit; `<level>/<code>.html` for every subsidiary, branch, sub-branch and
+  center; `catalog.html` and `quality.html`;
+- `assets/`: plotly.min.js (one local copy shared by all pages), site.css, site.js and units.js
+  (the search box's list of units). No page loads anything from the network.
+
+A page whose content is unchanged since the last build is not rewritten (its content hash is
+in a meta tag), and every write is atomic, so a web server never serves a half-written page.
 """
 
 from __future__ import annotations
 
-import html
+import hashlib
 import logging
 import os
 import re
@@ -16,363 +22,79 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from itertools import groupby
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
-import duckdb
 import plotly.offline
 
-from dashboards.figures import (
-    Series,
-    figure_html,
-    month_range,
-    sparkline_figure,
-    trends_figure,
+from dashboards.governance_pages import render_catalog_page, render_quality_page
+from dashboards.layout import (
+    ASSETS_DIR,
+    BUILT_AT_SLOT,
+    HASH_SLOT,
+    INDEX_PAGE,
+    PLOTLY_JS,
+    SITE_CSS_FILE,
+    SITE_JS_FILE,
+    UNITS_JS_FILE,
+    RenderedPage,
+    SiteContext,
+    slug,
+    units_script,
 )
-from dashboards.formatting import (
-    MISSING,
-    change_arrow,
-    change_tone,
-    display_number,
-    format_change,
-    format_month,
-    format_value,
-    is_missing,
+from dashboards.marts import Marts, read_marts
+from dashboards.model import (
+    CENTER,
+    GROUP,
+    TIERS,
+    OrgTree,
+    OrgUnit,
+    build_org_tree,
+    history_by_metric,
+    metric_infos,
+    metric_latest_months,
+    publication,
+    quality_rows,
+    scope_tree,
+    targets_by_metric,
+    values_by_unit,
 )
-from dashboards.templates import CSS, PAGE
+from dashboards.org_pages import render_org_page
+from dashboards.templates import SITE_CSS, SITE_JS
 
 log = logging.getLogger(__name__)
 
-ASSETS_DIR = "assets"
-PLOTLY_JS = "plotly.min.js"
-GROUP_LEVEL = "group"
-# Order of the dimensions on a page; metrics of an unknown dimension come last, under "Other".
-DIMENSIONS: dict[str, str] = {
-    "value": "Value",
-    "efficiency": "Efficiency",
-    "quality": "Quality",
-    "risk_control": "Risk control",
-    "service": "Service",
-    "key_projects": "Key projects",
-}
-OTHER_DIMENSION = "Other"
-TIER_TITLES: dict[str, str] = {
-    "group": "Group",
-    "subsidiary": "Subsidiary",
-    "branch": "Branch",
-    "sub_branch": "Sub-branch",
-    "center": "Center",
-}
-NO_DATA_MESSAGE = "No data published yet."
 BUILT_AT_FORMAT = "%Y-%m-%d %H:%M %Z"
+# Folders of org pages; stale pages in them (a unit that closed, a previous full build in a
+# folder now holding a scoped build) are removed.
+PAGE_FOLDERS = (*TIERS[1:], CENTER)
+HASH_PATTERN = re.compile(rb'<meta name="opsvalue-content-hash" content="([0-9a-f]+)">')
+MAX_PAGE_BYTES = 2 * 1024 * 1024  # the issue's page-weight limit, plotly.js excluded
 
 
 @dataclass(frozen=True)
 class SiteResult:
     """What one `build_site` run wrote."""
 
-    pages: list[Path]
-    bytes: int  # total size of the pages written (assets excluded)
+    pages: list[Path]  # every page of the site, written or already up to date
+    bytes: int  # total size of the pages (assets excluded)
     seconds: float
     assets_written: list[Path] = field(default_factory=list)  # empty when already up to date
+    pages_written: list[Path] = field(default_factory=list)  # pages whose content changed
+    removed: list[Path] = field(default_factory=list)  # pages no longer part of the site
+    largest_page: Path | None = None
+    largest_page_bytes: int = 0
+    assets_bytes: int = 0  # shared assets, plotly.js included
 
 
-@dataclass(frozen=True)
-class MetricInfo:
-    """A metric's display metadata from `marts.dim_metrics`."""
-
-    metric_name: str
-    label: str
-    label_zh: str | None = None
-    description: str | None = None
-    unit: str | None = None
-    direction: str = "none"
-    dimension: str | None = None
-
-    @classmethod
-    def fallback(cls, metric_name: str) -> MetricInfo:
-        """Metadata for a metric missing from dim_metrics: its name as label, no unit."""
-        return cls(metric_name=metric_name, label=metric_name)
-
-
-@dataclass(frozen=True)
-class MetricSummary:
-    """One tile: a metric's value in the page's latest month, the month before, and history."""
-
-    info: MetricInfo
-    periods: tuple[date, ...]
-    values: tuple[float | None, ...]
-    latest: float | None
-    previous: float | None
-    has_previous: bool  # a row exists for the previous month (its value may still be NULL)
-
-    @property
-    def delta(self) -> float | None:
-        if not self.has_previous or is_missing(self.latest) or is_missing(self.previous):
-            return None
-        return self.latest - self.previous
-
-    def series(self) -> Series:
-        return Series(
-            key=self.info.metric_name,
-            title=self.info.label,
-            unit=self.info.unit,
-            periods=self.periods,
-            values=self.values,
-        )
-
-
-@dataclass(frozen=True)
-class OrgPage:
-    """Everything one org's page shows, independent of where it came from."""
-
-    org_level: str
-    org_code: str
-    org_name: str
-    latest_month: date | None
-    metrics: tuple[MetricSummary, ...]
-    built_at: datetime
-
-
-# --- reading the marts ------------------------------------------------------------------------
-
-
-def _text(value: object) -> str | None:
-    return None if value is None or str(value).strip() == "" else str(value)
-
-
-def load_metric_infos(con: duckdb.DuckDBPyConnection) -> dict[str, MetricInfo]:
-    """Display metadata for every metric in `marts.dim_metrics`, by metric_name."""
-    rows = con.execute(
-        """
-        select metric_name, label, label_zh, description, unit, direction, dimension
-        from marts.dim_metrics
-        """
-    ).fetchall()
-    return {
-        name: MetricInfo(
-            metric_name=name,
-            label=_text(label) or name,
-            label_zh=_text(label_zh),
-            description=_text(description),
-            unit=_text(unit),
-            direction=_text(direction) or "none",
-            dimension=_text(dimension),
-        )
-        for name, label, label_zh, description, unit, direction, dimension in rows
-    }
-
-
-def load_org_name(con: duckdb.DuckDBPyConnection, org_level: str, org_code: str) -> str | None:
-    """The current name of an org from `marts.dim_org` (the row with valid_to null)."""
-    row = con.execute(
-        """
-        select org_name
-        from marts.dim_org
-        where org_code = ? and org_level = ? and valid_to is null
-        order by valid_from desc
-        limit 1
-        """,
-        [org_code, org_level],
-    ).fetchone()
-    return _text(row[0]) if row else None
-
-
-def load_org_values(
-    con: duckdb.DuckDBPyConnection, org_level: str, org_code: str
-) -> list[tuple[str, date, float | None]]:
-    """(metric_name, period_start, value) rows of one org, ordered by metric and month."""
-    return con.execute(
-        """
-        select metric_name, period_start, value
-        from marts.fct_kpi_values
-        where org_level = ? and org_code = ?
-        order by metric_name, period_start
-        """,
-        [org_level, org_code],
-    ).fetchall()
-
-
-def find_group_code(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The group's org_code: the one with published values, else the current one in dim_org."""
-    row = con.execute(
-        "select min(org_code) from marts.fct_kpi_values where org_level = ?", [GROUP_LEVEL]
-    ).fetchone()
-    if row and row[0] is not None:
-        return str(row[0])
-    row = con.execute(
-        """
-        select min(org_code) from marts.dim_org where org_level = ? and valid_to is null
-        """,
-        [GROUP_LEVEL],
-    ).fetchone()
-    return str(row[0]) if row and row[0] is not None else None
-
-
-# --- shaping the page -------------------------------------------------------------------------
-
-
-def previous_month(period: date) -> date:
-    """First day of the month before `period`'s month."""
-    if period.month == 1:
-        return date(period.year - 1, 12, 1)
-    return date(period.year, period.month - 1, 1)
-
-
-def _dimension_rank(info: MetricInfo) -> int:
-    order = list(DIMENSIONS)
-    return order.index(info.dimension) if info.dimension in DIMENSIONS else len(order)
-
-
-def summarise_metrics(
-    rows: Iterable[tuple[str, date, float | None]], infos: dict[str, MetricInfo]
-) -> tuple[date | None, tuple[MetricSummary, ...]]:
-    """The page's latest month and one summary per metric, in dimension then label order.
-
-    Every tile compares the same two months: the latest month with any row for this org, and
-    the calendar month before it. A metric without a row in a month shows "–" for it.
-    """
-    by_metric: dict[str, dict[date, float | None]] = {}
-    for metric_name, period, value in rows:
-        by_metric.setdefault(metric_name, {})[period] = None if is_missing(value) else value
-    if not by_metric:
-        return None, ()
-    latest_month = max(max(history) for history in by_metric.values())
-    prior_month = previous_month(latest_month)
-    summaries = []
-    for metric_name, history in by_metric.items():
-        periods = tuple(sorted(history))
-        summaries.append(
-            MetricSummary(
-                info=infos.get(metric_name) or MetricInfo.fallback(metric_name),
-                periods=periods,
-                values=tuple(history[p] for p in periods),
-                latest=history.get(latest_month),
-                previous=history.get(prior_month),
-                has_previous=prior_month in history,
-            )
-        )
-    summaries.sort(
-        key=lambda s: (_dimension_rank(s.info), s.info.label.casefold(), s.info.metric_name)
-    )
-    return latest_month, tuple(summaries)
-
-
-# --- rendering --------------------------------------------------------------------------------
-
-
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "metric"
-
-
-def render_compare(summary: MetricSummary, latest_month: date) -> str:
-    """The change badge and the previous month's value, or a note when there is none."""
-    info = summary.info
-    prior = format_month(previous_month(latest_month))
-    if not summary.has_previous:
-        return f'<p class="tile__compare">No value for {_esc(prior)}</p>'
-    previous = f"<span>{_esc(prior)}: {_esc(format_value(summary.previous, info.unit))}</span>"
-    delta = summary.delta
-    if delta is None:
-        return f'<p class="tile__compare">{previous}</p>'
-    shown = display_number(delta, info.unit)
-    tone = change_tone(shown, info.direction)
-    badge = (
-        f'<span class="change change--{tone}" title="Change vs {_esc(prior)}">'
-        f"{change_arrow(shown)} {_esc(format_change(delta, info.unit))}</span>"
-    )
-    return f'<p class="tile__compare">{badge}{previous}</p>'
-
-
-def render_tile(
-    summary: MetricSummary, latest_month: date, index: int, x_range: list[str] | None = None
-) -> str:
-    """One metric tile: label, latest value, change vs the previous month, sparkline."""
-    info = summary.info
-    value = format_value(summary.latest, info.unit)
-    value_class = "tile__value tile__value--missing" if value == MISSING else "tile__value"
-    tooltip = f' title="{_esc(info.description)}"' if info.description else ""
-    spark = figure_html(
-        sparkline_figure(summary.series(), x_range), f"spark-{index}-{_slug(info.metric_name)}"
-    )
-    return (
-        f'<article class="tile" data-metric="{_esc(info.metric_name)}"{tooltip}>\n'
-        f'  <h3 class="tile__label" title="{_esc(info.label)}">{_esc(info.label)}</h3>\n'
-        f'  <p class="tile__label-zh">{_esc(info.label_zh or "")}</p>\n'
-        f'  <p class="{value_class}">{_esc(value)}</p>\n'
-        f"  {render_compare(summary, latest_month)}\n"
-        f'  <div class="tile__spark">{spark}</div>\n'
-        "</article>"
-    )
-
-
-def _dimension_title(summary: MetricSummary) -> str:
-    return DIMENSIONS.get(summary.info.dimension or "", OTHER_DIMENSION)
-
-
-def render_tiles(metrics: Sequence[MetricSummary], latest_month: date) -> str:
-    """Tiles in one section per dimension, keeping the order of `metrics`."""
-    x_range = month_range(sorted({p for m in metrics for p in m.periods}))
-    indexed = enumerate(metrics)  # the index keeps every figure's div id unique on the page
-    sections = []
-    for title, group in groupby(indexed, key=lambda item: _dimension_title(item[1])):
-        tiles = [render_tile(summary, latest_month, i, x_range) for i, summary in group]
-        grid = "\n".join(tiles)
-        sections.append(
-            f'<section class="dimension" data-dimension="{_esc(title)}">\n'
-            f'<h2 class="dimension__title">{_esc(title)} '
-            f'<span class="dimension__count">· {len(tiles)}</span></h2>\n'
-            f'<div class="tiles">\n{grid}\n</div>\n</section>'
-        )
-    return "\n".join(sections)
-
-
-def render_trends(metrics: Sequence[MetricSummary]) -> str:
-    """The panel with every metric's trend as small multiples."""
-    fig = trends_figure([m.series() for m in metrics])
-    return (
-        '<section class="panel">\n'
-        '<h2 class="panel__title">Trends: all metrics</h2>\n'
-        '<p class="panel__note">Monthly values; each panel has its own scale. '
-        "Gaps are months without a published value.</p>\n"
-        f"{figure_html(fig, 'trends-all')}\n</section>"
-    )
-
-
-def render_page(page: OrgPage, assets_href: str = ASSETS_DIR) -> str:
-    """The full HTML of one org's page. Pure: everything it shows is in `page`."""
-    tier = TIER_TITLES.get(page.org_level, page.org_level.replace("_", " ").title())
-    if page.latest_month is None or not page.metrics:
-        body = f'<div class="empty">{_esc(NO_DATA_MESSAGE)}</div>'
-        head_scripts = ""
-        latest = MISSING
-    else:
-        body = render_tiles(page.metrics, page.latest_month) + "\n" + render_trends(page.metrics)
-        head_scripts = f'<script src="{_esc(assets_href)}/{PLOTLY_JS}"></script>'
-        latest = format_month(page.latest_month)
-    return PAGE.substitute(
-        title=_esc(f"{page.org_name} · {tier} KPIs"),
-        css=CSS,
-        head_scripts=head_scripts,
-        tier=_esc(f"{tier} · operations KPIs"),
-        org_name=_esc(page.org_name),
-        latest_month=_esc(latest),
-        metric_count=len(page.metrics),
-        built_at=_esc(page.built_at.strftime(BUILT_AT_FORMAT).strip()),
-        body=body,
-    )
+# --- page paths -------------------------------------------------------------------------------
 
 
 def page_relpath(org_level: str, org_code: str) -> PurePosixPath:
     """Where an org's page lives in the site: the group is the index, other tiers in folders."""
-    if org_level == GROUP_LEVEL:
-        return PurePosixPath("index.html")
-    return PurePosixPath(org_level) / f"{_slug(org_code)}.html"
+    if org_level == GROUP:
+        return INDEX_PAGE
+    return PurePosixPath(org_level) / f"{slug(org_code)}.html"
 
 
 def assets_href_for(relpath: PurePosixPath) -> str:
@@ -381,32 +103,83 @@ def assets_href_for(relpath: PurePosixPath) -> str:
     return "/".join([".."] * depth + [ASSETS_DIR])
 
 
-def render_org_page(
-    con: duckdb.DuckDBPyConnection,
-    org_level: str,
-    org_code: str,
-    *,
-    built_at: datetime,
-    infos: dict[str, MetricInfo] | None = None,
-) -> str:
-    """Read one org's values from the marts and render its page.
+def site_paths(tree: OrgTree) -> dict[str, PurePosixPath]:
+    """The page of every unit; the site's root unit (group, or scoped unit) is index.html."""
+    paths: dict[str, PurePosixPath] = {}
+    taken: set[PurePosixPath] = set()
+    for unit in tree.ordered():
+        path = INDEX_PAGE if unit.code == tree.root else page_relpath(unit.level, unit.code)
+        stem, n = path.stem, 2
+        while path in taken:  # two codes with one slug ("B 12", "b-12") get distinct pages
+            path, n = path.with_name(f"{stem}-{n}.html"), n + 1
+        paths[unit.code] = path
+        taken.add(path)
+    return paths
 
-    `infos` can be passed in to read `dim_metrics` once when rendering many orgs.
-    """
-    infos = load_metric_infos(con) if infos is None else infos
-    latest_month, metrics = summarise_metrics(load_org_values(con, org_level, org_code), infos)
-    org_name = (
-        load_org_name(con, org_level, org_code) or org_code or TIER_TITLES.get(org_level, org_level)
+
+# --- shaping ----------------------------------------------------------------------------------
+
+
+def org_tree(marts: Marts) -> OrgTree:
+    """The current org tree; a group known only from fct_kpi_values still gets the index."""
+    fct = marts.rows("marts.fct_kpi_values")
+    centers = sorted({str(r["org_code"]) for r in fct if r.get("org_level") == CENTER})
+    tree = build_org_tree(marts.rows("marts.dim_org"), marts.rows("marts.dim_centers"), centers)
+    if tree.root is not None:
+        return tree
+    groups = sorted({str(r["org_code"]) for r in fct if r.get("org_level") == GROUP})
+    code = groups[0] if groups else GROUP
+    top = OrgUnit(code, code if groups else "Group", GROUP)
+    units = [top, *(OrgUnit(u.code, u.name, u.level, code, u.detail) for u in tree.units.values())]
+    return OrgTree.of(units, code)
+
+
+def site_context(marts: Marts, org: str | None = None) -> SiteContext:
+    """Everything the pages show, scoped to `org`'s subtree when given."""
+    full = org_tree(marts)
+    tree = scope_tree(full, org.strip()) if org is not None else full
+    keys = {(u.level, u.code) for u in tree.units.values()}
+    # Only the scoped units' rows: no other unit's values can reach any page or JSON.
+    fct = [
+        r
+        for r in marts.rows("marts.fct_kpi_values")
+        if (r.get("org_level"), r.get("org_code")) in keys
+    ]
+    values = values_by_unit(fct)
+    return SiteContext(
+        tree=tree,
+        values=values,
+        metric_months=metric_latest_months(values),
+        infos=metric_infos(marts.rows("marts.dim_metric_catalog")),
+        publication=publication(marts),
+        paths=site_paths(tree),
+        scoped=tree.root != full.root,
     )
-    page = OrgPage(
-        org_level=org_level,
-        org_code=org_code,
-        org_name=org_name,
-        latest_month=latest_month,
-        metrics=metrics,
-        built_at=built_at,
+
+
+def render_pages(marts: Marts, ctx: SiteContext) -> list[RenderedPage]:
+    """Every page of the site, in memory."""
+    pages = [render_org_page(ctx, unit.code) for unit in ctx.tree.ordered()]
+    pages.append(
+        render_catalog_page(
+            ctx,
+            targets_by_metric(marts.rows("marts.dim_metric_targets")),
+            history_by_metric(marts.rows("marts.metric_definition_history")),
+        )
     )
-    return render_page(page, assets_href_for(page_relpath(org_level, org_code)))
+    gates = marts.rows("meta.source_gate_state") if marts.has("meta.source_gate_state") else None
+    pages.append(
+        render_quality_page(ctx, quality_rows(marts.rows("marts.data_quality_scorecard")), gates)
+    )
+    return pages
+
+
+def finish_page(page: RenderedPage, built_at: datetime) -> tuple[str, bytes]:
+    """(content hash, final bytes): the hash covers everything but the build time."""
+    digest = hashlib.sha256(page.html.encode("utf-8")).hexdigest()[:32]
+    stamp = built_at.strftime(BUILT_AT_FORMAT).strip()
+    final = page.html.replace(HASH_SLOT, digest).replace(BUILT_AT_SLOT, stamp)
+    return digest, final.encode("utf-8")
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -434,6 +207,23 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
+def stored_hash(path: Path) -> str | None:
+    """The content hash in an existing page's head, if any."""
+    if not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        match = HASH_PATTERN.search(handle.read(4096))
+    return match.group(1).decode() if match else None
+
+
+def write_page(path: Path, digest: str, data: bytes) -> bool:
+    """Write a page unless the file holds the same content (by hash); True when written."""
+    if stored_hash(path) == digest:
+        return False
+    _write_atomic(path, data)
+    return True
+
+
 def write_plotlyjs(site_dir: Path) -> Path | None:
     """Copy plotly.js from the installed plotly package into assets/; the path if written."""
     path = site_dir / ASSETS_DIR / PLOTLY_JS
@@ -441,33 +231,88 @@ def write_plotlyjs(site_dir: Path) -> Path | None:
     return path if written else None
 
 
-def build_site(warehouse: Path, site_dir: Path, *, built_at: datetime | None = None) -> SiteResult:
+def write_assets(site_dir: Path, ctx: SiteContext) -> tuple[list[Path], int]:
+    """The shared assets; (those written, total bytes of all of them)."""
+    written = [p for p in [write_plotlyjs(site_dir)] if p]
+    for name, text in (
+        (SITE_CSS_FILE, SITE_CSS + "\n"),
+        (SITE_JS_FILE, SITE_JS + "\n"),
+        (UNITS_JS_FILE, units_script(ctx)),
+    ):
+        path = site_dir / ASSETS_DIR / name
+        if write_if_changed(path, text.encode("utf-8")):
+            written.append(path)
+    total = sum(p.stat().st_size for p in (site_dir / ASSETS_DIR).iterdir() if p.is_file())
+    return written, total
+
+
+def remove_stale_pages(site_dir: Path, keep: Iterable[Path]) -> list[Path]:
+    """Delete pages of earlier builds that are not part of this one."""
+    kept = {p.resolve() for p in keep}
+    candidates = list(site_dir.glob("*.html"))
+    for folder in PAGE_FOLDERS:
+        candidates += (site_dir / folder).glob("*.html")
+    removed = [p for p in candidates if p.resolve() not in kept]
+    for path in removed:
+        path.unlink()
+    return sorted(removed)
+
+
+def largest(pages: Sequence[tuple[Path, int]]) -> tuple[Path | None, int]:
+    return max(pages, key=lambda item: item[1], default=(None, 0))
+
+
+def build_site(
+    warehouse: Path,
+    site_dir: Path,
+    *,
+    org: str | None = None,
+    built_at: datetime | None = None,
+) -> SiteResult:
     """Build the dashboard site from the warehouse's marts into `site_dir`.
 
-    Today: the group page (`index.html`) and `assets/plotly.min.js`.
+    With `org`, the site holds only that unit and its subtree (a manager's pack): no other
+    unit's code, name or values in any file. Raises ValueError when `org` is unknown.
     """
     started = time.perf_counter()
     built_at = built_at or datetime.now().astimezone()
+    marts = read_marts(Path(warehouse))
+    ctx = site_context(marts, org)
+    rendered = render_pages(marts, ctx)
     site_dir.mkdir(parents=True, exist_ok=True)
-    asset = write_plotlyjs(site_dir)
-    pages: list[Path] = []
-    total = 0
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        group_code = find_group_code(con) or ""
-        html_text = render_org_page(con, GROUP_LEVEL, group_code, built_at=built_at)
-    finally:
-        con.close()
-    page_path = site_dir / page_relpath(GROUP_LEVEL, group_code)
-    data = html_text.encode("utf-8")
-    _write_atomic(page_path, data)
-    pages.append(page_path)
-    total += len(data)
+    assets_written, assets_bytes = write_assets(site_dir, ctx)
+    pages, written, sizes = [], [], []
+    for page in rendered:
+        path = site_dir / page.path
+        digest, data = finish_page(page, built_at)
+        if write_page(path, digest, data):
+            written.append(path)
+        pages.append(path)
+        sizes.append((path, path.stat().st_size))
+    removed = remove_stale_pages(site_dir, pages)
+    biggest, biggest_bytes = largest(sizes)
+    if biggest_bytes > MAX_PAGE_BYTES:
+        log.warning("site: %s is %.1f MB, over the 2 MB page budget", biggest, biggest_bytes / 1e6)
+    total = sum(size for _, size in sizes)
     seconds = time.perf_counter() - started
-    log.info("built %d dashboard page(s), %d bytes, in %.2fs", len(pages), total, seconds)
+    log.info(
+        "site: %d pages (%d rewritten, %d removed), %.1f MB, largest %s %.0f kB, in %.2fs",
+        len(pages),
+        len(written),
+        len(removed),
+        total / 1e6,
+        biggest,
+        biggest_bytes / 1e3,
+        seconds,
+    )
     return SiteResult(
         pages=pages,
         bytes=total,
         seconds=seconds,
-        assets_written=[asset] if asset else [],
+        assets_written=assets_written,
+        pages_written=written,
+        removed=removed,
+        largest_page=biggest,
+        largest_page_bytes=biggest_bytes,
+        assets_bytes=assets_bytes,
     )

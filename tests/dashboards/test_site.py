@@ -1,334 +1,440 @@
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
 import shutil
-import subprocess
-from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 
 import duckdb
+import plotly.graph_objects as go
 import plotly.offline
 import pytest
 
 from dashboards import SiteResult, build_site
-from dashboards.site import (
-    NO_DATA_MESSAGE,
-    MetricInfo,
-    assets_href_for,
-    page_relpath,
-    previous_month,
-    summarise_metrics,
+from dashboards.site import MAX_PAGE_BYTES, assets_href_for, page_relpath
+from tests.dashboards.conftest import BUILT_AT
+from tests.dashboards.synthetic import (
+    ALL_UNITS,
+    BUILDING_BLOCK,
+    HELD_CHECK,
+    HELD_OWNER,
+    HELD_SOURCE,
+    METRICS,
+    STALE_METRIC,
+    TINY_UNIT,
+    build_warehouse,
+    fct_statuses,
+    metric_value,
 )
 
-BUILT_AT = datetime(2026, 4, 2, 7, 30, tzinfo=UTC)
-JAN, FEB, MAR = date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)
-
-# metric_name, label, label_zh, unit, direction, dimension
-METRICS = [
-    (
-        "claims_cycle_time_days",
-        "Claims cycle time",
-        "理赔周期",
-        "days",
-        "lower_is_better",
-        "efficiency",
-    ),
-    (
-        "service_level_20s",
-        "Service level (20 s)",
-        "20秒服务水平",
-        "percent",
-        "higher_is_better",
-        "service",
-    ),
-    (
-        "complaints_per_10k_policies",
-        "Complaints per 10k policies",
-        "万单投诉率",
-        "per_10k",
-        "lower_is_better",
-        "quality",
-    ),
-    ("op_cost_cny", "Operating cost", "运营成本", "cny", "none", "value"),
-]
-# Group values per metric for Jan, Feb, Mar; None is a NULL value.
-GROUP_VALUES = {
-    "claims_cycle_time_days": [3.0, 2.7, 2.4],  # down 0.3 d: good
-    "service_level_20s": [0.85, 0.881, 0.873],  # down 0.8 pp: bad
-    "complaints_per_10k_policies": [0.5, None, 0.42],  # previous NULL: no change
-    "op_cost_cny": [1_100_000.0, 1_200_000.0, 1_234_567.0],  # direction none: neutral
-}
-# Published for the group but absent from dim_metrics, and only for the latest month.
-UNDESCRIBED_METRIC = "rpa_runs_total"
-# Subsidiary values that must never appear on the group page.
-SUBSIDIARY_VALUE = 0.5
+Site = tuple[Path, SiteResult]
 
 
-def _create_marts(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema marts")
-    con.execute(
-        """
-        create table marts.fct_kpi_values (
-            metric_name varchar, period_start date, org_level varchar, org_code varchar,
-            numerator double, denominator double, value double
-        )
-        """
-    )
-    con.execute(
-        """
-        create table marts.dim_metrics (
-            metric_name varchar, label varchar, label_zh varchar, description varchar,
-            unit varchar, direction varchar, dimension varchar, owner varchar
-        )
-        """
-    )
-    con.execute(
-        """
-        create table marts.dim_org (
-            org_code varchar, org_name varchar, org_level varchar, parent_code varchar,
-            valid_from date, valid_to date, group_code varchar, subsidiary_code varchar,
-            branch_code varchar, sub_branch_code varchar
-        )
-        """
-    )
-    con.executemany(
-        "insert into marts.dim_metrics values (?, ?, ?, ?, ?, ?, ?, 'ops@example.com')",
-        [(n, lbl, zh, f"{lbl}, monthly.", u, d, dim) for n, lbl, zh, u, d, dim in METRICS],
-    )
-    con.executemany(
-        "insert into marts.dim_org values (?, ?, ?, ?, ?, ?, 'G001', ?, null, null)",
-        [
-            ("G001", "Old Group Name", "group", None, date(2020, 1, 1), date(2025, 1, 1), None),
-            ("G001", "Harbour Insurance Group", "group", None, date(2025, 1, 1), None, None),
-            ("S01", "Harbour Life", "subsidiary", "G001", date(2020, 1, 1), None, "S01"),
-        ],
-    )
+def page_path(site_dir: Path, level: str, code: str) -> Path:
+    return site_dir / page_relpath(level, code)
 
 
-def _insert_values(con: duckdb.DuckDBPyConnection) -> None:
-    rows = []
-    for metric, values in GROUP_VALUES.items():
-        for period, value in zip((JAN, FEB, MAR), values, strict=True):
-            rows.append((metric, period, "group", "G001", value))
-            rows.append((metric, period, "subsidiary", "S01", SUBSIDIARY_VALUE))
-    rows.append((UNDESCRIBED_METRIC, MAR, "group", "G001", 4321.0))
-    con.executemany(
-        "insert into marts.fct_kpi_values values (?, ?, ?, ?, null, null, ?)",
-        rows,
-    )
+def read(site_dir: Path, level: str, code: str) -> str:
+    return page_path(site_dir, level, code).read_text(encoding="utf-8")
 
 
-def _make_warehouse(path: Path, *, with_values: bool) -> Path:
-    con = duckdb.connect(str(path))
-    try:
-        _create_marts(con)
-        if with_values:
-            _insert_values(con)
-    finally:
-        con.close()
-    return path
+TILE = re.compile(
+    r'<article class="([^"]*)" id="tile-[^"]*" data-metric="([^"]+)" data-status="([^"]+)">'
+    r"(.*?)</article>",
+    re.S,
+)
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Path:
-    return _make_warehouse(tmp_path / "warehouse.duckdb", with_values=True)
+def tiles(page: str) -> dict[str, tuple[str, str, str]]:
+    """metric_name -> (classes, status, inner html) of every tile on a page."""
+    return {m: (cls, status, body) for cls, m, status, body in TILE.findall(page)}
 
 
-@pytest.fixture
-def empty_warehouse(tmp_path: Path) -> Path:
-    return _make_warehouse(tmp_path / "empty.duckdb", with_values=False)
+def text(fragment: str) -> str:
+    """Visible text of an HTML fragment, whitespace collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
-@pytest.fixture
-def built(warehouse: Path, tmp_path: Path) -> tuple[SiteResult, str, Path]:
-    site_dir = tmp_path / "site"
-    result = build_site(warehouse, site_dir, built_at=BUILT_AT)
-    return result, (site_dir / "index.html").read_text(encoding="utf-8"), site_dir
+def test_build_site_writes_a_page_for_every_unit_and_center(synthetic_site: Site) -> None:
+    site_dir, result = synthetic_site
+    for level, code, name in ALL_UNITS:
+        path = page_path(site_dir, level, code)
+        assert path in result.pages, code
+        assert name in path.read_text(encoding="utf-8")
+    assert site_dir / "catalog.html" in result.pages
+    assert site_dir / "quality.html" in result.pages
+    assert len(result.pages) == len(ALL_UNITS) + 2
 
 
-def _tile(page: str, metric_name: str) -> str:
-    match = re.search(
-        rf'<article class="tile" data-metric="{re.escape(metric_name)}".*?</article>', page, re.S
-    )
-    assert match, f"no tile for {metric_name}"
-    return match.group(0)
-
-
-def test_build_site_writes_index_and_reports_it(built: tuple[SiteResult, str, Path]) -> None:
-    result, page, site_dir = built
-    index = site_dir / "index.html"
-    assert result.pages == [index]
-    assert result.bytes == index.stat().st_size == len(page.encode("utf-8"))
+def test_build_site_reports_sizes_and_assets(synthetic_site: Site) -> None:
+    site_dir, result = synthetic_site
+    assert result.bytes == sum(p.stat().st_size for p in result.pages)
+    assert result.largest_page_bytes == max(p.stat().st_size for p in result.pages)
     assert result.seconds > 0
-    assert result.assets_written == [site_dir / "assets" / "plotly.min.js"]
+    assert sorted(p.name for p in result.assets_written) == [
+        "plotly.min.js",
+        "site.css",
+        "site.js",
+        "units.js",
+    ]
+    assert result.assets_bytes > len(plotly.offline.get_plotlyjs())
 
 
-def test_build_site_header_shows_current_group_name_month_and_build_time(
-    built: tuple[SiteResult, str, Path],
+def test_build_site_index_is_the_group_page_with_every_unit_linked(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    index = (site_dir / "index.html").read_text(encoding="utf-8")
+    assert "<h1" in index and "Harbour Group" in index
+    assert 'id="unit-search"' in index
+    for level, code, _ in ALL_UNITS[1:]:
+        assert f'href="{page_relpath(level, code)}" data-code="{code}"' in index, code
+
+
+def test_build_site_every_link_resolves(synthetic_site: Site) -> None:
+    site_dir, result = synthetic_site
+    for page in result.pages:
+        for href in re.findall(r'href="([^"#]+\.html)', page.read_text(encoding="utf-8")):
+            assert (page.parent / href).resolve().is_file(), f"{page.name} -> {href}"
+
+
+def test_build_site_breadcrumbs_go_up_to_the_group(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    page = read(site_dir, "sub_branch", "LIF-JS-03")
+    crumbs = re.search(r'<ol class="crumbs".*?</ol>', page, re.S).group(0)
+    assert re.findall(r'data-code="([^"]+)"', crumbs) == ["GRP", "LIF", "LIF-SH"]
+    assert "../index.html" in crumbs and "../branch/lif-sh.html" in crumbs
+    assert text(crumbs).endswith("Kunshan Office")
+
+
+def test_build_site_moved_sub_branch_is_under_its_current_parent(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    drill = re.compile(r'<nav class="drill".*?</nav>', re.S)
+    jiangsu = drill.search(read(site_dir, "branch", "LIF-JS")).group(0)
+    shanghai = drill.search(read(site_dir, "branch", "LIF-SH")).group(0)
+    assert "LIF-JS-03" not in jiangsu
+    assert 'data-code="LIF-JS-03"' in shanghai
+
+
+def test_build_site_tile_status_matches_the_kpi_table(
+    synthetic_site: Site, synthetic_warehouse: Path
 ) -> None:
-    _, page, _ = built
-    assert "Harbour Insurance Group" in page
-    assert "Old Group Name" not in page
-    assert '<dd class="latest-month">Mar 2026</dd>' in page
-    assert "2026-04-02 07:30 UTC" in page
+    site_dir, _ = synthetic_site
+    seen = set()
+    for level, code, _ in ALL_UNITS:
+        expected = fct_statuses(synthetic_warehouse, level, code)
+        shown = tiles(read(site_dir, level, code))
+        assert set(shown) == set(expected), code
+        for metric, (classes, status, body) in shown.items():
+            assert status == (expected[metric] or "none"), (code, metric)
+            assert f"tile--{status}" in classes
+            if status != "none":
+                assert f'class="status status--{status}"' in body
+            seen.add(status)
+    assert seen == {"green", "amber", "red", "none"}, "the fixture must show every status"
 
 
-def test_build_site_shows_every_metric_label(built: tuple[SiteResult, str, Path]) -> None:
-    _, page, _ = built
-    for _, label, label_zh, *_ in METRICS:
-        assert label in page
-        assert label_zh in page
+def test_build_site_tile_shows_value_target_volume_and_changes(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    _, status, body = tiles(read(site_dir, "branch", "LIF-JS"))["claims_cycle_time_days"]
+    k = 3  # LIF-JS is the fourth unit of the fixture
+    latest, previous, year_ago = (metric_value("claims_cycle_time_days", k, i) for i in (14, 13, 2))
+    shown = text(body)
+    assert f"{latest:.1f} d" in shown
+    assert "Target ≤ 5.0 d" in shown
+    assert "n = 511" in shown
+    assert f"MoM = ±0.0 d Sep 26: {previous:.1f} d" in shown
+    assert f"YoY ▼ −0.6 d Oct 25: {year_ago:.1f} d" in shown
+    assert 'class="change change--good"' in body  # a shorter cycle time is good
 
 
-def test_build_site_shows_latest_values_formatted_by_unit(
-    built: tuple[SiteResult, str, Path],
+def test_build_site_money_and_percent_formats(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    shown = tiles(read(site_dir, "group", "GRP"))
+    assert re.search(r"¥1,\d{3},\d{3}<", shown["op_cost_cny"][2])
+    assert re.search(r'class="tile__value">\d+\.\d%<', shown["claims_auto_rate"][2])
+    assert re.search(r'class="tile__value">\d+ s<', shown["answer_time_seconds"][2])
+
+
+def test_build_site_missing_previous_month_shows_no_change(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    _, _, body = tiles(read(site_dir, "sub_branch", "LIF-JS-01"))["service_level_20s"]
+    assert "MoM – Sep 26: –" in text(body)
+
+
+def test_build_site_flags_yoy_across_definition_versions(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    shown = tiles(read(site_dir, "group", "GRP"))
+    assert "definition changed since v1 → v2" in text(shown["claims_auto_rate"][2])
+    assert "definition changed" not in text(shown["claims_cycle_time_days"][2])
+
+
+def test_build_site_stale_metric_tiles_are_greyed_and_labelled(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    for level, code in (("group", "GRP"), ("center", "C-CC")):
+        shown = tiles(read(site_dir, level, code))
+        classes, _, body = shown[STALE_METRIC]
+        assert "tile--stale" in classes
+        assert 'class="stale-badge"' in body and ">stale<" in body
+        assert all("tile--stale" not in c for m, (c, _, _) in shown.items() if m != STALE_METRIC)
+
+
+def test_build_site_publication_notice_on_every_page(synthetic_site: Site) -> None:
+    site_dir, result = synthetic_site
+    held = f"{HELD_SOURCE} held back by {HELD_CHECK} since 2026-11-01 05:00 — owner {HELD_OWNER}"
+    for page in result.pages:
+        content = page.read_text(encoding="utf-8")
+        assert "Data last published 2026-11-02 06:00" in content, page
+        assert html.escape(held, quote=True) in content, page
+        assert "All data gates passing" not in content
+
+
+def test_build_site_ranks_children_and_the_unit_among_siblings(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    page = read(site_dir, "branch", "LIF-JS")
+    tables = re.findall(
+        r'<div data-rank-metric="claims_cycle_time_days"[^>]*>.*?</table>', page, re.S
+    )
+    children, siblings = tables
+    assert re.findall(r'<tr class="[^"]*" data-code="([^"]+)"', children) == [
+        "LIF-JS-01",
+        "LIF-JS-02",
+    ]
+    assert re.findall(r'<tr class="([^"]*)" data-code="LIF-JS"', siblings) == ["is-self"]
+    assert "Rank 1 of 2 among Harbour Life branches" in siblings
+
+
+def test_build_site_small_base_is_listed_unranked(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    page = read(site_dir, "branch", "PNC-BJ")
+    rows = re.findall(rf'<tr class="is-small" data-code="{TINY_UNIT}".*?</tr>', page, re.S)
+    assert rows, "the tiny unit must be flagged in the ranking"
+    for row in rows:
+        assert '<td class="r num">–</td>' in row
+        assert "small base" in row
+
+
+def test_build_site_about_links_reach_catalog_anchors(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    catalog = (site_dir / "catalog.html").read_text(encoding="utf-8")
+    page = read(site_dir, "branch", "LIF-JS")
+    anchors = re.findall(r'href="\.\./catalog\.html#([^"]+)"', page)
+    assert len(anchors) == len(METRICS)
+    for anchor in anchors:
+        assert f'id="{anchor}"' in catalog
+    _, _, body = tiles(page)["claims_auto_rate"]
+    assert "Claims Data Office" in body and "v2" in body
+
+
+def test_build_site_labels_in_english_and_chinese_from_the_catalog(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    shown = tiles(read(site_dir, "group", "GRP"))
+    for name, label, label_zh, *_ in METRICS:
+        body = shown[name][2]
+        assert f'data-zh="{label_zh}">{html.escape(label)}</h3>' in body
+    assert 'data-lang-set="zh"' in read(site_dir, "group", "GRP")
+
+
+def test_build_site_catalog_groups_by_owner_with_targets_and_versions(
+    synthetic_site: Site,
 ) -> None:
-    _, page, _ = built
-    expected = {
-        "claims_cycle_time_days": "2.4 d",
-        "service_level_20s": "87.3%",
-        "complaints_per_10k_policies": "0.42 per 10k",
-        "op_cost_cny": "¥1,234,567",
-    }
-    for metric, value in expected.items():
-        assert f'<p class="tile__value">{value}</p>' in _tile(page, metric)
+    site_dir, _ = synthetic_site
+    catalog = (site_dir / "catalog.html").read_text(encoding="utf-8")
+    owners = re.findall(r'<section class="owner" data-owner="([^"]+)"', catalog)
+    assert owners == sorted(owners) and "Claims Data Office" in owners
+    card = re.search(
+        r'<article class="metric-card" id="metric-claims-auto-rate">.*?</article>', catalog, re.S
+    ).group(0)
+    shown = text(card)
+    assert "Reopened claims excluded" in shown and "v2" in shown
+    assert "≥ 60.0%" in shown and "claims@example.com" in shown
+    assert "sum(numerator_claims_auto_rate)" in shown
+    stale_card = re.search(r'id="metric-service-level-20s">.*?</article>', catalog, re.S).group(0)
+    assert "tag--stale" in stale_card
 
 
-def test_build_site_uses_only_the_group_rows(built: tuple[SiteResult, str, Path]) -> None:
-    _, page, _ = built
-    assert "50.0%" not in page
-    assert "Harbour Life" not in page
+def test_build_site_building_blocks_are_in_the_catalog_not_on_tiles(synthetic_site: Site) -> None:
+    site_dir, result = synthetic_site
+    for page in result.pages:
+        assert f'data-metric="{BUILDING_BLOCK}"' not in page.read_text(encoding="utf-8")
+    catalog = (site_dir / "catalog.html").read_text(encoding="utf-8")
+    card = re.search(r'id="metric-policies-in-force">.*?</article>', catalog, re.S).group(0)
+    assert "building block" in card
 
 
-def test_build_site_colours_changes_by_direction(built: tuple[SiteResult, str, Path]) -> None:
-    _, page, _ = built
-    cycle = _tile(page, "claims_cycle_time_days")
-    assert 'class="change change--good"' in cycle
-    assert "▼ −0.3 d" in cycle
-    assert "Feb 2026: 2.7 d" in cycle
-    service = _tile(page, "service_level_20s")
-    assert 'class="change change--bad"' in service
-    assert "▼ −0.8 pp" in service
-    cost = _tile(page, "op_cost_cny")
-    assert 'class="change change--neutral"' in cost
-    assert "▲ +¥34,567" in cost
+def test_build_site_quality_page_by_source_and_owner(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    quality = (site_dir / "quality.html").read_text(encoding="utf-8")
+    assert re.findall(r'<section class="panel" data-owner="([^"]+)"', quality) == [
+        "claims",
+        "customer_service",
+    ]
+    held_row = re.search(r'<tr data-source="contact_center" data-state="held">.*?</tr>', quality)
+    assert held_row and HELD_CHECK in held_row.group(0)
+    assert "not_null_id: 310" in quality  # 10 + the 300 of the held month
+    assert "cell--warn" in quality and "cell--good" in quality  # 97.3% and over 99%
 
 
-def test_build_site_null_previous_value_shows_dash_and_no_change(
-    built: tuple[SiteResult, str, Path],
+def test_build_site_search_index_lists_every_unit(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    script = (site_dir / "assets" / "units.js").read_text(encoding="utf-8")
+    units = json.loads(script.removeprefix("window.OPSVALUE_UNITS = ").rstrip().rstrip(";"))
+    assert {(u["c"], u["n"]) for u in units} == {(code, name) for _, code, name in ALL_UNITS}
+    assert {u["p"] for u in units} >= {"index.html", "sub_branch/lif-js-03.html"}
+
+
+def test_build_site_has_no_network_references(synthetic_site: Site) -> None:
+    site_dir, result = synthetic_site
+    for path in [*result.pages, *(site_dir / "assets").glob("site.*")]:
+        content = path.read_text(encoding="utf-8")
+        assert "http://" not in content and "https://" not in content, path
+    index = (site_dir / "index.html").read_text(encoding="utf-8")
+    assert '<script src="assets/plotly.min.js"></script>' in index
+    branch = read(site_dir, "branch", "LIF-JS")
+    assert '<script src="../assets/plotly.min.js"></script>' in branch
+
+
+def test_build_site_pages_stay_under_the_weight_limit(synthetic_site: Site) -> None:
+    _, result = synthetic_site
+    assert result.largest_page_bytes < MAX_PAGE_BYTES
+    assert all(p.stat().st_size < MAX_PAGE_BYTES for p in result.pages)
+
+
+def page_data(page: str) -> dict:
+    raw = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', page, re.S)
+    return json.loads(raw.group(1).replace("<\\/", "</"))
+
+
+def test_build_site_figure_specs_are_valid_and_counted(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    page = read(site_dir, "branch", "LIF-JS")
+    data = page_data(page)
+    assert set(data["compare"]) == set(tiles(page))
+    assert len(data["sparks"]) == len(tiles(page)) == page.count('data-spark="')
+    for spec in [*data["sparks"].values(), *data["compare"].values()]:
+        go.Figure(spec)
+    names = [t["name"] for t in data["compare"]["claims_cycle_time_days"]["data"]]
+    assert names == ["Nanjing Office", "Suzhou Office", "Jiangsu Branch", "Target 目标"]
+
+
+def test_build_site_rebuild_without_changes_rewrites_nothing(
+    synthetic_warehouse: Path, tmp_path: Path
 ) -> None:
-    _, page, _ = built
-    complaints = _tile(page, "complaints_per_10k_policies")
-    assert "Feb 2026: –" in complaints
-    assert "change--" not in complaints
+    site_dir = tmp_path / "site"
+    first = build_site(synthetic_warehouse, site_dir, built_at=BUILT_AT)
+    for path in first.pages:  # back-date so an unwanted rewrite shows within one clock tick
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    second = build_site(synthetic_warehouse, site_dir)  # a later build time
+    assert second.pages_written == [] and second.assets_written == []
+    assert all(p.stat().st_mtime_ns == 1_000_000_000 for p in second.pages)
 
 
-def test_build_site_metric_missing_from_dim_metrics_uses_its_name(
-    built: tuple[SiteResult, str, Path],
+def test_build_site_rebuild_rewrites_only_pages_whose_data_changed(
+    synthetic_warehouse: Path, tmp_path: Path
 ) -> None:
-    _, page, _ = built
-    tile = _tile(page, UNDESCRIBED_METRIC)
-    assert f'class="tile__label" title="{UNDESCRIBED_METRIC}">{UNDESCRIBED_METRIC}</h3>' in tile
-    # No unit: a plain number. Single month: no previous value and no change.
-    assert '<p class="tile__value">4,321.00</p>' in tile
-    assert "change--" not in tile
-    assert "No value for Feb 2026" in tile
-    assert 'data-dimension="Other"' in page
-
-
-def test_build_site_groups_tiles_by_dimension_in_order(
-    built: tuple[SiteResult, str, Path],
-) -> None:
-    _, page, _ = built
-    dimensions = re.findall(r'data-dimension="([^"]+)"', page)
-    assert dimensions == ["Value", "Efficiency", "Quality", "Service", "Other"]
-
-
-def test_build_site_references_local_plotlyjs_and_no_network(
-    built: tuple[SiteResult, str, Path],
-) -> None:
-    _, page, site_dir = built
-    assert '<script src="assets/plotly.min.js"></script>' in page
-    for page_path in site_dir.rglob("*.html"):
-        text = page_path.read_text(encoding="utf-8")
-        assert "https://" not in text
-        assert "http://" not in text
-        assert "cdn.plot.ly" not in text
-
-
-def test_build_site_figure_count(built: tuple[SiteResult, str, Path]) -> None:
-    _, page, _ = built
-    metrics_on_page = len(GROUP_VALUES) + 1
-    # One sparkline per metric tile plus the small-multiples trend figure.
-    assert page.count("Plotly.newPlot") == metrics_on_page + 1
-    assert page.count('<article class="tile"') == metrics_on_page
-
-
-def test_build_site_writes_plotlyjs_once(warehouse: Path, tmp_path: Path) -> None:
+    warehouse = Path(shutil.copy(synthetic_warehouse, tmp_path / "copy.duckdb"))
     site_dir = tmp_path / "site"
     build_site(warehouse, site_dir, built_at=BUILT_AT)
-    asset = site_dir / "assets" / "plotly.min.js"
-    assert asset.read_text(encoding="utf-8") == plotly.offline.get_plotlyjs()
-    # Back-date the file so an unwanted rewrite would be visible even within one clock tick.
-    os.utime(asset, ns=(1_000_000_000, 1_000_000_000))
-    second = build_site(warehouse, site_dir, built_at=BUILT_AT)
-    assert asset.stat().st_mtime_ns == 1_000_000_000
-    assert second.assets_written == []
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            """
+            update marts.fct_kpi_values set value = value + 1
+            where org_code = 'LIF-JS-01' and metric_name = 'claims_cycle_time_days'
+              and period_start = date '2026-10-01'
+            """
+        )
+    result = build_site(warehouse, site_dir, built_at=BUILT_AT)
+    # the unit itself, its parent's ranking and chart, its sibling's ranking: nothing else
+    assert sorted(p.relative_to(site_dir).as_posix() for p in result.pages_written) == [
+        "branch/lif-js.html",
+        "sub_branch/lif-js-01.html",
+        "sub_branch/lif-js-02.html",
+    ]
 
 
-def test_build_site_rewrites_stale_plotlyjs(warehouse: Path, tmp_path: Path) -> None:
+def test_build_site_removes_pages_no_longer_in_the_site(
+    synthetic_warehouse: Path, tmp_path: Path
+) -> None:
+    site_dir = tmp_path / "site"
+    gone = site_dir / "branch" / "closed-branch.html"
+    gone.parent.mkdir(parents=True)
+    gone.write_text("<html>an old unit</html>", encoding="utf-8")
+    keep = site_dir / "notes.txt"
+    keep.write_text("not ours", encoding="utf-8")
+    result = build_site(synthetic_warehouse, site_dir, built_at=BUILT_AT)
+    assert result.removed == [gone] and not gone.exists() and keep.exists()
+
+
+def test_build_site_rewrites_stale_plotlyjs(synthetic_warehouse: Path, tmp_path: Path) -> None:
     asset = tmp_path / "site" / "assets" / "plotly.min.js"
     asset.parent.mkdir(parents=True)
     asset.write_text("/* an older plotly.js */", encoding="utf-8")
-    result = build_site(warehouse, tmp_path / "site", built_at=BUILT_AT)
-    assert result.assets_written == [asset]
+    result = build_site(synthetic_warehouse, tmp_path / "site", built_at=BUILT_AT)
+    assert asset in result.assets_written
     assert asset.read_text(encoding="utf-8") == plotly.offline.get_plotlyjs()
 
 
-def test_build_site_empty_fct_renders_no_data_message(
-    empty_warehouse: Path, tmp_path: Path
+def test_build_site_leaves_the_warehouse_untouched(
+    synthetic_warehouse: Path, tmp_path: Path
 ) -> None:
+    before = synthetic_warehouse.read_bytes()
+    build_site(synthetic_warehouse, tmp_path / "site", built_at=BUILT_AT)
+    assert synthetic_warehouse.read_bytes() == before
+
+
+def test_build_site_degrades_without_the_coming_columns(tmp_path: Path) -> None:
+    """Before targets, gates and the catalog's new columns exist, the site still builds."""
+    warehouse = build_warehouse(tmp_path / "minimal.duckdb", full=False)
     site_dir = tmp_path / "site"
-    result = build_site(empty_warehouse, site_dir, built_at=BUILT_AT)
-    page = (site_dir / "index.html").read_text(encoding="utf-8")
-    assert result.pages == [site_dir / "index.html"]
-    assert NO_DATA_MESSAGE in page
-    assert "Harbour Insurance Group" in page
-    assert "Plotly.newPlot" not in page
-    assert "https://" not in page
+    result = build_site(warehouse, site_dir, built_at=BUILT_AT)
+    assert len(result.pages) == len(ALL_UNITS) + 2
+    page = read(site_dir, "branch", "LIF-JS")
+    assert {status for _, status, _ in tiles(page).values()} == {"none"}
+    assert "status--" not in "".join(body for _, _, body in tiles(page).values())
+    assert "Data last published" not in page and "held back" not in page
+    assert "All data gates passing" not in page and "stale-badge" not in page
+    assert "No target" in page
+    quality = (site_dir / "quality.html").read_text(encoding="utf-8")
+    assert "not published yet" in quality
+    catalog = (site_dir / "catalog.html").read_text(encoding="utf-8")
+    assert 'id="metric-claims-auto-rate"' in catalog
 
 
-def test_build_site_leaves_the_warehouse_untouched(warehouse: Path, tmp_path: Path) -> None:
-    before = warehouse.read_bytes()
+def test_build_site_all_gates_passing_notice(synthetic_warehouse: Path, tmp_path: Path) -> None:
+    warehouse = Path(shutil.copy(synthetic_warehouse, tmp_path / "copy.duckdb"))
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update meta.source_gate_state set state = 'ok'")
+        con.execute("delete from meta.stale_metrics")
     build_site(warehouse, tmp_path / "site", built_at=BUILT_AT)
-    assert warehouse.read_bytes() == before
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "All data gates passing" in index
+    assert "held back" not in index and "tile--stale" not in index
 
 
-def test_previous_month_wraps_the_year() -> None:
-    assert previous_month(date(2026, 1, 1)) == date(2025, 12, 1)
-    assert previous_month(date(2026, 3, 1)) == date(2026, 2, 1)
+def test_build_site_empty_fct_renders_no_data_message(tmp_path: Path) -> None:
+    warehouse = build_warehouse(tmp_path / "empty.duckdb")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("delete from marts.fct_kpi_values")
+    build_site(warehouse, tmp_path / "site", built_at=BUILT_AT)
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "No data published yet." in index and "Harbour Group" in index
+    assert "plotly.min.js" not in index and 'id="directory"' in index
 
 
-def test_summarise_metrics_compares_latest_with_the_calendar_month_before() -> None:
-    infos = {"a": MetricInfo("a", "A", unit="days", dimension="efficiency")}
-    rows = [("a", JAN, 1.0), ("a", MAR, 3.0), ("b", MAR, float("nan"))]
-    latest, summaries = summarise_metrics(rows, infos)
-    assert latest == MAR
-    by_name = {s.info.metric_name: s for s in summaries}
-    # Feb is missing for "a": no previous value and so no change, despite Jan.
-    assert by_name["a"].latest == 3.0
-    assert not by_name["a"].has_previous
-    assert by_name["a"].delta is None
-    assert by_name["b"].latest is None
-    assert by_name["b"].info.label == "b"
+def test_build_site_without_a_warehouse_raises(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no warehouse"):
+        build_site(tmp_path / "missing.duckdb", tmp_path / "site")
 
 
-def test_summarise_metrics_empty_has_no_latest_month() -> None:
-    assert summarise_metrics([], {}) == (None, ())
+def test_build_site_without_the_kpi_table_raises(tmp_path: Path) -> None:
+    warehouse = build_warehouse(tmp_path / "w.duckdb")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop table marts.fct_kpi_values")
+    with pytest.raises(ValueError, match="marts.fct_kpi_values"):
+        build_site(warehouse, tmp_path / "site")
 
 
-def test_page_relpath_and_assets_href_for_future_tiers() -> None:
+def test_page_relpath_and_assets_href_for() -> None:
     assert page_relpath("group", "G001") == PurePosixPath("index.html")
     assert assets_href_for(PurePosixPath("index.html")) == "assets"
     branch = page_relpath("branch", "B 12")
@@ -336,30 +442,21 @@ def test_page_relpath_and_assets_href_for_future_tiers() -> None:
     assert assets_href_for(branch) == "../assets"
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="needs a headless chromium (apt-get install chromium)")
-def test_build_site_renders_figures_in_a_real_browser(
-    built: tuple[SiteResult, str, Path],
+def test_build_site_lagging_metric_shows_its_own_month(
+    synthetic_warehouse: Path, tmp_path: Path
 ) -> None:
-    _, _, site_dir = built
-    dom = subprocess.run(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            (site_dir / "index.html").as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    # plotly.js draws one <svg class="main-svg"> (or more) into every figure it renders.
-    rendered = re.findall(r'<div id="(spark-[^"]+|trends-all)" class="[^"]*js-plotly-plot', dom)
-    assert len(rendered) == len(GROUP_VALUES) + 2
-    assert "main-svg" in dom
+    """A cohort metric published a year behind shows its latest value "as of" its month."""
+    warehouse = Path(shutil.copy(synthetic_warehouse, tmp_path / "copy.duckdb"))
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            """
+            delete from marts.fct_kpi_values
+            where metric_name = 'op_cost_cny' and period_start > date '2025-10-01'
+            """
+        )
+    build_site(warehouse, tmp_path / "site", built_at=BUILT_AT)
+    page = read(tmp_path / "site", "branch", "LIF-JS")
+    cost = text(tiles(page)["op_cost_cny"][2])
+    assert "as of Oct 2025" in cost and "¥1,0" in cost
+    assert "as of" not in text(tiles(page)["claims_auto_rate"][2])
+    assert "Operating cost" in page and "Sub-branches ranked · Oct 2025" in page

@@ -1,0 +1,68 @@
+"""`opsvalue site` (full or scoped dashboard builds) and `opsvalue serve`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from dagster_project.lib.settings import get_settings
+
+OUT = Console(soft_wrap=True)
+ERR = Console(stderr=True)
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from dashboards import build_site
+
+    settings = get_settings()
+    if args.org:
+        default = settings.site_dir.parent / f"site-{args.org.strip().lower()}"
+    else:
+        default = settings.site_dir
+    out = Path(args.out) if args.out else default
+    try:
+        result = build_site(settings.warehouse_path, out, org=args.org)
+    except (ValueError, FileNotFoundError) as exc:
+        ERR.print(f"[red]site not built[/]: {exc}")
+        return 2
+    scope = f"scoped to {args.org} and its subtree" if args.org else "all units"
+    OUT.print(
+        f"[green]site built[/] ({scope}): {len(result.pages)} pages, "
+        f"{result.bytes / 1e6:.1f} MB, {result.seconds:.1f} s"
+    )
+    OUT.print(f"  index: {out / 'index.html'}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from dashboards.commands import serve
+
+    site_dir = Path(args.dir) if args.dir else get_settings().site_dir
+    try:
+        serve(
+            site_dir,
+            host=args.host,
+            port=args.port,
+            on_ready=lambda url: OUT.print(f"serving {site_dir} at {url} (Ctrl-C to stop)"),
+        )
+    except FileNotFoundError as exc:
+        ERR.print(f"[red]nothing to serve[/]: {exc}: run `opsvalue demo` first")
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def add_site_parsers(sub: argparse._SubParsersAction) -> None:
+    site = sub.add_parser("site", help="build the dashboard site from the published marts")
+    site.add_argument("--org", help="only this unit and its subtree (a manager's pack)")
+    site.add_argument("--out", help="target folder (default data/site, or data/site-<org>)")
+    site.set_defaults(func=cmd_site)
+
+    serve = sub.add_parser("serve", help="serve the dashboard site on localhost")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--dir", help="site folder (default data/site)")
+    serve.set_defaults(func=cmd_serve)

@@ -1,0 +1,151 @@
+"""English and Chinese words of the site's own interface.
+
+Metric labels come from the catalog (dim_metric_catalog.label / label_zh) and org names from
+dim_org; only the site's chrome is translated here. Pages are written in English with the Chinese in
+`data-zh` attributes, and assets/site.js swaps them when the reader picks 中文.
+"""
+
+from __future__ import annotations
+
+Words = tuple[str, str]  # (English, Chinese)
+
+TIER_NAMES: dict[str, Words] = {
+    "group": ("Group", "集团"),
+    "subsidiary": ("Subsidiary", "子公司"),
+    "branch": ("Branch", "分公司"),
+    "sub_branch": ("Sub-branch", "支公司"),
+    "center": ("Center", "运营中心"),
+}
+TIER_PLURALS: dict[str, Words] = {
+    "group": ("Groups", "集团"),
+    "subsidiary": ("Subsidiaries", "子公司"),
+    "branch": ("Branches", "分公司"),
+    "sub_branch": ("Sub-branches", "支公司"),
+    "center": ("Centers", "运营中心"),
+}
+DIMENSION_NAMES: dict[str, Words] = {
+    "value": ("Value", "价值"),
+    "efficiency": ("Efficiency", "效率"),
+    "quality": ("Quality", "质量"),
+    "risk_control": ("Risk control", "风险控制"),
+    "service": ("Service", "服务"),
+    "key_projects": ("Key projects", "重点项目"),
+    "other": ("Other", "其他"),
+}
+DIRECTION_NAMES: dict[str, Words] = {
+    "higher_is_better": ("Higher is better", "越高越好"),
+    "lower_is_better": ("Lower is better", "越低越好"),
+    "none": ("No direction", "无方向"),
+}
+
+UI: dict[str, Words] = {
+    "home": ("Home", "首页"),
+    "catalog": ("Metric catalog", "指标目录"),
+    "quality": ("Data quality", "数据质量"),
+    "search_placeholder": ("Find a unit: code or name", "查找机构：代码或名称"),
+    "search_none": ("No unit matches", "没有匹配的机构"),
+    "latest_month": ("Latest month", "最新月份"),
+    "metrics": ("Metrics", "指标数"),
+    "on_target": ("On target", "达标"),
+    "near_target": ("Near target", "接近目标"),
+    "off_target": ("Off target", "未达标"),
+    "built": ("Built", "生成时间"),
+    "published": ("Data last published", "数据最近发布"),
+    "not_published": ("Publication time not recorded", "未记录发布时间"),
+    "gates_ok": ("All data gates passing", "所有数据闸门通过"),
+    "stale": ("stale", "数据过期"),
+    "stale_metrics": ("Stale metrics, greyed out below:", "以下指标数据过期（灰色显示）："),
+    "drill_down": ("Drill down", "下钻"),
+    "target": ("Target", "目标"),
+    "no_target": ("No target", "无目标"),
+    "vs_prev": ("MoM", "环比"),
+    "vs_year": ("YoY", "同比"),
+    "no_value": ("no value", "无数值"),
+    "definition_changed": ("definition changed since", "口径已变更，自"),
+    "about_metric": ("About this metric", "指标说明"),
+    "owner": ("Owner", "负责人"),
+    "version": ("Version", "版本"),
+    "definition": ("Definition", "定义"),
+    "description": ("Description", "说明"),
+    "current_version": ("Current version", "当前版本"),
+    "building_block": ("building block", "基础量"),
+    "formula": ("Formula", "公式"),
+    "sources": ("Sources", "数据来源"),
+    "source_columns": ("Source columns", "来源字段"),
+    "unit": ("Unit", "单位"),
+    "direction": ("Direction", "方向"),
+    "dimension": ("Dimension", "维度"),
+    "rollup": ("Roll-up", "汇总方式"),
+    "attributed_to": ("Attributed to", "归属"),
+    "in_catalog": ("Full entry in the catalog", "查看指标目录"),
+    "compare": ("Compare", "对比"),
+    "metric": ("Metric", "指标"),
+    "last_13": ("last 13 months", "近13个月"),
+    "ranked": ("ranked", "排名"),
+    "among": ("among", "在"),
+    "rank": ("Rank", "排名"),
+    "unit_col": ("Unit", "机构"),
+    "value": ("Value", "数值"),
+    "volume": ("Volume", "样本量"),
+    "status": ("Status", "状态"),
+    "small_base": ("small base", "样本少"),
+    "outlier": ("outlier", "异常值"),
+    "ranking_note": (
+        "Units with fewer than 30 cases are listed unranked; outliers are over 3 robust "
+        "standard deviations from the median.",
+        "样本少于30的机构不参与排名；异常值指偏离中位数超过3个稳健标准差。",
+    ),
+    "this_unit": ("this unit", "本机构"),
+    "all_units": ("All units", "全部机构"),
+    "no_data": ("No data published yet.", "尚无已发布数据。"),
+    "versions": ("Version history", "版本历史"),
+    "changed_at": ("Changed", "变更时间"),
+    "change_summary": ("Change", "变更内容"),
+    "targets": ("Targets", "目标值"),
+    "tier": ("Tier", "层级"),
+    "red_threshold": ("Red below/above", "红色阈值"),
+    "catalog_intro": (
+        "The governed metrics, grouped by owner and dimension: one definition for every tier.",
+        "受管控的指标，按负责人和维度分组：各层级统一口径。",
+    ),
+    "quality_intro": (
+        "Data-quality scorecard of the delivered extracts, by source and owner.",
+        "各来源数据质量记分卡，按来源与负责人分组。",
+    ),
+    "no_quality": (
+        "The data-quality scorecard is not published yet.",
+        "数据质量记分卡尚未发布。",
+    ),
+    "source": ("Source", "来源"),
+    "period": ("Month", "月份"),
+    "delivered": ("Rows delivered", "交付行数"),
+    "loaded": ("Rows loaded", "加载行数"),
+    "quarantined": ("Quarantined", "隔离行数"),
+    "rejected": ("Rejected batches", "拒收批次"),
+    "pass_rate": ("Pass rate", "通过率"),
+    "by_rule": ("Quarantined by rule", "按规则隔离"),
+    "gate": ("Gate", "闸门"),
+    "gate_ok": ("ok", "通过"),
+    "gate_held": ("held", "拦截"),
+    "pass_rate_history": ("Pass rate by month", "月度通过率"),
+    "gate_states": ("Source gates", "来源闸门"),
+    "check": ("Check", "检查"),
+    "since": ("Since", "起始"),
+    "last_file": ("Last file", "最近文件"),
+    "last_loaded": ("Last loaded", "最近加载"),
+    "reason": ("Reason", "原因"),
+    "footer": (
+        "opsvalue · operations KPI warehouse · values from the published marts",
+        "opsvalue · 运营指标数据仓库 · 数据取自已发布的数据集市",
+    ),
+    "pack": ("Manager's pack", "管理者数据包"),
+    "centers_title": ("Back-office centers", "后台运营中心"),
+    "held_back": ("held back by", "被闸门拦截："),
+    "owner_short": ("owner", "负责人"),
+    "lang": ("Language", "语言"),
+}
+
+
+def ui(key: str) -> Words:
+    """The (English, Chinese) words of an interface key."""
+    return UI[key]

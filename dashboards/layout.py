@@ -1,0 +1,275 @@
+"""What every page shares: paths, the i18n and escaping helpers, the page shell and the
+publication notice.
+
+Every page links to the shared assets/ (plotly.js, site.css, site.js, units.js) relatively, so
+the site works opened from disk and served over HTTP alike. English text carries its Chinese in
+`data-zh`, swapped by assets/site.js.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import PurePosixPath
+
+from dashboards.formatting import MISSING, format_timestamp
+from dashboards.i18n import DIMENSION_NAMES, TIER_NAMES, TIER_PLURALS, Words, ui
+from dashboards.model import (
+    OTHER_DIMENSION,
+    KpiPoint,
+    MetricInfo,
+    OrgTree,
+    OrgUnit,
+    Publication,
+    UnitKey,
+    UnitValues,
+    metric_order,
+)
+
+ASSETS_DIR = "assets"
+PLOTLY_JS = "plotly.min.js"
+SITE_CSS_FILE = "site.css"
+SITE_JS_FILE = "site.js"
+UNITS_JS_FILE = "units.js"
+CATALOG_PAGE = PurePosixPath("catalog.html")
+QUALITY_PAGE = PurePosixPath("quality.html")
+INDEX_PAGE = PurePosixPath("index.html")
+# Replaced after hashing, so a rebuild with unchanged data leaves the page file untouched.
+BUILT_AT_SLOT = "\x00built-at\x00"
+HASH_SLOT = "\x00content-hash\x00"
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+
+def esc(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def tr(words: Words, tag: str = "span", cls: str = "", attrs: str = "") -> str:
+    """An element with English text and its Chinese in data-zh (swapped by site.js)."""
+    en, zh = words
+    cls_attr = f' class="{cls}"' if cls else ""
+    zh_attr = f' data-zh="{esc(zh)}"' if zh and zh != en else ""
+    return f"<{tag}{cls_attr}{zh_attr}{attrs}>{esc(en)}</{tag}>"
+
+
+def label_words(info: MetricInfo) -> Words:
+    return (info.label, info.label_zh or info.label)
+
+
+def tier_words(level: str) -> Words:
+    return TIER_NAMES.get(level, (level.replace("_", " ").title(),) * 2)
+
+
+def plural_words(level: str) -> Words:
+    return TIER_PLURALS.get(level, tier_words(level))
+
+
+def dimension_words(key: str) -> Words:
+    return DIMENSION_NAMES.get(key, DIMENSION_NAMES[OTHER_DIMENSION])
+
+
+def root_prefix(path: PurePosixPath) -> str:
+    """Relative link from a page to the site root: "" or "../"."""
+    return "../" * (len(path.parts) - 1)
+
+
+def slug(text: str) -> str:
+    cleaned = "".join(c if c.isalnum() else "-" for c in text.lower())
+    return "-".join(part for part in cleaned.split("-") if part) or "x"
+
+
+def metric_anchor(metric_name: str) -> str:
+    return f"metric-{slug(metric_name)}"
+
+
+def json_for_script(value: object) -> str:
+    """JSON safe inside <script>: no "</" can close the element early."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+# --- the site as the pages see it -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteContext:
+    """Everything the pages are rendered from, read once per build."""
+
+    tree: OrgTree
+    values: Mapping[UnitKey, UnitValues]
+    infos: Mapping[str, MetricInfo]
+    publication: Publication
+    paths: Mapping[str, PurePosixPath]  # unit code -> page path in the site
+    scoped: bool = False
+    metric_months: Mapping[str, date] = field(default_factory=dict)  # latest month per metric
+
+    def unit_values(self, unit: OrgUnit) -> UnitValues:
+        return self.values.get((unit.level, unit.code), {})
+
+    def point(self, unit: OrgUnit, metric: str, month: date) -> KpiPoint | None:
+        return self.unit_values(unit).get(metric, {}).get(month)
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    """A page's HTML with the build time and content hash still to fill in."""
+
+    path: PurePosixPath
+    html: str
+    plots: int  # figures site.js draws on it
+
+
+# --- page shell -------------------------------------------------------------------------------
+
+
+def render_shell(
+    *,
+    path: PurePosixPath,
+    title: str,
+    kind: str,
+    hero: str,
+    body: str,
+    notices: str,
+    page_data: Mapping[str, object] | None,
+    needs_plotly: bool,
+    current_nav: str | None = None,
+    body_attrs: str = "",
+) -> str:
+    root = root_prefix(path)
+    assets = f"{root}{ASSETS_DIR}"
+    nav_links = [
+        ("home", INDEX_PAGE),
+        ("all_units", f"{INDEX_PAGE}#directory"),
+        ("catalog", CATALOG_PAGE),
+        ("quality", QUALITY_PAGE),
+    ]
+    nav = "".join(
+        tr(
+            ui(key),
+            "a",
+            attrs=f' href="{root}{target}"'
+            + (' aria-current="page"' if key == current_nav else ""),
+        )
+        for key, target in nav_links
+    )
+    placeholder = ui("search_placeholder")
+    data_script = (
+        f'<script type="application/json" id="page-data">{json_for_script(page_data)}</script>\n'
+        if page_data
+        else ""
+    )
+    plotly = f'<script src="{assets}/{PLOTLY_JS}"></script>\n' if needs_plotly else ""
+    return f"""<!DOCTYPE html>
+<html lang="en" data-lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="opsvalue dashboards">
+<meta name="opsvalue-content-hash" content="{HASH_SLOT}">
+<title>{esc(title)}</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="{assets}/{SITE_CSS_FILE}">
+</head>
+<body data-root="{root}" data-page="{esc(kind)}"{body_attrs}>
+<header class="topbar"><div class="wrap topbar__inner">
+<a class="brand" href="{root}{INDEX_PAGE}">opsvalue</a>
+<nav class="nav">{nav}</nav>
+<div class="search">
+<input id="unit-search" type="search" autocomplete="off" placeholder="{esc(placeholder[0])}"
+ data-zh-placeholder="{esc(placeholder[1])}" aria-label="{esc(placeholder[0])}">
+<ul id="unit-search-results" class="search__results" hidden
+ data-none="{esc(ui("search_none")[0])}"></ul>
+</div>
+<div class="lang" role="group" aria-label="{esc(ui("lang")[0])}">
+<button type="button" data-lang-set="en" aria-pressed="true">EN</button>
+<button type="button" data-lang-set="zh" aria-pressed="false">中文</button>
+</div>
+</div></header>
+{notices}
+{hero}
+<main class="wrap page-main">
+{body}
+</main>
+<footer class="wrap page-footer">
+{tr(ui("footer"))}
+<span>{tr(ui("built"))} <span class="built-at">{BUILT_AT_SLOT}</span></span>
+</footer>
+{data_script}{plotly}<script src="{assets}/{UNITS_JS_FILE}"></script>
+<script src="{assets}/{SITE_JS_FILE}"></script>
+</body>
+</html>
+"""
+
+
+def render_notices(publication: Publication, infos: Mapping[str, MetricInfo]) -> str:
+    """The publication notice: last published, held sources, stale metrics, or all passing."""
+    items = []
+    if publication.published_at is not None:
+        en, zh = ui("published")
+        stamp = format_timestamp(publication.published_at)
+        items.append(
+            f'<p class="notice notice--published" data-zh="{esc(zh)} {esc(stamp)}">'
+            f"{esc(en)} {esc(stamp)}</p>"
+        )
+    for held in publication.held:
+        since = format_timestamp(held.since)
+        check = held.check_name or "a data gate"
+        owner = held.data_owner or MISSING
+        en = f"{held.source} held back by {check} since {since} — owner {owner}"
+        zh = f"{held.source} 数据被 {check} 拦截，自 {since} 起 — 负责人 {owner}"
+        title = f' title="{esc(held.reason)}"' if held.reason else ""
+        items.append(
+            f'<p class="notice notice--held" role="alert" data-source="{esc(held.source)}"'
+            f'{title} data-zh="{esc(zh)}">{esc(en)}</p>'
+        )
+    if publication.stale_metrics:
+        names = [
+            infos[m] if m in infos else MetricInfo.fallback(m) for m in publication.stale_metrics
+        ]
+        names.sort(key=metric_order)
+        en = ui("stale_metrics")[0] + " " + ", ".join(i.label for i in names)
+        zh = ui("stale_metrics")[1] + "、".join(i.label_zh or i.label for i in names)
+        items.append(f'<p class="notice notice--stale" data-zh="{esc(zh)}">{esc(en)}</p>')
+    if publication.gates_known and not publication.held:
+        items.append(tr(ui("gates_ok"), "p", "notice notice--ok"))
+    if not items:
+        return ""
+    return (
+        '<section class="notices" aria-label="Publication notice">'
+        f'<div class="wrap notices__inner">{"".join(items)}</div></section>'
+    )
+
+
+def render_simple_hero(path: PurePosixPath, ctx: SiteContext, title: Words, intro: Words) -> str:
+    root = root_prefix(path)
+    crumbs = ""
+    if ctx.tree.root:
+        top = ctx.tree.unit(ctx.tree.root)
+        crumbs = (
+            f'<ol class="crumbs"><li><a href="{root}{INDEX_PAGE}">{esc(top.name)}</a></li>'
+            f"<li>{tr(title)}</li></ol>"
+        )
+    return (
+        f'<section class="hero"><div class="wrap hero__inner">{crumbs}'
+        f'<div class="hero__row"><div>{tr(title, "h1", "hero__title")}'
+        f"{tr(intro, 'p', 'muted')}</div></div></div></section>"
+    )
+
+
+def units_script(ctx: SiteContext) -> str:
+    """assets/units.js: the search box's list of units (code, name, tier, page)."""
+    units = [
+        {
+            "c": u.code,
+            "n": u.name,
+            "t": " ".join(dict.fromkeys(tier_words(u.level))),
+            "p": str(ctx.paths[u.code]),
+        }
+        for u in ctx.tree.ordered()
+    ]
+    return f"window.OPSVALUE_UNITS = {json_for_script(units)};\n"

@@ -1,0 +1,216 @@
+"""Read the published marts the site is built from: one query per table, read-only.
+
+The site reads only `marts.*` (the published KPI tables) and `meta.*` (the publication notice
+and gate states), never `raw` or `staging`. Tables and columns added by later work are read when
+present; a missing table reads as an empty frame and a missing column as all-null, so the site
+degrades (no target: no status; no gate table: no gate notice) instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+# Every table the site reads and the columns it uses. The Dagster asset depends on these.
+MART_COLUMNS: dict[str, tuple[str, ...]] = {
+    "marts.fct_kpi_values": (
+        "metric_name",
+        "period_start",
+        "org_level",
+        "org_code",
+        "numerator",
+        "denominator",
+        "value",
+        "definition_version",
+        "target",
+        "red_threshold",
+        "status",
+    ),
+    "marts.dim_metric_catalog": (
+        "metric_name",
+        "label",
+        "label_zh",
+        "description",
+        "definition",
+        "formula",
+        "metric_type",
+        "rollup_kind",
+        "unit",
+        "direction",
+        "dimension",
+        "owner",
+        "owner_name",
+        "owner_email",
+        "source_systems",
+        "source_columns",
+        "org_attribute",
+        "is_kpi",
+        "definition_version",
+        "definition_hash",
+        "last_changed_at",
+    ),
+    "marts.dim_metric_targets": ("metric_name", "org_level", "target", "red_threshold"),
+    "marts.metric_definition_history": (
+        "metric_name",
+        "definition_version",
+        "definition_hash",
+        "changed_at",
+        "change_summary",
+    ),
+    "marts.dim_org": (
+        "org_code",
+        "org_name",
+        "org_level",
+        "parent_code",
+        "valid_from",
+        "valid_to",
+        "is_current",
+    ),
+    "marts.dim_centers": ("center_code", "center_name", "function", "subsidiary_code"),
+    "marts.data_quality_scorecard": (
+        "source",
+        "data_owner",
+        "period_start",
+        "rows_delivered",
+        "rows_loaded",
+        "rows_quarantined",
+        "rejected_batches",
+        "pass_rate",
+        "is_stale",
+        "rows_quarantined_by_rule",
+    ),
+    "meta.publication": ("published_at",),
+    "meta.source_gate_state": (
+        "source",
+        "data_owner",
+        "state",
+        "check_name",
+        "reason",
+        "since",
+        "last_file",
+        "last_loaded_at",
+        "is_stale",
+    ),
+    "meta.stale_metrics": ("metric_name", "reason"),
+}
+# Columns holding calendar dates: pandas reads DATE as a timestamp, the site wants a date.
+DATE_COLUMNS = frozenset({"period_start", "valid_from", "valid_to"})
+# The tables the site cannot do without; the others only add to the pages.
+REQUIRED_TABLES = ("marts.fct_kpi_values", "marts.dim_metric_catalog", "marts.dim_org")
+# What the site reads, for the Dagster asset's dependencies.
+SITE_TABLES = tuple(MART_COLUMNS)
+
+Record = dict[str, object]
+
+
+@dataclass(frozen=True)
+class Marts:
+    """The marts as read once per build: records per table, and which tables exist."""
+
+    tables: Mapping[str, Sequence[Record]]
+    present: frozenset[str]
+
+    def rows(self, table: str) -> Sequence[Record]:
+        return self.tables.get(table, ())
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        """True when the table exists (and, with `column`, has a non-null value in it)."""
+        if table not in self.present:
+            return False
+        return column is None or any(r.get(column) is not None for r in self.rows(table))
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _clean(value: object, column: str) -> object:
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp):
+        stamp = value.to_pydatetime()
+        return stamp.date() if column in DATE_COLUMNS else stamp
+    if isinstance(value, datetime) and column in DATE_COLUMNS:
+        return value.date()
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        return value.tolist()  # numpy scalars and arrays (DuckDB lists) to plain Python
+    return value
+
+
+def frame_records(frame: pd.DataFrame) -> list[Record]:
+    """Rows as dicts of plain Python values: None for NULL/NaN/NaT, dates for DATE columns."""
+    objects = frame.astype(object)
+    cleaned = objects.where(frame.notna(), None)
+    return [
+        {column: _clean(value, column) for column, value in row.items()}
+        for row in cleaned.to_dict("records")
+    ]
+
+
+def existing_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """Columns of every table and view in the `marts` and `meta` schemas, by schema.table."""
+    rows = con.execute(
+        """
+        select table_schema || '.' || table_name, column_name
+        from information_schema.columns
+        where table_schema in ('marts', 'meta')
+        """
+    ).fetchall()
+    columns: dict[str, set[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, set()).add(column)
+    return columns
+
+
+def read_table(
+    con: duckdb.DuckDBPyConnection, table: str, wanted: Sequence[str], present: set[str]
+) -> pd.DataFrame:
+    """One query for the wanted columns that exist; missing columns are added as all-null."""
+    selected = [c for c in wanted if c in present]
+    if not selected:
+        return pd.DataFrame(columns=list(wanted))
+    schema, name = table.split(".", 1)
+    sql = f"select {', '.join(map(_quote, selected))} from {_quote(schema)}.{_quote(name)}"
+    frame = con.execute(sql).df()
+    for column in wanted:
+        if column not in frame.columns:
+            frame[column] = None
+    return frame[list(wanted)]
+
+
+def read_marts(warehouse: Path) -> Marts:
+    """Every table the site uses, read once over a read-only connection."""
+    if not Path(warehouse).is_file():
+        raise FileNotFoundError(f"no warehouse at {warehouse}")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        columns = existing_columns(con)
+        tables: dict[str, list[Record]] = {}
+        for table, wanted in MART_COLUMNS.items():
+            if table not in columns:
+                log.info(
+                    "site: %s not in the warehouse yet; its part of the site is omitted", table
+                )
+                continue
+            tables[table] = frame_records(read_table(con, table, wanted, columns[table]))
+    finally:
+        con.close()
+    missing = [t for t in REQUIRED_TABLES if t not in tables]
+    if missing:
+        raise ValueError(f"warehouse {warehouse} lacks {', '.join(missing)}: run dbt build first")
+    return Marts(tables=tables, present=frozenset(tables))
+
+
+def as_date(value: object) -> date | None:
+    """A DATE cell as a date (pandas may hand back a datetime)."""
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None

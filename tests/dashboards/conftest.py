@@ -1,0 +1,28 @@
+"""Fixtures of the dashboard tests: a synthetic warehouse and the site built from it, once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from dashboards import SiteResult, build_site
+from tests.dashboards.synthetic import build_warehouse
+
+BUILT_AT = datetime(2026, 11, 2, 7, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def synthetic_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The full-interface warehouse; read-only for the tests (copy it to change it)."""
+    return build_warehouse(tmp_path_factory.mktemp("warehouse") / "opsvalue.duckdb")
+
+
+@pytest.fixture(scope="session")
+def synthetic_site(
+    tmp_path_factory: pytest.TempPathFactory, synthetic_warehouse: Path
+) -> tuple[Path, SiteResult]:
+    """The full site built once from the synthetic warehouse; tests must not change it."""
+    site_dir = tmp_path_factory.mktemp("site") / "site"
+    return site_dir, build_site(synthetic_warehouse, site_dir, built_at=BUILT_AT)

@@ -1,0 +1,451 @@
+"""A small but complete warehouse for the site tests: the marts and meta tables the site reads.
+
+Group GRP -> subsidiaries LIF, PNC -> branches -> sub-branches (LIF-JS-03 moved from LIF-JS to
+LIF-SH), two centers, 15 months so every latest month has a year-ago value, metrics of every
+kind of unit with targets and dbt-style statuses, a building-block volume (is_kpi false), one
+held source and one stale metric. `full=False` writes the first spine's interface only
+(`marts.dim_metric_catalog` with the original columns only: no targets, statuses, versions,
+gates or quality scorecard).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+GROUP = ("group", "GRP", "Harbour Group", None)
+# level, code, name, parent (current)
+UNITS = [
+    GROUP,
+    ("subsidiary", "LIF", "Harbour Life", "GRP"),
+    ("subsidiary", "PNC", "Harbour Property", "GRP"),
+    ("branch", "LIF-JS", "Jiangsu Branch", "LIF"),
+    ("branch", "LIF-SH", "Shanghai Branch", "LIF"),
+    ("branch", "PNC-BJ", "Beijing Branch", "PNC"),
+    ("sub_branch", "LIF-JS-01", "Nanjing Office", "LIF-JS"),
+    ("sub_branch", "LIF-JS-02", "Suzhou Office", "LIF-JS"),
+    ("sub_branch", "LIF-JS-03", "Kunshan Office", "LIF-SH"),  # moved from LIF-JS on 2026-03-01
+    ("sub_branch", "LIF-SH-01", "Pudong Office", "LIF-SH"),
+    ("sub_branch", "PNC-BJ-01", "Chaoyang Office", "PNC-BJ"),
+    ("sub_branch", "PNC-BJ-02", "Haidian Office", "PNC-BJ"),  # tiny: every base under 30
+]
+MOVED = ("LIF-JS-03", "LIF-JS", date(2026, 3, 1))
+CENTERS = [
+    ("center", "C-CLM", "Claims Center", "claims"),
+    ("center", "C-CC", "Contact Center", "contact_center"),
+]
+TINY_UNIT = "PNC-BJ-02"
+ALL_UNITS = [(lvl, code, name) for lvl, code, name, _ in UNITS + CENTERS]
+
+MONTHS = [date(2025 + (7 + i) // 12, (7 + i) % 12 + 1, 1) for i in range(15)]  # Aug 25..Oct 26
+LATEST = MONTHS[-1]
+VERSION_2_FROM = date(2026, 3, 1)
+
+# name, label, label_zh, unit, direction, dimension, owner, target, red_threshold
+METRICS = [
+    (
+        "claims_auto_rate",
+        "Claims auto-processing rate",
+        "理赔自动化率",
+        "percent",
+        "higher_is_better",
+        "efficiency",
+        "claims",
+        0.6,
+        0.5,
+    ),
+    (
+        "claims_cycle_time_days",
+        "Claims cycle time",
+        "理赔时效",
+        "days",
+        "lower_is_better",
+        "efficiency",
+        "claims",
+        5.0,
+        7.0,
+    ),
+    (
+        "service_level_20s",
+        "Service level (20 s)",
+        "20秒接通率",
+        "percent",
+        "higher_is_better",
+        "service",
+        "customer_service",
+        0.8,
+        0.7,
+    ),
+    (
+        "answer_time_seconds",
+        "Average speed of answer",
+        "平均应答时长",
+        "seconds",
+        "lower_is_better",
+        "service",
+        "customer_service",
+        20.0,
+        40.0,
+    ),
+    (
+        "complaints_per_10k_policies",
+        "Complaints per 10k policies",
+        "万张保单投诉量",
+        "per_10k",
+        "lower_is_better",
+        "service",
+        "complaints",
+        None,
+        None,
+    ),
+    (
+        "op_cost_cny",
+        "Operating cost",
+        "运营成本",
+        "cny",
+        "none",
+        "value",
+        "finance",
+        None,
+        None,
+    ),
+]
+METRIC_NAMES = [m[0] for m in METRICS]
+# Published in fct_kpi_values and the catalog, but only as the KPIs' volume: never a tile.
+BUILDING_BLOCK = "policies_in_force"
+CENTER_METRICS = {
+    "C-CLM": ["claims_auto_rate", "claims_cycle_time_days"],
+    "C-CC": ["service_level_20s", "answer_time_seconds"],
+}
+STALE_METRIC = "service_level_20s"
+STALE_REASON = "contact_center held back since 2026-11-01"
+HELD_SOURCE = "contact_center"
+HELD_CHECK = "row_count_within_range"
+HELD_OWNER = "customer_service"
+HELD_SINCE = datetime(2026, 11, 1, 5, 0)
+PUBLISHED_AT = datetime(2026, 11, 2, 6, 0)
+GAP = ("LIF-JS-01", "service_level_20s", MONTHS[-2])  # no row: the tile's MoM is "–"
+
+
+def dbt_status(value: float | None, target: float | None, red: float | None, direction: str):
+    """The status rule of fct_kpi_values, as dbt computes it (the site only displays it)."""
+    if value is None or target is None or red is None:
+        return None
+    if direction == "higher_is_better":
+        return "green" if value >= target else "amber" if value >= red else "red"
+    return "green" if value <= target else "amber" if value <= red else "red"
+
+
+def metric_value(metric: str, k: int, i: int) -> float:
+    """A deterministic value for unit number k in month number i, varied across units."""
+    formulas: dict[str, Callable[[int, int], float]] = {
+        "claims_auto_rate": lambda k, i: 0.38 + 0.05 * (k % 7) + 0.004 * i,
+        "claims_cycle_time_days": lambda k, i: 3.0 + 0.9 * (k % 6) - 0.05 * i,
+        "service_level_20s": lambda k, i: 0.64 + 0.045 * (k % 5) + 0.003 * i,
+        "answer_time_seconds": lambda k, i: 14.0 + 7.0 * (k % 5) - 0.2 * i,
+        "complaints_per_10k_policies": lambda k, i: 0.5 + 0.1 * (k % 4) + 0.02 * (i % 3),
+        "op_cost_cny": lambda k, i: 1_000_000 + 12_345.67 * k + 1_000 * i,
+    }
+    return round(formulas[metric](k, i), 6)
+
+
+def kpi_rows() -> list[tuple]:
+    """fct_kpi_values rows (full interface)."""
+    rows = []
+    units = [(lvl, code) for lvl, code, _, _ in UNITS] + [
+        (lvl, code) for lvl, code, _, _ in CENTERS
+    ]
+    for k, (level, code) in enumerate(units):
+        metrics = CENTER_METRICS[code] if level == "center" else METRIC_NAMES
+        volume = 12.0 if code == TINY_UNIT else 400.0 + 37 * k
+        for name, _, _, _, direction, _, _, target, red in METRICS:
+            if name not in metrics:
+                continue
+            for i, month in enumerate(MONTHS):
+                if (code, name, month) == GAP:
+                    continue
+                value = metric_value(name, k, i)
+                denominator = None if name == "op_cost_cny" else volume
+                numerator = value if denominator is None else value * denominator
+                version = 2 if name == "claims_auto_rate" and month >= VERSION_2_FROM else 1
+                rows.append(
+                    (
+                        name,
+                        month,
+                        level,
+                        code,
+                        numerator,
+                        denominator,
+                        value,
+                        version,
+                        target,
+                        red,
+                        dbt_status(value, target, red, direction),
+                    )
+                )
+        if level != "center":
+            rows += [
+                (BUILDING_BLOCK, m, level, code, None, None, 5_000.0 + k, 1, None, None, None)
+                for m in MONTHS
+            ]
+    return rows
+
+
+def _create(con: duckdb.DuckDBPyConnection, full: bool) -> None:
+    con.execute("create schema marts")
+    con.execute("create schema meta")
+    extra_fct = (
+        ", definition_version integer, target double, red_threshold double, status varchar"
+        if full
+        else ""
+    )
+    con.execute(
+        f"""
+        create table marts.fct_kpi_values (
+            metric_name varchar, period_start date, org_level varchar, org_code varchar,
+            numerator double, denominator double, value double{extra_fct}
+        )
+        """
+    )
+    extra_metrics = (
+        ", owner_name varchar, owner_email varchar, formula varchar, source_systems varchar,"
+        " source_columns varchar, org_attribute varchar, rollup_kind varchar,"
+        " definition_version integer, definition varchar, metric_type varchar, is_kpi boolean,"
+        " definition_hash varchar, last_changed_at timestamp, group_target double,"
+        " group_red_threshold double"
+        if full
+        else ""
+    )
+    catalog = "dim_metric_catalog"
+    con.execute(
+        f"""
+        create table marts.{catalog} (
+            metric_name varchar, label varchar, label_zh varchar, description varchar,
+            unit varchar, direction varchar, dimension varchar, owner varchar{extra_metrics}
+        )
+        """
+    )
+    is_current = ", is_current boolean" if full else ""
+    con.execute(
+        f"""
+        create table marts.dim_org (
+            org_code varchar, org_name varchar, org_level varchar, parent_code varchar,
+            valid_from date, valid_to date{is_current}, group_code varchar,
+            subsidiary_code varchar, branch_code varchar, sub_branch_code varchar
+        )
+        """
+    )
+    con.execute(
+        """
+        create table marts.dim_centers (
+            center_code varchar, center_name varchar, function varchar, subsidiary_code varchar
+        )
+        """
+    )
+
+
+def _org_rows(full: bool) -> list[tuple]:
+    start = date(2015, 1, 1)
+    rows = []
+    moved_code, old_parent, moved_on = MOVED
+    for level, code, name, parent in UNITS:
+        if code == moved_code:
+            rows.append((code, name, level, old_parent, start, moved_on, False))
+            rows.append((code, name, level, parent, moved_on, None, True))
+        else:
+            rows.append((code, name, level, parent, start, None, True))
+    if not full:
+        return [(*r[:6], "GRP", None, None, None) for r in rows]
+    return [(*r, "GRP", None, None, None) for r in rows]
+
+
+def _insert(con: duckdb.DuckDBPyConnection, full: bool) -> None:
+    fct = kpi_rows() if full else [r[:7] for r in kpi_rows() if r[0] != BUILDING_BLOCK]
+    marks = ", ".join("?" * len(fct[0]))
+    con.executemany(f"insert into marts.fct_kpi_values values ({marks})", fct)
+    metrics = []
+    block = (BUILDING_BLOCK, "Policies in force", "有效保单数", "count", "none", "value", "x", 0, 0)
+    for name, label, zh, unit, direction, dimension, owner, target, red in [*METRICS, block]:
+        row = (name, label, zh, f"{label}: monthly, per unit.", unit, direction, dimension, owner)
+        if full:
+            version = 2 if name == "claims_auto_rate" else 1
+            row += (
+                f"{owner.replace('_', ' ').title()} Data Office",
+                f"{owner}@example.com",
+                f"sum(numerator_{name}) / sum(denominator_{name})",
+                f"{owner}, hr",
+                f"{owner}.amount, {owner}.created_at",
+                "handling_center" if owner == "customer_service" else "owning_org",
+                "ratio",
+                version,
+                f"{label}, as the owner defines it.",
+                "ratio",
+                name != BUILDING_BLOCK,
+                f"{name[:4]}0123456789abcdef",
+                datetime(2026, 3, 1) if version == 2 else datetime(2024, 1, 1),
+                target,
+                red,
+            )
+        if full or name != BUILDING_BLOCK:
+            metrics.append(row)
+    catalog = "dim_metric_catalog"
+    marks = ", ".join("?" * len(metrics[0]))
+    con.executemany(f"insert into marts.{catalog} values ({marks})", metrics)
+    org = _org_rows(full)
+    marks = ", ".join("?" * len(org[0]))
+    con.executemany(f"insert into marts.dim_org values ({marks})", org)
+    con.executemany(
+        "insert into marts.dim_centers values (?, ?, ?, 'LIF')",
+        [(code, name, function) for _, code, name, function in CENTERS],
+    )
+    if full:
+        _insert_governance(con)
+
+
+def _insert_governance(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        create table marts.dim_metric_targets (
+            metric_name varchar, org_level varchar, direction varchar, target double,
+            red_threshold double
+        )
+        """
+    )
+    con.executemany(
+        "insert into marts.dim_metric_targets values (?, ?, ?, ?, ?)",
+        [
+            (m[0], level, m[4], m[7], m[8])
+            for m in METRICS
+            if m[7] is not None
+            for level in ("group", "subsidiary", "branch", "sub_branch", "center")
+        ],
+    )
+    con.execute(
+        """
+        create table marts.metric_definition_history (
+            metric_name varchar, definition_version integer, definition_hash varchar,
+            definition_json varchar, changed_at timestamp, change_summary varchar
+        )
+        """
+    )
+    history = [
+        (m[0], 1, f"{i:02d}a1b2c3d4e5f6", "{}", datetime(2024, 1, 1), "First published")
+        for i, m in enumerate(METRICS)
+    ]
+    history.append(
+        (
+            "claims_auto_rate",
+            2,
+            "ffee0011aabb",
+            "{}",
+            datetime(2026, 3, 1),
+            "Reopened claims excluded",
+        )
+    )
+    con.executemany(
+        "insert into marts.metric_definition_history values (?, ?, ?, ?, ?, ?)", history
+    )
+    con.execute("create table meta.publication (published_at timestamp)")
+    con.execute(
+        "insert into meta.publication values (?), (?)", [datetime(2026, 10, 2), PUBLISHED_AT]
+    )
+    con.execute(
+        """
+        create table meta.source_gate_state (
+            source varchar, data_owner varchar, state varchar, check_name varchar,
+            reason varchar, since timestamp, last_file varchar, last_loaded_at timestamp,
+            is_stale boolean
+        )
+        """
+    )
+    con.executemany(
+        "insert into meta.source_gate_state values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                "claims",
+                "claims",
+                "ok",
+                None,
+                None,
+                None,
+                "claims_2026_10.csv",
+                datetime(2026, 11, 2, 5, 0),
+                False,
+            ),
+            (
+                HELD_SOURCE,
+                HELD_OWNER,
+                "held",
+                HELD_CHECK,
+                "rows down 60% on last month",
+                HELD_SINCE,
+                "contacts_2026_10.csv",
+                datetime(2026, 10, 2, 5, 0),
+                True,
+            ),
+        ],
+    )
+    con.execute("create table meta.stale_metrics (metric_name varchar, reason varchar)")
+    con.execute("insert into meta.stale_metrics values (?, ?)", [STALE_METRIC, STALE_REASON])
+    con.execute(
+        """
+        create table marts.data_quality_scorecard (
+            source varchar, data_owner varchar, period_start date, rows_delivered bigint,
+            rows_loaded bigint, rows_quarantined bigint, rejected_batches integer,
+            pass_rate double, is_stale boolean, rows_quarantined_by_rule varchar
+        )
+        """
+    )
+    quality = []
+    for source, owner in (("claims", "claims"), (HELD_SOURCE, HELD_OWNER)):
+        for i, month in enumerate(MONTHS):
+            delivered = 10_000 + 100 * i
+            quarantined = 5 * (i % 4) + (300 if source == HELD_SOURCE and i == 14 else 0)
+            quality.append(
+                (
+                    source,
+                    owner,
+                    month,
+                    delivered,
+                    delivered - quarantined,
+                    quarantined,
+                    1 if quarantined > 100 else 0,
+                    (delivered - quarantined) / delivered,
+                    source == HELD_SOURCE and i == 14,
+                    f'{{"not_null_id": {quarantined}, "valid_date": {i % 2}}}',
+                )
+            )
+    con.executemany(
+        "insert into marts.data_quality_scorecard values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", quality
+    )
+
+
+def build_warehouse(path: Path, *, full: bool = True) -> Path:
+    """Write the synthetic warehouse to `path` and return it."""
+    con = duckdb.connect(str(path))
+    try:
+        _create(con, full)
+        _insert(con, full)
+    finally:
+        con.close()
+    return path
+
+
+def fct_statuses(path: Path, level: str, code: str) -> dict[str, str | None]:
+    """The status of every KPI of one unit in its latest month, read from the KPI table."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(
+            """
+            select metric_name, status from marts.fct_kpi_values
+            where org_level = ? and org_code = ? and metric_name <> ?
+              and period_start = (
+                  select max(period_start) from marts.fct_kpi_values
+                  where org_level = ? and org_code = ?
+              )
+            """,
+            [level, code, BUILDING_BLOCK, level, code],
+        ).fetchall()
+    return dict(rows)
