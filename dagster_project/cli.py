@@ -11,6 +11,8 @@ from pathlib import Path
 from rich.console import Console
 
 from dagster_project.cli_catalog import add_catalog_parser
+from dagster_project.cli_site import add_site_parsers
+from dagster_project.cli_status import add_status_parser, report_gates
 from dagster_project.lib.settings import Settings, get_settings
 
 CONSOLE = Console(stderr=True)
@@ -20,6 +22,17 @@ CONSOLE = Console(stderr=True)
 DEMO_SCALE = 0.01
 DEMO_MONTHS = 24
 DEMO_SEED = 42
+
+
+# Instance settings for runs started by `dagster dev` (sensor, schedule, UI): one run at a time,
+# the others queue, because DuckDB allows one writing process per file. Telemetry would try the
+# network, which these machines do not have.
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+run_queue:
+  max_concurrent_runs: 1
+"""
 
 
 def _raw_has_files(raw_dir: Path) -> bool:
@@ -55,7 +68,7 @@ def run_pipeline(settings: Settings) -> bool:
     # the network, which these machines do not have
     config = settings.dagster_home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+        config.write_text(DAGSTER_YAML)
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
     settings.export_env()
 
@@ -85,6 +98,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         generate(out=settings.raw_dir, scale=DEMO_SCALE, months=DEMO_MONTHS, seed=DEMO_SEED)
     ok = run_pipeline(settings)
+    report_gates(CONSOLE)  # a held batch is an ordinary day: reported, not a failure
     elapsed = time.perf_counter() - started
     if not ok:
         CONSOLE.print("[bold red]pipeline failed[/]: see the Dagster log above")
@@ -100,6 +114,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     out.print(f"  analysts:           duckdb -readonly {settings.warehouse_path}")
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    ok = run_pipeline(get_settings())
+    report_gates(CONSOLE)
+    return 0 if ok else 1
 
 
 def _positive_float(text: str) -> float:
@@ -141,9 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=cmd_generate)
 
     add_catalog_parser(sub)
+    add_site_parsers(sub)
 
     run = sub.add_parser("run", help="materialise every asset (ingest, dbt build, dashboards)")
-    run.set_defaults(func=lambda a: 0 if run_pipeline(get_settings()) else 1)
+    run.set_defaults(func=cmd_run)
+
+    add_status_parser(sub)
     return parser
 
 

@@ -1,9 +1,12 @@
-"""The opsvalue code location: raw extracts -> dbt models -> dashboard site."""
+"""The opsvalue code location: raw extracts (gated) -> dbt -> KPI checks -> publication -> site."""
 
 import dagster as dg
 
+from dagster_project.defs.checks.checks import kpi_value_checks
 from dagster_project.defs.dbt.assets import dbt_models
 from dagster_project.defs.ingest.assets import raw_extracts
+from dagster_project.defs.ingest.sensors import daily_refresh_schedule, raw_delivery_sensor
+from dagster_project.defs.publish.assets import publication
 from dagster_project.defs.site.assets import site
 from dagster_project.lib.dbt_project import dbt_resource
 
@@ -14,8 +17,11 @@ refresh_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[raw_extracts, dbt_models, site],
+    assets=[raw_extracts, dbt_models, publication, site],
+    asset_checks=[kpi_value_checks],
     jobs=[refresh_job],
+    sensors=[raw_delivery_sensor],
+    schedules=[daily_refresh_schedule],
     resources={"dbt": dbt_resource()},
     # DuckDB allows one writing process per file: steps run one after another in one process.
     executor=dg.in_process_executor,

@@ -42,14 +42,30 @@ def test_demo_generates_builds_and_second_run_changes_nothing(tmp_path, monkeypa
 
 
 def test_demo_reports_failure_when_a_dbt_test_fails(tmp_path, monkeypatch, generated_raw):
-    """A broken extract fails the run loudly instead of publishing numbers built on it."""
+    """A broken extract that gets past the source gate fails the run loudly instead of
+    publishing numbers built on it: the dbt tests are the second gate. (With the real suite the
+    duplicate is quarantined at the door: tests/defs/ingest/test_assets.py.)"""
+    import json
     import shutil
+
+    from dagster_project.lib.settings import get_settings
 
     ws = make_workspace(tmp_path)
     shutil.copytree(generated_raw, ws.raw_dir)
     claims = sorted((ws.raw_dir / "claims").glob("*.csv"))[0]
     lines = claims.read_text(encoding="utf-8").splitlines(keepends=True)
     claims.write_text("".join(lines + [lines[1]]), encoding="utf-8")  # a duplicate claim_id
+    suites = tmp_path / "expectations"
+    shutil.copytree(get_settings().expectations_dir, suites)
+    suite = json.loads((suites / "claims.json").read_text(encoding="utf-8"))
+    suite["expectations"] = [  # a suite that forgot the uniqueness rules
+        e
+        for e in suite["expectations"]
+        if e["type"]
+        not in ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
+    ]
+    (suites / "claims.json").write_text(json.dumps(suite), encoding="utf-8")
+    monkeypatch.setenv("OPSVALUE_EXPECTATIONS_DIR", str(suites))
     point_settings_at(ws)
     assert cli.main(["demo"]) == 1
     assert not (ws.site_dir / "index.html").exists()

@@ -57,6 +57,13 @@ def staging_dir() -> Path:
     return get_settings().dbt_project_dir / "models" / "staging"
 
 
+def _is_delivered(doc: dict[str, Any]) -> bool:
+    """Sources in schema `raw` are delivered extracts; others (the pipeline's own `meta` tables,
+    read by the data-quality scorecard) are not part of the input contract."""
+    sources = doc.get("sources") or []
+    return not sources or all(s.get("schema", "raw") == "raw" for s in sources)
+
+
 def _parse_source(path: Path, doc: dict[str, Any]) -> SourceContract:
     folder = path.parent.name
     sources = doc.get("sources") or []
@@ -96,7 +103,8 @@ def load_contract(directory: Path | None = None) -> dict[str, SourceContract]:
     paths = sorted(directory.glob(SOURCES_GLOB))
     if not paths:
         raise FileNotFoundError(f"no {SOURCES_GLOB} files under {directory}")
-    contracts = [_parse_source(p, yaml.safe_load(p.read_text(encoding="utf-8"))) for p in paths]
+    docs = [(p, yaml.safe_load(p.read_text(encoding="utf-8"))) for p in paths]
+    contracts = [_parse_source(p, doc) for p, doc in docs if _is_delivered(doc)]
     return {c.name: c for c in sorted(contracts, key=lambda c: c.name)}
 
 

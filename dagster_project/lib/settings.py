@@ -28,20 +28,35 @@ class Settings:
     dagster_home: Path
     duckdb_memory_limit: str
     duckdb_threads: int
+    # quality gates (lib/validation.py, lib/ingest.py): the expectation suites, the copies of
+    # rejected files, the reference moment for "not in the future" (None = the clock), and how
+    # many rows GX re-judges per batch beside the failing ones (0 = every row)
+    expectations_dir: Path
+    rejected_dir: Path
+    now_override: str | None
+    gx_sample_rows: int
+    gx_chunk_rows: int
 
     @classmethod
     def from_env(cls) -> Settings:
         root = _path("OPSVALUE_HOME", PROJECT_ROOT)
         data = root / "data"
+        warehouse = _path("OPSVALUE_WAREHOUSE", data / "warehouse" / "opsvalue.duckdb")
         return cls(
             project_root=root,
             raw_dir=_path("OPSVALUE_RAW_DIR", data / "raw"),
-            warehouse_path=_path("OPSVALUE_WAREHOUSE", data / "warehouse" / "opsvalue.duckdb"),
+            warehouse_path=warehouse,
             site_dir=_path("OPSVALUE_SITE_DIR", data / "site"),
             dbt_project_dir=_path("OPSVALUE_DBT_DIR", root / "dbt"),
             dagster_home=_path("DAGSTER_HOME", data / "dagster_home"),
             duckdb_memory_limit=os.environ.get("OPSVALUE_DUCKDB_MEMORY_LIMIT", "4GB"),
             duckdb_threads=int(os.environ.get("OPSVALUE_DUCKDB_THREADS", str(os.cpu_count() or 2))),
+            expectations_dir=_path("OPSVALUE_EXPECTATIONS_DIR", root / "expectations"),
+            # beside the warehouse whose ledger lists them
+            rejected_dir=_path("OPSVALUE_REJECTED_DIR", warehouse.parent / "rejected"),
+            now_override=os.environ.get("OPSVALUE_NOW") or None,
+            gx_sample_rows=int(os.environ.get("OPSVALUE_GX_SAMPLE_ROWS", "2000")),
+            gx_chunk_rows=int(os.environ.get("OPSVALUE_GX_CHUNK_ROWS", "200000")),
         )
 
     def export_env(self) -> None:

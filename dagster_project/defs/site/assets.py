@@ -6,8 +6,11 @@ from dagster_project.lib.settings import get_settings
 from dashboards.marts import SITE_TABLES
 from dashboards.site import build_site
 
-# every mart the site reads (the meta.* gate tables are written by the gates, not assets)
-SITE_DEPS = [dg.AssetKey(table.split(".")) for table in SITE_TABLES if table.startswith("marts.")]
+# every mart the site reads (meta.source_gate_state and meta.stale_metrics are written by the
+# ingestion gates and the publication)
+SITE_DEPS = [
+    dg.AssetKey(table.split(".")) for table in SITE_TABLES if table.startswith("marts.")
+] + [dg.AssetKey(["meta", "publication"])]  # the site shows the publication, so it comes after
 
 
 @dg.asset(
