@@ -32,6 +32,13 @@ def test_status_shows_held_sources_and_stale_metrics(tmp_path, capsys):
             [datetime(2026, 11, 2, 8), datetime(2026, 11, 1, 8), datetime(2026, 11, 2, 8)],
         )
         con.execute("insert into meta.publication values (?, 'r', 1, 1)", [datetime(2026, 11, 2)])
+        # the metric catalog says which sources each metric draws on
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.dim_metric_catalog as select * from (values "
+            "('claims_auto_rate', 'claims'), ('task_sla_rate', 'tasks')) "
+            "as t(metric_name, source_systems)"
+        )
         refresh_stale_metrics(con)
     assert cli.main(["status"]) == 0
     out = capsys.readouterr().out

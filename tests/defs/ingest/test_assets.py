@@ -267,6 +267,13 @@ def test_a_late_source_is_stale_and_so_are_its_metrics(gated, tmp_path):
     shutil.copytree(ws.raw_dir, late.raw_dir)
     late.warehouse.parent.mkdir(parents=True)
     shutil.copy(ws.warehouse, late.warehouse)
+    with duckdb.connect(str(late.warehouse)) as con:  # the catalog dbt would have built
+        con.execute("create schema if not exists marts")
+        con.execute(
+            "create table marts.dim_metric_catalog as select * from (values "
+            "('claims_auto_rate', 'claims'), ('service_level_20s', 'contacts')) "
+            "as t(metric_name, source_systems)"
+        )
     week_ago = time.time() - 7 * 86_400
     for path in (late.raw_dir / "claims").glob("*.csv"):
         os.utime(path, (week_ago, week_ago))
