@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dagster_project.lib.settings import get_settings
-from dagster_project.lib.warehouse import connect
+from dagster_project.lib.warehouse import connect, table_exists
 
 OUT = Console(soft_wrap=True, width=None if Console().is_terminal else 200)
 ERR = Console(stderr=True)
@@ -47,18 +47,10 @@ class Status:
     published_at: datetime | None
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def read_status(con: duckdb.DuckDBPyConnection) -> Status:
     """The gate state, stale metrics and last publication from the warehouse's meta tables."""
     sources = []
-    if _exists(con, "meta", "source_gate_state"):
+    if table_exists(con, "meta", "source_gate_state"):
         sources = [
             SourceStatus(*row)
             for row in con.execute(
@@ -68,7 +60,7 @@ def read_status(con: duckdb.DuckDBPyConnection) -> Status:
             ).fetchall()
         ]
     stale: list[tuple[str, str]] = []
-    if _exists(con, "meta", "stale_metrics"):
+    if table_exists(con, "meta", "stale_metrics"):
         try:
             stale = [
                 (str(r[0]), str(r[1]))
@@ -79,7 +71,7 @@ def read_status(con: duckdb.DuckDBPyConnection) -> Status:
         except duckdb.Error:  # the view outlived a catalog table it reads (before a rebuild)
             stale = []
     published = None
-    if _exists(con, "meta", "publication"):
+    if table_exists(con, "meta", "publication"):
         published = con.execute("select max(published_at) from meta.publication").fetchone()[0]
     return Status(sources, stale, published)
 

@@ -16,6 +16,7 @@ from dagster import AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject
 
 from dagster_project.lib.settings import get_settings
+from dagster_project.lib.warehouse import table_exists
 
 # The dbt project folder is fixed when the code location loads; the warehouse path is read at
 # run time (see defs/dbt), so tests and deployments can point runs at other files.
@@ -121,10 +122,7 @@ create table if not exists meta.pipeline_state (
 def build_watermark(con: duckdb.DuckDBPyConnection) -> str:
     """What the marts were built from: the newest ledger entry and the dbt project fingerprint."""
     con.execute(STATE_DDL)
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'meta' and table_name = 'file_ledger'"
-    ).fetchone()[0]
+    exists = table_exists(con, "meta", "file_ledger")
     ledger_max = (
         con.execute("select max(ledger_id) from meta.file_ledger").fetchone()[0] if exists else None
     )

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from dagster_project.lib.validation import TIMESTAMP_FORMAT, ident
+from dagster_project.lib.warehouse import table_exists
 
 GATE_STATE_TABLE = "meta.source_gate_state"
 PUBLICATION_TABLE = "meta.publication"
@@ -81,14 +82,6 @@ class GateState:
     newest_event_at: datetime | None
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def compute_gate_state(
     con: duckdb.DuckDBPyConnection,
     source: str,
@@ -122,12 +115,12 @@ def compute_gate_state(
         [source],
     ).fetchone()[0]
     open_rows = 0
-    if _table_exists(con, "quarantine", source):
+    if table_exists(con, "quarantine", source):
         open_rows = con.execute(
             f"select count(*) from quarantine.{ident(source)} where _released_at is null"
         ).fetchone()[0]
     newest_event = None
-    if event_time_column and _table_exists(con, "raw", source):
+    if event_time_column and table_exists(con, "raw", source):
         newest_event = con.execute(
             f"select try_strptime(max({ident(event_time_column)}), "
             f"['{TIMESTAMP_FORMAT}', '%Y-%m-%d']) from raw.{ident(source)}"
@@ -274,7 +267,7 @@ def write_freshness(con: duckdb.DuckDBPyConnection, items: Iterable[Freshness]) 
 
 def metric_sources_sql(con: duckdb.DuckDBPyConnection) -> str:
     """SELECT metric_name, source_systems from the metric catalog (none before its first build)."""
-    if _table_exists(con, "marts", "dim_metric_catalog"):
+    if table_exists(con, "marts", "dim_metric_catalog"):
         return "select metric_name, source_systems from marts.dim_metric_catalog"
     return "select cast(null as varchar) as metric_name, cast(null as varchar) as source_systems"
 
@@ -317,12 +310,12 @@ def record_publication(con: duckdb.DuckDBPyConnection, at: datetime, run_id: str
     ensure_tables(con)
     kpi_rows = (
         con.execute("select count(*) from marts.fct_kpi_values").fetchone()[0]
-        if _table_exists(con, "marts", "fct_kpi_values")
+        if table_exists(con, "marts", "fct_kpi_values")
         else None
     )
     ledger_max = (
         con.execute("select max(ledger_id) from meta.file_ledger").fetchone()[0]
-        if _table_exists(con, "meta", "file_ledger")
+        if table_exists(con, "meta", "file_ledger")
         else None
     )
     con.execute(

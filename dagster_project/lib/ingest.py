@@ -49,6 +49,7 @@ from dagster_project.lib.validation import (
     sql_str,
     typed_select,
 )
+from dagster_project.lib.warehouse import table_exists
 
 LOG = logging.getLogger(__name__)
 
@@ -517,7 +518,7 @@ def _ensure_raw_table(
 ) -> None:
     """Create the raw table on first sight; add any extra column a file brings, so none is lost."""
     wanted = list(columns) + [c for c in file_columns if c not in columns]
-    if not _exists(con, table):
+    if not table_exists(con, *(part.strip('"') for part in table.split("."))):
         cols = ", ".join(f"{ident(c)} varchar" for c in wanted)
         con.execute(
             f"create table {table} ({cols}, _source_file varchar, _row_number bigint, "
@@ -528,15 +529,6 @@ def _ensure_raw_table(
     for c in wanted:
         if c not in have:
             con.execute(f"alter table {table} add column {ident(c)} varchar")
-
-
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name.strip('"')],
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def _commit_rows(

@@ -23,6 +23,7 @@ from datetime import datetime
 import duckdb
 
 from dagster_project.lib.validation import ident, normalised_sql, sql_str
+from dagster_project.lib.warehouse import table_exists
 
 SCHEMA = "quarantine"
 TRACKING_COLUMNS = (
@@ -48,11 +49,7 @@ def ensure_table(con: duckdb.DuckDBPyConnection, source: str, columns: Sequence[
     """Create `quarantine.<source>` or add the columns a new file brings (all text)."""
     con.execute(f"create schema if not exists {SCHEMA}")
     table = table_name(source)
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [SCHEMA, source],
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, SCHEMA, source):
         cols = [f"{ident(c)} varchar" for c in columns]
         cols += [f"{name} {data_type}" for name, data_type in TRACKING_COLUMNS]
         con.execute(f"create table {table} ({', '.join(cols)})")
