@@ -42,7 +42,10 @@ def _published(sql: str, params: list[Any]) -> list[tuple]:
     try:
         with duckdb.connect(str(path), read_only=True) as con:
             return con.execute(sql, params).fetchall()
-    except duckdb.Error:
+    except duckdb.CatalogException:  # the catalog tables are not built yet
+        return []
+    except duckdb.Error as exc:  # locked or damaged: say so rather than show an empty history
+        ERR.print(f"[yellow]could not read {path}[/]: {exc}")
         return []
 
 

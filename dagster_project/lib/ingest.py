@@ -677,6 +677,7 @@ def ingest_source(
     }
     listing: list[tuple[str, FileOutcome | None]] = []
     todo: list[Pending] = []
+    new_digests: dict[str, str] = {}  # content hash -> first new file with it, this delivery
     for path in list_extract_files(folder):
         rel_path = path.relative_to(raw_root).as_posix()
         stat = path.stat()
@@ -705,8 +706,10 @@ def ingest_source(
                 for p, row in known.items()
                 if p != rel_path and row[1] == digest and row[4] in ("loaded", "replaced")
             ),
-            None,
+            # the same bytes twice in one delivery: the later file is the duplicate
+            new_digests.get(digest),
         )
+        new_digests.setdefault(digest, rel_path)
         todo.append(Pending(path, rel_path, digest, stat, previous, twin))
         listing.append((rel_path, None))
     outcomes: dict[str, FileOutcome] = {}

@@ -104,6 +104,11 @@ UNIQUE_TYPES = ("expect_column_values_to_be_unique", "expect_compound_columns_to
 SEVERITIES = ("critical", "warning", "info")
 
 
+# Operators a structured row_condition may use, and their SQL: suites are edited by data owners,
+# so nothing of theirs reaches the SQL text unchecked.
+COMPARISON_SQL = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
 class SuiteError(ValueError):
     """A suite file the door cannot apply (unknown expectation type, column or parameter)."""
 
@@ -388,6 +393,21 @@ def _validate_kwargs(path: Path, rule: Rule, columns: set[str], types: Mapping[s
             f"{path.name}: rule {rule.name}: row_condition must be a structured GX condition "
             '({"type": "comparison", ...}), not a query string'
         )
+    for op in _condition_operators(condition):
+        if op not in COMPARISON_SQL and op not in ("IN", "NOT_IN"):
+            raise SuiteError(
+                f"{path.name}: rule {rule.name}: row_condition operator {op!r} is not one of "
+                f"{', '.join([*COMPARISON_SQL, 'IN', 'NOT_IN'])}"
+            )
+
+
+def _condition_operators(condition: Any) -> list[str]:
+    if not isinstance(condition, dict):
+        return []
+    ops = [str(condition["operator"])] if condition.get("type") == "comparison" else []
+    for inner in condition.get("conditions") or []:
+        ops += _condition_operators(inner)
+    return ops
 
 
 def resolve_parameters(
@@ -414,7 +434,10 @@ def load_suite(path: Path) -> Suite:
     source = str(document.get("name") or path.stem)
     if source != path.stem:
         raise SuiteError(f"{path.name}: suite name {source!r} differs from the file name")
-    _gx_suite(document)  # raises if GX cannot read it
+    try:
+        _gx_suite(document)  # raises if GX cannot read it
+    except Exception as exc:  # GX raises pydantic errors that do not name the file
+        raise SuiteError(f"{path.name}: not a valid GX 1.x suite: {exc}") from exc
     options = (document.get("meta") or {}).get("opsvalue") or {}
     rules: list[Rule] = []
     names: set[str] = set()
@@ -506,7 +529,12 @@ def _condition_sql(condition: Mapping[str, Any] | None, suite: Suite, alias: str
     if op in ("IN", "NOT_IN"):
         items = ", ".join(literal_sql(v, data_type) for v in param)
         return f"({value} {'not ' if op == 'NOT_IN' else ''}in ({items}))"
-    return f"({value} {'=' if op == '==' else op} {literal_sql(param, data_type)})"
+    if op not in COMPARISON_SQL:
+        raise SuiteError(
+            f"{suite.source}: row_condition operator {op!r} is not one of "
+            f"{', '.join([*COMPARISON_SQL, 'IN', 'NOT_IN'])}"
+        )
+    return f"({value} {COMPARISON_SQL[op]} {literal_sql(param, data_type)})"
 
 
 def _condition_columns(condition: Mapping[str, Any] | None) -> list[str]:

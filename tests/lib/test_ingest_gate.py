@@ -353,6 +353,21 @@ def test_same_file_under_a_new_name_is_rejected(workspace, clean_month, tmp_path
     assert clean_month.name in message and delivered == len(rows_of(clean_month)) - 1
 
 
+def test_the_same_new_file_twice_in_one_delivery_loads_once(workspace, clean_month, tmp_path):
+    raw, con = workspace
+    header, *rows = rows_of(clean_month)
+    key = header.index("claim_id")
+    fresh = [header] + [[*r[:key], "NEW" + r[key], *r[key + 1 :]] for r in rows]
+    for name in ("claims_new_a.csv", "claims_new_b.csv"):
+        (raw / "claims" / name).write_text(to_csv(fresh, "\n"))
+    report = load(con, raw, "claims", tmp_path)
+    status = {f.path: f.status for f in report.files}
+    assert status["claims/claims_new_a.csv"] == "loaded"
+    assert status["claims/claims_new_b.csv"] == "rejected"
+    assert raw_count(con, "claims_new_a.csv") == len(rows)
+    assert raw_count(con, "claims_new_b.csv") == 0
+
+
 def test_same_rows_under_a_new_name_are_rejected_as_duplicates(workspace, clean_month, tmp_path):
     raw, con = workspace
     # re-exported: the same records with Windows line ends, so not the same bytes

@@ -195,3 +195,33 @@ def test_door_and_gx_find_the_same_failing_rows(source, generated_raw, tmp_path)
 def test_every_expectation_type_of_the_suites_is_one_the_door_translates():
     used = {r.expectation_type for s in SUITES.values() for r in s.rules}
     assert used - set(ROW_TYPES) <= {"expect_table_columns_to_match_set"}
+
+
+def test_row_condition_operator_outside_the_allow_list_is_refused(tmp_path):
+    path = tmp_path / "claims.json"
+    condition = {
+        "type": "comparison",
+        "column": {"name": "decision"},
+        "operator": "= 'x' or 1=1 --",
+        "parameter": "paid",
+    }
+    path.write_text(
+        json.dumps(
+            {
+                "name": "claims",
+                "expectations": [
+                    {
+                        "type": "expect_table_columns_to_match_set",
+                        "kwargs": {"column_set": ["decision", "paid_at"]},
+                    },
+                    {
+                        "type": "expect_column_values_to_not_be_null",
+                        "kwargs": {"column": "paid_at", "row_condition": condition},
+                    },
+                ],
+            }
+        )
+    )
+    # GX's own model refuses it first; the door's allow-list is the second line
+    with pytest.raises(SuiteError, match="claims.json: not a valid GX 1.x suite"):
+        load_suite(path)
