@@ -49,7 +49,7 @@ from dagster_project.lib.validation import (
     sql_str,
     typed_select,
 )
-from dagster_project.lib.warehouse import table_exists
+from dagster_project.lib.warehouse import ensure_text_table
 
 LOG = logging.getLogger(__name__)
 
@@ -58,7 +58,13 @@ LEDGER_TABLE = "meta.file_ledger"
 RULE_COUNTS_TABLE = "meta.batch_rule_counts"
 RESULTS_TABLE = "meta.validation_results"
 FLAGS_TABLE = "meta.row_flags"
-LINEAGE_COLUMNS = ("_source_file", "_row_number", "_batch_id", "_loaded_at")
+RAW_LINEAGE_COLUMNS = (
+    ("_source_file", "varchar"),
+    ("_row_number", "bigint"),
+    ("_batch_id", "varchar"),
+    ("_loaded_at", "timestamp"),
+)
+LINEAGE_COLUMNS = tuple(name for name, _ in RAW_LINEAGE_COLUMNS)
 EXTRACT_SUFFIXES = (".csv", ".parquet")
 SNIFF_BYTES = 64 * 1024
 # First bytes of files that are not text: a workbook or archive renamed to .csv is the usual one.
@@ -518,17 +524,8 @@ def _ensure_raw_table(
 ) -> None:
     """Create the raw table on first sight; add any extra column a file brings, so none is lost."""
     wanted = list(columns) + [c for c in file_columns if c not in columns]
-    if not table_exists(con, *(part.strip('"') for part in table.split("."))):
-        cols = ", ".join(f"{ident(c)} varchar" for c in wanted)
-        con.execute(
-            f"create table {table} ({cols}, _source_file varchar, _row_number bigint, "
-            "_batch_id varchar, _loaded_at timestamp)"
-        )
-        return
-    have = {r[0] for r in con.execute(f"describe {table}").fetchall()}
-    for c in wanted:
-        if c not in have:
-            con.execute(f"alter table {table} add column {ident(c)} varchar")
+    schema, name = (part.strip('"') for part in table.split("."))
+    ensure_text_table(con, schema, name, wanted, RAW_LINEAGE_COLUMNS)
 
 
 def _commit_rows(

@@ -23,7 +23,7 @@ from datetime import datetime
 import duckdb
 
 from dagster_project.lib.validation import ident, normalised_sql, sql_str
-from dagster_project.lib.warehouse import table_exists
+from dagster_project.lib.warehouse import ensure_text_table
 
 SCHEMA = "quarantine"
 TRACKING_COLUMNS = (
@@ -47,17 +47,7 @@ def table_name(source: str) -> str:
 
 def ensure_table(con: duckdb.DuckDBPyConnection, source: str, columns: Sequence[str]) -> None:
     """Create `quarantine.<source>` or add the columns a new file brings (all text)."""
-    con.execute(f"create schema if not exists {SCHEMA}")
-    table = table_name(source)
-    if not table_exists(con, SCHEMA, source):
-        cols = [f"{ident(c)} varchar" for c in columns]
-        cols += [f"{name} {data_type}" for name, data_type in TRACKING_COLUMNS]
-        con.execute(f"create table {table} ({', '.join(cols)})")
-        return
-    have = {r[0] for r in con.execute(f"describe {table}").fetchall()}
-    for column in columns:
-        if column not in have:
-            con.execute(f"alter table {table} add column {ident(column)} varchar")
+    ensure_text_table(con, SCHEMA, source, columns, TRACKING_COLUMNS)
 
 
 def release_file(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,3 +39,29 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
         [schema, table],
     ).fetchone()
     return bool(row and row[0])
+
+
+def ensure_text_table(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    name: str,
+    text_columns: Sequence[str],
+    tracking_columns: Sequence[tuple[str, str]],
+) -> None:
+    """Create `schema.name` with text columns plus typed tracking columns, or add any text
+    column it lacks: the raw and quarantine tables keep every column a file brings, as text."""
+    table = f"{_ident(schema)}.{_ident(name)}"
+    con.execute(f"create schema if not exists {_ident(schema)}")
+    if not table_exists(con, schema, name):
+        cols = [f"{_ident(c)} varchar" for c in text_columns]
+        cols += [f"{_ident(c)} {data_type}" for c, data_type in tracking_columns]
+        con.execute(f"create table {table} ({', '.join(cols)})")
+        return
+    have = {r[0] for r in con.execute(f"describe {table}").fetchall()}
+    for column in text_columns:
+        if column not in have:
+            con.execute(f"alter table {table} add column {_ident(column)} varchar")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
