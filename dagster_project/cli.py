@@ -78,9 +78,11 @@ def run_pipeline(settings: Settings) -> bool:
     import dagster as dg
 
     from dagster_project.definitions import defs
+    from dagster_project.lib.warehouse import pipeline_lock
 
     job = defs.resolve_job_def("refresh")
-    with dg.DagsterInstance.get() as instance:
+    # held for the whole run, so no other run (CLI, sensor, schedule) writes in between
+    with pipeline_lock(settings), dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
@@ -97,7 +99,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from dagster_project.lib.generate import generate
 
         generate(out=settings.raw_dir, scale=DEMO_SCALE, months=DEMO_MONTHS, seed=DEMO_SEED)
-    ok = run_pipeline(settings)
+    from dagster_project.lib.warehouse import PipelineBusy
+
+    try:
+        ok = run_pipeline(settings)
+    except PipelineBusy as exc:
+        CONSOLE.print(f"[bold yellow]not started[/]: {exc}")
+        return 3
     report_gates(CONSOLE)  # a held batch is an ordinary day: reported, not a failure
     elapsed = time.perf_counter() - started
     if not ok:
@@ -106,7 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     index = settings.site_dir / "index.html"
     out = Console(soft_wrap=True)  # paths stay on one line, copy-pasteable
     out.print(f"[bold green]opsvalue demo done[/] in {elapsed:.1f} s")
-    out.print(f"  warehouse (DuckDB): {settings.warehouse_path}")
+    out.print(f"  warehouse (DuckDB): {settings.warehouse_path} (published, read-only)")
     out.print(f"  dashboard:          {index}")
     out.print(
         f"  Dagster UI:         DAGSTER_HOME={settings.dagster_home} "
@@ -117,7 +125,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    ok = run_pipeline(get_settings())
+    from dagster_project.lib.warehouse import PipelineBusy
+
+    try:
+        ok = run_pipeline(get_settings())
+    except PipelineBusy as exc:
+        CONSOLE.print(f"[bold yellow]not started[/]: {exc}")
+        return 3
     report_gates(CONSOLE)
     return 0 if ok else 1
 

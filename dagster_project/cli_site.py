@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from rich.console import Console
@@ -13,17 +14,37 @@ OUT = Console(soft_wrap=True)
 ERR = Console(stderr=True)
 
 
+# Org and center codes as the org tree spells them (LIF-JS-06, C-CLM-PNC): anything else is
+# refused before it reaches a file name or the warehouse (where it is only ever compared).
+ORG_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+
+
+def org_code(text: str) -> str:
+    code = text.strip()
+    if not ORG_CODE.fullmatch(code):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an org code (letters, digits, '-' and '_', e.g. LIF-JS)"
+        )
+    return code.upper()
+
+
 def cmd_site(args: argparse.Namespace) -> int:
-    from dashboards import build_site
+    from dagster_project.lib.publish import published_fingerprint
+    from dashboards import build_site, publish_site
 
     settings = get_settings()
     if args.org:
-        default = settings.site_dir.parent / f"site-{args.org.strip().lower()}"
+        default = settings.site_dir.parent / f"site-{args.org.lower()}"
     else:
         default = settings.site_dir
     out = Path(args.out) if args.out else default
     try:
-        result = build_site(settings.warehouse_path, out, org=args.org)
+        if out == settings.site_dir and not args.org:
+            # the live dashboards: built beside them and swapped in, like the pipeline does
+            version = published_fingerprint(settings.warehouse_path) or "manual"
+            result = publish_site(settings.warehouse_path, out, version)
+        else:
+            result = build_site(settings.warehouse_path, out, org=args.org)
     except (ValueError, FileNotFoundError) as exc:
         ERR.print(f"[red]site not built[/]: {exc}")
         return 2
@@ -57,7 +78,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def add_site_parsers(sub: argparse._SubParsersAction) -> None:
     site = sub.add_parser("site", help="build the dashboard site from the published marts")
-    site.add_argument("--org", help="only this unit and its subtree (a manager's pack)")
+    site.add_argument(
+        "--org", type=org_code, help="only this unit and its subtree (a manager's pack)"
+    )
     site.add_argument("--out", help="target folder (default data/site, or data/site-<org>)")
     site.set_defaults(func=cmd_site)
 

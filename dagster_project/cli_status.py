@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dagster_project.lib.settings import get_settings
-from dagster_project.lib.warehouse import connect, table_exists
+from dagster_project.lib.warehouse import connect, connect_published, table_exists
 
 OUT = Console(soft_wrap=True, width=None if Console().is_terminal else 200)
 ERR = Console(stderr=True)
@@ -116,15 +116,21 @@ def render(status: Status, console: Console) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     settings = get_settings()
-    if not settings.warehouse_path.exists():
-        ERR.print(f"no warehouse at {settings.warehouse_path}: run `opsvalue demo` first")
+    if not settings.work_db_path.exists():
+        ERR.print(f"no working database at {settings.work_db_path}: run `opsvalue demo` first")
         return 1
     try:
         with connect(settings, read_only=True) as con:
             status = read_status(con)
-    except duckdb.IOException as exc:
-        ERR.print(f"the warehouse is busy (a run is writing it?): {exc}")
-        return 1
+    except duckdb.IOException:
+        # a run holds the working database: show the state as of the last publication
+        try:
+            with connect_published(settings) as con:
+                status = read_status(con)
+        except (duckdb.Error, FileNotFoundError) as exc:
+            ERR.print(f"a run is writing {settings.work_db_path} and nothing is published: {exc}")
+            return 1
+        ERR.print("[yellow]a run is in progress[/]: showing the state of the last publication")
     if args.json:
         payload: dict[str, Any] = {
             "sources": [asdict(s) for s in status.sources],
@@ -148,7 +154,7 @@ def add_status_parser(sub: argparse._SubParsersAction) -> None:
 def report_gates(console: Console) -> None:
     """After a run: one line per source whose new data the gate holds back (nothing if none)."""
     settings = get_settings()
-    if not settings.warehouse_path.exists():
+    if not settings.work_db_path.exists():
         return
     try:
         with connect(settings, read_only=True) as con:

@@ -18,6 +18,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -316,3 +317,50 @@ def build_site(
         largest_page_bytes=biggest_bytes,
         assets_bytes=assets_bytes,
     )
+
+
+# --- atomic publication of the site ------------------------------------------------------------
+# The site folder readers open (data/site) is a symbolic link to one complete build under
+# `<site>.versions/`. A new build starts as a hard-linked copy of the current one (unchanged pages
+# cost nothing; every write replaces a file, so the linked original is never modified), and the
+# link is swapped in one rename. A crash mid-build leaves the dashboards exactly as they were.
+VERSION_FILE = ".publication"
+
+
+def site_version(site_dir: Path) -> str | None:
+    """The publication the site at `site_dir` shows (None before the first atomic build)."""
+    marker = site_dir / VERSION_FILE
+    return marker.read_text().strip() if marker.is_file() else None
+
+
+def publish_site(warehouse: Path, site_dir: Path, version: str) -> SiteResult:
+    """Build the site for publication `version` beside the live one, then swap it in."""
+    versions = site_dir.with_name(site_dir.name + ".versions")
+    versions.mkdir(parents=True, exist_ok=True)
+    for leftover in site_dir.parent.glob(f".{site_dir.name}.*.swap"):
+        leftover.unlink(missing_ok=True)
+    if site_dir.is_dir() and not site_dir.is_symlink():
+        # a plain folder from before atomic builds: it becomes the first version
+        site_dir.rename(versions / "initial")
+        _swap_link(site_dir, versions / "initial")
+    live = site_dir.resolve() if site_dir.is_dir() else None
+    build = versions / f"{datetime.now():%Y%m%dT%H%M%S}-{os.urandom(3).hex()}"
+    if live:
+        shutil.copytree(live, build, copy_function=os.link, symlinks=True)
+    else:
+        build.mkdir()
+    result = build_site(warehouse, build)
+    _write_atomic(build / VERSION_FILE, (version + "\n").encode())
+    _swap_link(site_dir, build)
+    # keep the new build and the one before it (a browser may still be on one of its pages);
+    # anything else is an older build or one a crash left half-written
+    for path in versions.iterdir():
+        if path.is_dir() and path not in (build, live):
+            shutil.rmtree(path, ignore_errors=True)
+    return result
+
+
+def _swap_link(link: Path, target: Path) -> None:
+    tmp = link.with_name(f".{link.name}.{os.urandom(3).hex()}.swap")
+    tmp.symlink_to(os.path.relpath(target, link.parent), target_is_directory=True)
+    os.replace(tmp, link)

@@ -19,10 +19,10 @@ CLAIMS = "models/owners/claims/_claims__metrics.yml"
 
 
 def dbt_build(project: Path, warehouse: Path, select: str) -> None:
-    env = {**os.environ, "OPSVALUE_WAREHOUSE": str(warehouse)}
+    env = {**os.environ, "OPSVALUE_WORK_DB": str(warehouse)}
     result = subprocess.run(
         [dbt_executable(), "build", "--project-dir", str(project), "--profiles-dir", str(project)]
-        + ["--select", select],
+        + ["--target", "work", "--select", select],
         env=env,
         capture_output=True,
         text=True,
@@ -47,8 +47,8 @@ def history(warehouse: Path) -> dict[str, list[tuple[int, str]]]:
 def copies(built, tmp_path) -> tuple[Path, Path]:
     project = tmp_path / "dbt"
     shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
-    warehouse = tmp_path / "opsvalue.duckdb"
-    shutil.copyfile(built.warehouse, warehouse)
+    warehouse = tmp_path / "opsvalue_work.duckdb"  # a working database dbt may write
+    shutil.copyfile(built.work_db, warehouse)
     return project, warehouse
 
 

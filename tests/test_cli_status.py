@@ -20,8 +20,8 @@ def test_status_without_a_warehouse_says_what_to_do(tmp_path, capsys):
 def test_status_shows_held_sources_and_stale_metrics(tmp_path, capsys):
     ws = make_workspace(tmp_path)
     point_settings_at(ws)
-    ws.warehouse.parent.mkdir(parents=True)
-    with duckdb.connect(str(ws.warehouse)) as con:
+    ws.work_db.parent.mkdir(parents=True)
+    with duckdb.connect(str(ws.work_db)) as con:
         ensure_tables(con)
         con.execute(
             "insert into meta.source_gate_state (source, data_owner, state, check_name, reason, "

@@ -9,11 +9,16 @@ from dagster_project import cli
 from tests.conftest import make_workspace, point_settings_at
 
 
-def snapshot(warehouse) -> dict:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return {
+def snapshot(ws) -> dict:
+    with duckdb.connect(str(ws.warehouse), read_only=True) as con:
+        published = {
             "ledger": con.execute("select * from meta.file_ledger order by ledger_id").fetchall(),
             "kpis": con.execute("select * from marts.fct_kpi_values order by all").fetchall(),
+            "publications": con.execute("select * from meta.publication order by all").fetchall(),
+        }
+    with duckdb.connect(str(ws.work_db), read_only=True) as con:
+        return {
+            **published,
             "state": con.execute("select * from meta.pipeline_state order by all").fetchall(),
             "raw_claims": con.execute("select count(*) from raw.claims").fetchone()[0],
         }
@@ -30,12 +35,12 @@ def test_demo_generates_builds_and_second_run_changes_nothing(tmp_path, monkeypa
     index = ws.site_dir / "index.html"
     assert index.exists() and ws.warehouse.exists()
     assert str(index) in out and str(ws.warehouse) in out and "dagster dev" in out
-    first = snapshot(ws.warehouse)
+    first = snapshot(ws)
     assert first["raw_claims"] > 0 and len(first["kpis"]) > 0
     index_mtime = index.stat().st_mtime_ns
 
     assert cli.main(["demo"]) == 0
-    second = snapshot(ws.warehouse)
+    second = snapshot(ws)
     assert second == first, "a second run with no new files must change nothing"
     # dbt was skipped, so the site asset did not run either
     assert index.stat().st_mtime_ns == index_mtime

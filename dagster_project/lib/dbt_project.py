@@ -16,7 +16,7 @@ from dagster import AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject
 
 from dagster_project.lib.settings import get_settings
-from dagster_project.lib.warehouse import table_exists
+from dagster_project.lib.warehouse import STATE_DDL, table_exists
 
 # The dbt project folder is fixed when the code location loads; the warehouse path is read at
 # run time (see defs/dbt), so tests and deployments can point runs at other files.
@@ -37,8 +37,15 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
+# The pipeline builds into its working database; the profile's default target is the published
+# read-only snapshot that analysts' dbt and MetricFlow commands use.
+DBT_TARGET = "work"
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable())
+    return DbtCliResource(
+        project_dir=DBT_PROJECT, dbt_executable=dbt_executable(), target=DBT_TARGET
+    )
 
 
 # Files whose change means the dbt models must be rebuilt even when no new data arrived.
@@ -109,15 +116,6 @@ TRANSLATOR = OpsvalueTranslator()
 # dbt is only re-run when new raw data was loaded or the dbt project changed since the last
 # successful build; that is what makes a second `opsvalue demo` with no new files fast.
 
-STATE_DDL = """
-create schema if not exists meta;
-create table if not exists meta.pipeline_state (
-    state_key varchar primary key,
-    state_value varchar not null,
-    updated_at timestamp not null default current_timestamp
-);
-"""
-
 
 def build_watermark(con: duckdb.DuckDBPyConnection) -> str:
     """What the marts were built from: the newest ledger entry and the dbt project fingerprint."""
@@ -127,20 +125,3 @@ def build_watermark(con: duckdb.DuckDBPyConnection) -> str:
         con.execute("select max(ledger_id) from meta.file_ledger").fetchone()[0] if exists else None
     )
     return json.dumps({"ledger_max_id": ledger_max, "dbt": dbt_project_fingerprint()})
-
-
-def read_state(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
-    con.execute(STATE_DDL)
-    row = con.execute(
-        "select state_value from meta.pipeline_state where state_key = ?", [key]
-    ).fetchone()
-    return row[0] if row else None
-
-
-def write_state(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
-    con.execute(STATE_DDL)
-    con.execute(
-        "insert or replace into meta.pipeline_state (state_key, state_value, updated_at) "
-        "values (?, ?, current_timestamp)",
-        [key, value],
-    )

@@ -306,7 +306,8 @@ def refresh_stale_metrics(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def record_publication(con: duckdb.DuckDBPyConnection, at: datetime, run_id: str | None) -> None:
+def publication_row(con: duckdb.DuckDBPyConnection, at: datetime, run_id: str | None) -> list:
+    """The `meta.publication` row for publishing `con`'s marts now."""
     ensure_tables(con)
     kpi_rows = (
         con.execute("select count(*) from marts.fct_kpi_values").fetchone()[0]
@@ -318,6 +319,11 @@ def record_publication(con: duckdb.DuckDBPyConnection, at: datetime, run_id: str
         if table_exists(con, "meta", "file_ledger")
         else None
     )
-    con.execute(
-        f"insert into {PUBLICATION_TABLE} values (?, ?, ?, ?)", [at, run_id, kpi_rows, ledger_max]
-    )
+    return [at, run_id, kpi_rows, ledger_max]
+
+
+def record_publication(con: duckdb.DuckDBPyConnection, row: list, database: str = "") -> None:
+    """Append a publication row; `database` names an attached database (the new snapshot)."""
+    ensure_tables(con)
+    prefix = f"{database}." if database else ""
+    con.execute(f"insert into {prefix}{PUBLICATION_TABLE} values (?, ?, ?, ?)", row)

@@ -11,18 +11,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+WORK_DB_NAME = "opsvalue_work.duckdb"
 
 
 def _path(var: str, default: Path) -> Path:
     value = os.environ.get(var)
-    return Path(value).expanduser().resolve() if value else default
+    # absolute but not resolved: data/site is a symbolic link that must stay one (see
+    # dashboards.site.publish_site)
+    return Path(os.path.abspath(Path(value).expanduser())) if value else default
 
 
 @dataclass(frozen=True)
 class Settings:
     project_root: Path
     raw_dir: Path
+    # the published snapshot analysts, dashboards and MetricFlow read (never written in place)
     warehouse_path: Path
+    # the pipeline's own working database: the only file the pipeline writes
+    work_db_path: Path
     site_dir: Path
     dbt_project_dir: Path
     dagster_home: Path
@@ -46,6 +52,7 @@ class Settings:
             project_root=root,
             raw_dir=_path("OPSVALUE_RAW_DIR", data / "raw"),
             warehouse_path=warehouse,
+            work_db_path=_path("OPSVALUE_WORK_DB", warehouse.parent / "work" / WORK_DB_NAME),
             site_dir=_path("OPSVALUE_SITE_DIR", data / "site"),
             dbt_project_dir=_path("OPSVALUE_DBT_DIR", root / "dbt"),
             dagster_home=_path("DAGSTER_HOME", data / "dagster_home"),
@@ -60,8 +67,9 @@ class Settings:
         )
 
     def export_env(self) -> None:
-        """Expose the warehouse path to child processes (dbt reads it in profiles.yml)."""
+        """Expose both database paths to child processes (dbt reads them in profiles.yml)."""
         os.environ["OPSVALUE_WAREHOUSE"] = str(self.warehouse_path)
+        os.environ["OPSVALUE_WORK_DB"] = str(self.work_db_path)
 
 
 def get_settings() -> Settings:

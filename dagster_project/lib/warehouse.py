@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,20 +15,42 @@ from dagster_project.lib.settings import Settings
 
 @contextmanager
 def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse file; writers get the memory limit and a spill directory beside it."""
-    path = settings.warehouse_path
+    """Open the pipeline's working database; writers get the memory limit and a spill folder.
+
+    Only the pipeline opens this file. Readers outside it (analysts, dashboards, MetricFlow) use
+    the published snapshot instead (`connect_published`), so they never contend for its lock.
+    """
+    path = settings.work_db_path
     if read_only and not path.exists():
-        raise FileNotFoundError(f"warehouse {path} does not exist yet: run `opsvalue demo` first")
+        raise FileNotFoundError(f"working database {path} does not exist yet: run `opsvalue demo`")
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     try:
-        con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
-        con.execute(f"set threads = {int(settings.duckdb_threads)}")
+        _configure(con, settings)
         if not read_only:
             con.execute(f"set temp_directory = '{_sql_str(path.parent / 'tmp')}'")
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def connect_published(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the published snapshot (what analysts and dashboards see)."""
+    path = settings.warehouse_path
+    if not path.exists():
+        raise FileNotFoundError(f"no published warehouse at {path}: run `opsvalue demo` first")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        _configure(con, settings)
+        yield con
+    finally:
+        con.close()
+
+
+def _configure(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    con.execute(f"set memory_limit = '{_sql_str(settings.duckdb_memory_limit)}'")
+    con.execute(f"set threads = {int(settings.duckdb_threads)}")
 
 
 def _sql_str(path: Path) -> str:
@@ -65,3 +89,78 @@ def ensure_text_table(
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+class PipelineBusy(RuntimeError):
+    """Another process is running the pipeline against the same working database."""
+
+
+_LOCK_DEPTH = 0  # re-entrant within a process: the CLI holds it for a run, each step inside too
+
+
+@contextmanager
+def pipeline_lock(settings: Settings) -> Iterator[None]:
+    """Exclusive right to write the working database, or PipelineBusy at once.
+
+    DuckDB would also refuse a second writer, but only when it opens the file, possibly halfway
+    through a run; this lock is taken before anything is read or written. It is an flock, so the
+    kernel releases it when the holder dies, even by kill -9: no stale lock to clean up.
+    """
+    global _LOCK_DEPTH
+    if _LOCK_DEPTH:
+        _LOCK_DEPTH += 1
+        try:
+            yield
+        finally:
+            _LOCK_DEPTH -= 1
+        return
+    path = settings.work_db_path.parent / "pipeline.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise PipelineBusy(
+                f"another opsvalue run (pid {holder}) is writing {settings.work_db_path}; "
+                "this one stops without writing (the sensor or schedule will start the next)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        _LOCK_DEPTH = 1
+        try:
+            yield
+        finally:
+            _LOCK_DEPTH = 0
+    finally:
+        os.close(fd)  # releases the flock
+
+
+# --- pipeline state: small key/value facts the pipeline keeps about itself (watermarks) --------
+
+STATE_DDL = """
+create schema if not exists meta;
+create table if not exists meta.pipeline_state (
+    state_key varchar primary key,
+    state_value varchar not null,
+    updated_at timestamp not null default current_timestamp
+);
+"""
+
+
+def read_state(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    con.execute(STATE_DDL)
+    row = con.execute(
+        "select state_value from meta.pipeline_state where state_key = ?", [key]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def write_state(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute(STATE_DDL)
+    con.execute(
+        "insert or replace into meta.pipeline_state (state_key, state_value, updated_at) "
+        "values (?, ?, current_timestamp)",
+        [key, value],
+    )

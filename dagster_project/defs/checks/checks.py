@@ -11,7 +11,7 @@ import dagster as dg
 
 from dagster_project.lib import kpi_checks
 from dagster_project.lib.settings import get_settings
-from dagster_project.lib.warehouse import connect
+from dagster_project.lib.warehouse import connect, pipeline_lock
 
 KPI_VALUES = dg.AssetKey(["marts", "fct_kpi_values"])
 SHOWN = 50  # findings listed in the check's metadata
@@ -70,7 +70,7 @@ def kpi_value_checks(
     config = kpi_checks.load_config(settings.expectations_dir)
     selected = {key.name for key in context.selected_asset_check_keys}
     error, warn = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
-    with connect(settings) as con:
+    with pipeline_lock(settings), connect(settings) as con:
         runs = {
             "group_reconciles_with_subsidiaries": (
                 lambda: kpi_checks.reconciliation(con, config),

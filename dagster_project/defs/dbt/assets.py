@@ -1,6 +1,6 @@
 """dbt models (staging, owner folders, marts) as Dagster assets through dagster-dbt."""
 
-import os
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,13 +11,25 @@ from dagster_project.lib.dbt_project import (
     DBT_PROJECT,
     TRANSLATOR,
     build_watermark,
-    read_state,
-    write_state,
 )
+from dagster_project.lib.publish import content_fingerprint, published_fingerprint
 from dagster_project.lib.settings import get_settings
-from dagster_project.lib.warehouse import connect
+from dagster_project.lib.warehouse import connect, pipeline_lock, read_state, write_state
+from dashboards import site_version
 
 WATERMARK_KEY = "dbt_build_watermark"
+
+
+def build_args(previous: str | None, watermark: str) -> list[str]:
+    """Incremental build on new data; a full refresh when the dbt project itself changed.
+
+    Incremental models only add what is new, so a change of their SQL, of the metric catalog
+    they are generated from or of a contract must rebuild them from scratch.
+    """
+    before = json.loads(previous) if previous else {}
+    if before.get("dbt") != json.loads(watermark)["dbt"]:
+        return ["build", "--full-refresh"]
+    return ["build"]
 
 
 @dbt_assets(
@@ -27,17 +39,29 @@ WATERMARK_KEY = "dbt_build_watermark"
     name="dbt_models",
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """Builds and tests every dbt model; skipped when nothing changed since the last full build."""
+    """Builds and tests every dbt model in the working database; skipped when nothing changed."""
     settings = get_settings()
-    # dbt runs in a child process and finds the warehouse through profiles.yml's env_var
-    os.environ["OPSVALUE_WAREHOUSE"] = str(settings.warehouse_path)
-    with connect(settings) as con:
-        watermark = build_watermark(con)
-        previous = read_state(con, WATERMARK_KEY)
-    if not context.is_subset and previous == watermark:
-        context.log.info("no new raw data and no dbt change since the last build: dbt skipped")
-        return
-    yield from dbt.cli(["build"], context=context).stream()
-    if not context.is_subset:
+    # dbt runs in a child process and finds both databases through profiles.yml's env_var
+    settings.export_env()
+    with pipeline_lock(settings):
         with connect(settings) as con:
-            write_state(con, WATERMARK_KEY, watermark)
+            watermark = build_watermark(con)
+            previous = read_state(con, WATERMARK_KEY)
+            fingerprint = content_fingerprint(con, watermark)
+        # Skipping dbt skips everything downstream in this run, so skip only when the published
+        # snapshot and the site already show this build (not after a crash before publishing).
+        published = published_fingerprint(settings.warehouse_path)
+        if (
+            not context.is_subset
+            and previous == watermark
+            and published == fingerprint
+            and site_version(settings.site_dir) == published
+        ):
+            context.log.info("no new raw data and no dbt change since the last build: dbt skipped")
+            return
+        args = build_args(previous, watermark)
+        context.log.info(f"dbt {' '.join(args)}")
+        yield from dbt.cli(args, context=context).stream()
+        if not context.is_subset:
+            with connect(settings) as con:
+                write_state(con, WATERMARK_KEY, watermark)

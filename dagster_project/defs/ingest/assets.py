@@ -44,7 +44,7 @@ from dagster_project.lib.validation import (
     load_suites,
     resolve_parameters,
 )
-from dagster_project.lib.warehouse import connect
+from dagster_project.lib.warehouse import connect, pipeline_lock
 
 CONTRACT = load_contract()
 SUITE_CHECK = "expectation_suite"
@@ -266,7 +266,7 @@ def raw_extracts(
     suites: dict[str, Suite] = load_suites(settings.expectations_dir)
     selected = {k.path[-1] for k in context.selected_asset_keys if k.path[0] == "raw"}
     checks = context.selected_asset_check_keys
-    with connect(settings) as con:
+    with pipeline_lock(settings), connect(settings) as con:
         ensure_ledger(con)
         ensure_tables(con)
         reports: dict[str, SourceLoadReport] = {}

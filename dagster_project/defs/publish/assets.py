@@ -2,9 +2,11 @@
 
 import dagster as dg
 
-from dagster_project.lib.freshness import record_publication, refresh_stale_metrics
+from dagster_project.lib.dbt_project import build_watermark
+from dagster_project.lib.freshness import publication_row, refresh_stale_metrics
+from dagster_project.lib.publish import content_fingerprint, publish_snapshot, published_fingerprint
 from dagster_project.lib.settings import get_settings
-from dagster_project.lib.warehouse import connect
+from dagster_project.lib.warehouse import connect, pipeline_lock
 
 PUBLISHED_MARTS = [
     dg.AssetKey(["marts", "fct_kpi_values"]),
@@ -20,25 +22,38 @@ PUBLISHED_MARTS = [
     group_name="publish",
     kinds={"duckdb"},
     description=(
-        "One row per publication of the marts (meta.publication): written only when the dbt "
-        "build and the blocking KPI checks passed; the latest row is what the dashboards show."
+        "The published snapshot data/warehouse/opsvalue.duckdb (marts, meta, quarantine), "
+        "replaced atomically only when the dbt build and the blocking KPI checks passed; "
+        "meta.publication has one row per publication."
     ),
 )
 def publication(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """Records the publication and refreshes the stale-metrics view on the new metric catalog."""
+    """Copies the reader-facing schemas of the working database into a new snapshot file."""
     settings = get_settings()
-    with connect(settings) as con:
-        published_at = con.execute("select localtimestamp::timestamp(0)").fetchone()[0]
-        record_publication(con, published_at, context.run.run_id)
+    with pipeline_lock(settings), connect(settings) as con:
         refresh_stale_metrics(con)
+        fingerprint = content_fingerprint(con, build_watermark(con))
         stale = con.execute("select count(*) from meta.stale_metrics").fetchone()[0]
         held = con.execute(
             "select count(*) from meta.source_gate_state where state = 'held'"
         ).fetchone()[0]
-    context.log.info(f"published at {published_at}: {held} source(s) held, {stale} stale metric(s)")
+        if published_fingerprint(settings.warehouse_path) == fingerprint:
+            context.log.info(f"{settings.warehouse_path} already shows this build: not republished")
+            return dg.MaterializeResult(metadata={"republished": False})
+        published_at = con.execute("select localtimestamp::timestamp(0)").fetchone()[0]
+        row = publication_row(con, published_at, context.run.run_id)
+        result = publish_snapshot(con, settings, fingerprint, row)
+    context.log.info(
+        f"published {settings.warehouse_path} at {published_at} ({result.tables} tables, "
+        f"{result.seconds:.1f} s): {held} source(s) held, {stale} stale metric(s)"
+    )
     return dg.MaterializeResult(
         metadata={
+            "republished": True,
+            "path": dg.MetadataValue.path(str(settings.warehouse_path)),
             "published_at": str(published_at),
+            "tables": result.tables,
+            "seconds": round(result.seconds, 2),
             "sources_held": int(held),
             "stale_metrics": int(stale),
         }

@@ -1,10 +1,12 @@
-"""The dashboard site, built from the published marts only."""
+"""The dashboard site, built from the published snapshot only."""
 
 import dagster as dg
 
-from dagster_project.lib.settings import get_settings
+from dagster_project.lib.publish import published_fingerprint
+from dagster_project.lib.settings import Settings, get_settings
+from dagster_project.lib.warehouse import pipeline_lock
+from dashboards import publish_site, site_version
 from dashboards.marts import SITE_TABLES
-from dashboards.site import build_site
 
 # every mart the site reads (meta.source_gate_state and meta.stale_metrics are written by the
 # ingestion gates and the publication)
@@ -18,15 +20,30 @@ SITE_DEPS = [
     deps=SITE_DEPS,
     group_name="dashboards",
     kinds={"plotly", "html"},
-    description="Static KPI dashboard site (data/site/index.html), built from the marts.",
+    description=(
+        "Static KPI dashboard site (data/site/index.html), built from the published snapshot "
+        "beside the live one and swapped in atomically."
+    ),
 )
 def site(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """Static KPI dashboards, written to the site folder and readable offline."""
+    """Static KPI dashboards, readable offline; rebuilt only for a new publication."""
     settings = get_settings()
-    result = build_site(settings.warehouse_path, settings.site_dir)
+    with pipeline_lock(settings):
+        return _build(context, settings)
+
+
+def _build(context: dg.AssetExecutionContext, settings: Settings) -> dg.MaterializeResult:
+    version = published_fingerprint(settings.warehouse_path)
+    if version is None:
+        raise dg.Failure(f"no published snapshot at {settings.warehouse_path} to build from")
+    if site_version(settings.site_dir) == version:
+        context.log.info(f"{settings.site_dir} already shows the published snapshot: not rebuilt")
+        return dg.MaterializeResult(metadata={"rebuilt": False})
+    result = publish_site(settings.warehouse_path, settings.site_dir, version)
     context.log.info(f"site written to {settings.site_dir / 'index.html'}")
     return dg.MaterializeResult(
         metadata={
+            "rebuilt": True,
             "index": dg.MetadataValue.path(str(settings.site_dir / "index.html")),
             "pages": len(result.pages),
             "pages_written": len(result.pages_written),

@@ -47,7 +47,7 @@ def gated(tmp_path_factory: pytest.TempPathFactory):
         os.environ.clear()
         os.environ.update(saved)
     assert result.success
-    con = duckdb.connect(str(ws.warehouse), read_only=True)
+    con = duckdb.connect(str(ws.work_db), read_only=True)
     yield ws, con, result
     con.close()
 
@@ -239,7 +239,7 @@ def test_accounting_check_finds_a_lost_row(gated, tmp_path):
 
     ws, con, _ = gated
     copy = tmp_path / "w.duckdb"
-    shutil.copy(ws.warehouse, copy)
+    shutil.copy(ws.work_db, copy)
     with duckdb.connect(str(copy)) as tampered:
         batch = tampered.execute(
             "select path, batch_id from meta.file_ledger where source = 'claims' limit 1"
@@ -265,9 +265,9 @@ def test_a_late_source_is_stale_and_so_are_its_metrics(gated, tmp_path):
     ws, _, _ = gated
     late = make_workspace(tmp_path)
     shutil.copytree(ws.raw_dir, late.raw_dir)
-    late.warehouse.parent.mkdir(parents=True)
-    shutil.copy(ws.warehouse, late.warehouse)
-    with duckdb.connect(str(late.warehouse)) as con:  # the catalog dbt would have built
+    late.work_db.parent.mkdir(parents=True)
+    shutil.copy(ws.work_db, late.work_db)
+    with duckdb.connect(str(late.work_db)) as con:  # the catalog dbt would have built
         con.execute("create schema if not exists marts")
         con.execute(
             "create table marts.dim_metric_catalog as select * from (values "
@@ -291,7 +291,7 @@ def test_a_late_source_is_stale_and_so_are_its_metrics(gated, tmp_path):
         if e.check_name == "freshness"
     }
     assert fresh["claims"] is False and fresh["contacts"] is True
-    with duckdb.connect(str(late.warehouse), read_only=True) as con:
+    with duckdb.connect(str(late.work_db), read_only=True) as con:
         stale = dict(con.execute("select source, is_stale from meta.source_gate_state").fetchall())
         metrics = dict(con.execute("select * from meta.stale_metrics").fetchall())
         ledger = con.execute("select count(*) from meta.file_ledger").fetchone()[0]
