@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,16 +16,27 @@ TEST_SCALE = 0.01
 TEST_MONTHS = 8
 TEST_SEED = 7
 
-ENV_VARS = ("OPSVALUE_RAW_DIR", "OPSVALUE_WAREHOUSE", "OPSVALUE_SITE_DIR", "DAGSTER_HOME")
+ENV_VARS = (
+    "OPSVALUE_RAW_DIR",
+    "OPSVALUE_WAREHOUSE",
+    "OPSVALUE_WORK_DB",
+    "OPSVALUE_SITE_DIR",
+    "DAGSTER_HOME",
+)
 
 
 @dataclass(frozen=True)
 class Workspace:
     root: Path
     raw_dir: Path
-    warehouse: Path
+    warehouse: Path  # the published snapshot
     site_dir: Path
     dagster_home: Path
+
+    @property
+    def work_db(self) -> Path:
+        """The pipeline's working database (raw, staging, everything it writes)."""
+        return self.warehouse.parent / "work" / "opsvalue_work.duckdb"
 
 
 def make_workspace(root: Path) -> Workspace:
@@ -41,6 +53,7 @@ def point_settings_at(ws: Workspace) -> None:
     """Every settings path of this process (and its dbt child processes) to the workspace."""
     os.environ["OPSVALUE_RAW_DIR"] = str(ws.raw_dir)
     os.environ["OPSVALUE_WAREHOUSE"] = str(ws.warehouse)
+    os.environ["OPSVALUE_WORK_DB"] = str(ws.work_db)
     os.environ["OPSVALUE_SITE_DIR"] = str(ws.site_dir)
     os.environ["DAGSTER_HOME"] = str(ws.dagster_home)
     ws.dagster_home.mkdir(parents=True, exist_ok=True)
@@ -94,3 +107,47 @@ def built(tmp_path_factory: pytest.TempPathFactory, generated_raw: Path, dbt_man
             else:
                 os.environ[key] = value
     return ws
+
+
+def copy_workspace(ws: Workspace, root: Path) -> Workspace:
+    """A copy of a workspace (extracts, both databases, site, Dagster home) under `root`."""
+    shutil.copytree(ws.root, root, symlinks=True)
+    return make_workspace(root)
+
+
+@pytest.fixture(scope="session")
+def loaded_but_last_day(tmp_path_factory: pytest.TempPathFactory, generated_raw: Path):
+    """A full pipeline run over the generated extracts minus their last day, and that day.
+
+    The day's files (lib/generate.split_last_day: the newest day of every monthly source plus
+    a few late records of the month before) wait in `delivery.files`; delivering them gives
+    exactly the records `built` was computed from.
+    """
+    from dagster_project.cli import run_pipeline
+    from dagster_project.lib.generate import split_last_day
+    from dagster_project.lib.settings import get_settings
+
+    root = tmp_path_factory.mktemp("last_day")
+    ws = make_workspace(root / "ws")
+    shutil.copytree(generated_raw, ws.raw_dir)
+    delivery = split_last_day(ws.raw_dir, root / "delivery")
+    saved = {k: os.environ.get(k) for k in ENV_VARS}
+    point_settings_at(ws)
+    try:
+        assert run_pipeline(get_settings()), "the pipeline run failed"
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return ws, delivery
+
+
+def deliver(delivery, ws: Workspace) -> list[str]:
+    """Copy a day's files into the workspace's extract folders; their raw-relative paths."""
+    paths = []
+    for source, path in delivery.files.items():
+        shutil.copy2(path, ws.raw_dir / source / path.name)
+        paths.append(f"{source}/{path.name}")
+    return sorted(paths)

@@ -70,7 +70,8 @@ def test_bad_batch_holds_its_source_back_and_the_others_publish(
         assert max(r[1] for r in contacts_after) > max(r[1] for r in contacts_before)
         assert (
             con.execute(
-                "select count(*) from raw.claims where _source_file = ?", [f"claims/{bad.name}"]
+                "select count(*) from marts.fct_claims where _source_file = ?",
+                [f"claims/{bad.name}"],
             ).fetchone()[0]
             == 0
         )

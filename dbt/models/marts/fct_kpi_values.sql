@@ -8,6 +8,20 @@
     numerators over sums of denominators at every level, percentiles are recomputed from the
     detail rows, and snapshot measures are taken at the month end. -#}
 
+{#- Incremental by month: the KPIs of a metric and month are a function of that month's
+    observations and the org tree alone (no window reaches across months), so a run recomputes
+    only the (metric, month) pairs whose inputs changed. `input_digest` fingerprints those inputs
+    (count and an order-independent sum of row hashes of the observations, plus the org tree);
+    pairs whose digest matches the stored one are left alone. Late records, corrected files,
+    month-end snapshots and reorganisations all show up as changed digests. The observation scan
+    itself runs every time: it is what tells which months changed. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['metric_name', 'period_start'],
+    on_schema_change='fail',
+) }}
+
 {#- Static dependencies for dbt's DAG: every model a semantic model rests on. -#}
 -- depends_on: {{ ref('fct_claims') }}
 -- depends_on: {{ ref('fct_applications') }}
@@ -131,6 +145,70 @@ org_versions as (
 
 ),
 
+org_tree_digest as (
+
+    select
+        sum(hash(
+            org_code, valid_from, valid_to, group_code, subsidiary_code, branch_code,
+            sub_branch_code
+        )) as digest
+    from org_versions
+
+),
+
+observed_months as (
+
+    select
+        *,
+        cast(date_trunc('month', event_date) as date) as period_start
+    from observations
+
+),
+
+month_inputs as (
+
+    select
+        observed_months.metric_name,
+        observed_months.period_start,
+        md5(concat_ws(
+            '|',
+            count(*),
+            sum(hash(
+                observed_months.org_code,
+                observed_months.center_code,
+                observed_months.event_date,
+                observed_months.numerator,
+                observed_months.denominator,
+                observed_months.sample
+            )),
+            any_value(org_tree_digest.digest)
+        )) as input_digest
+    from observed_months
+    cross join org_tree_digest
+    group by observed_months.metric_name, observed_months.period_start
+
+),
+
+changed_months as (
+
+    select
+        metric_name,
+        period_start,
+        input_digest
+    from month_inputs
+    {%- if is_incremental() %}
+    where not exists (
+        select 1
+        from {{ this }} as published
+        where
+            published.metric_name = month_inputs.metric_name
+            and published.period_start = month_inputs.period_start
+            and published.input_digest = month_inputs.input_digest
+    )
+    {%- endif %}
+
+),
+
 group_root as (
 
     select any_value(org_code) as org_code
@@ -143,7 +221,7 @@ attributed as (
 
     select
         observations.metric_name,
-        cast(date_trunc('month', observations.event_date) as date) as period_start,
+        observations.period_start,
         observations.numerator,
         observations.denominator,
         observations.sample,
@@ -156,7 +234,11 @@ attributed as (
         org_versions.subsidiary_code,
         org_versions.branch_code,
         org_versions.sub_branch_code
-    from observations
+    from observed_months as observations
+    inner join changed_months
+        on
+            observations.metric_name = changed_months.metric_name
+            and observations.period_start = changed_months.period_start
     cross join group_root
     left join org_versions
         on
@@ -292,9 +374,15 @@ final as (
             when targets.direction = 'lower_is_better' and valued.value <= targets.red_threshold
                 then 'amber'
             when targets.direction = 'lower_is_better' then 'red'
-        end as status
+        end as status,
+        changed_months.input_digest,
+        '{{ invocation_id }}' as _dbt_invocation_id
     from valued
     inner join versions on valued.metric_name = versions.metric_name
+    inner join changed_months
+        on
+            valued.metric_name = changed_months.metric_name
+            and valued.period_start = changed_months.period_start
     left join targets
         on
             valued.metric_name = targets.metric_name

@@ -1,8 +1,11 @@
+{{ config(**batch_incremental_config()) }}
+
 with
 
 runs as (
 
     select * from {{ ref('stg_rpa_runs__rpa_runs') }}
+    {{ only_new_batches() }}
 
 ),
 
@@ -16,7 +19,8 @@ final as (
         ended_at,
         items_in,
         items_ok,
-        items_exception
+        items_exception,
+        {{ lineage_columns() }}
     from runs
 
 )

@@ -1,8 +1,11 @@
+{{ config(**batch_incremental_config()) }}
+
 with
 
 claims as (
 
     select * from {{ ref('stg_claims__claims') }}
+    {{ only_new_batches() }}
 
 ),
 
@@ -29,7 +32,8 @@ final as (
         ) as is_reopened_within_90d,
         epoch(paid_at - reported_at) / 86400.0 as cycle_time_days,
         claimed_amount_cny,
-        paid_amount_cny
+        paid_amount_cny,
+        {{ lineage_columns() }}
     from claims
 
 )

@@ -1,8 +1,11 @@
+{{ config(**batch_incremental_config()) }}
+
 with
 
 complaints as (
 
     select * from {{ ref('stg_complaints__complaints') }}
+    {{ only_new_batches() }}
 
 ),
 
@@ -18,7 +21,8 @@ final as (
         closed_at,
         outcome,
         source = 'regulator' as is_from_regulator,
-        coalesce(closed_at <= due_at, false) as is_closed_on_time
+        coalesce(closed_at <= due_at, false) as is_closed_on_time,
+        {{ lineage_columns() }}
     from complaints
 
 )

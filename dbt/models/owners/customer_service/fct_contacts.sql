@@ -1,8 +1,11 @@
+{{ config(**batch_incremental_config()) }}
+
 with
 
 contacts as (
 
     select * from {{ ref('stg_contacts__contacts') }}
+    {{ only_new_batches() }}
 
 ),
 
@@ -31,7 +34,8 @@ final as (
             when answered_at is not null
                 then coalesce(talk_sec, 0) + coalesce(hold_sec, 0) + coalesce(acw_sec, 0)
         end as handle_time_sec,
-        coalesce(is_first_contact_resolved, false) as is_first_contact_resolved
+        coalesce(is_first_contact_resolved, false) as is_first_contact_resolved,
+        {{ lineage_columns() }}
     from contacts
 
 )

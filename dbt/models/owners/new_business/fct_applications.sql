@@ -1,8 +1,11 @@
+{{ config(**batch_incremental_config()) }}
+
 with
 
 applications as (
 
     select * from {{ ref('stg_applications__applications') }}
+    {{ only_new_batches() }}
 
 ),
 
@@ -20,7 +23,8 @@ final as (
         uw_route,
         coalesce(is_nigo, false) as is_nigo,
         uw_route = 'auto' as is_auto_underwritten,
-        epoch(issued_at - received_at) / 86400.0 as issuance_turnaround_days
+        epoch(issued_at - received_at) / 86400.0 as issuance_turnaround_days,
+        {{ lineage_columns() }}
     from applications
 
 )

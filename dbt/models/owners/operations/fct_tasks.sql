@@ -1,8 +1,11 @@
+{{ config(**batch_incremental_config()) }}
+
 with
 
 tasks as (
 
     select * from {{ ref('stg_tasks__tasks') }}
+    {{ only_new_batches() }}
 
 ),
 
@@ -22,7 +25,8 @@ final as (
         coalesce(returned_count > 0, false) as is_reworked,
         coalesce(is_qa_sampled, false) as is_qa_sampled,
         coalesce(is_qa_passed, false) as is_qa_passed,
-        epoch(assigned_at - created_at) / 60.0 as dispatch_latency_min
+        epoch(assigned_at - created_at) / 60.0 as dispatch_latency_min,
+        {{ lineage_columns() }}
     from tasks
 
 )

@@ -1,8 +1,11 @@
+{{ config(**batch_incremental_config()) }}
+
 with
 
 endorsements as (
 
     select * from {{ ref('stg_endorsements__endorsements') }}
+    {{ only_new_batches() }}
 
 ),
 
@@ -20,7 +23,8 @@ final as (
         coalesce(is_auto_processed, false) as is_auto_processed,
         rework_count,
         epoch(completed_at - requested_at) / 3600.0 as turnaround_hours,
-        completed_at <= requested_at + to_hours(sla_hours) as is_within_sla
+        completed_at <= requested_at + to_hours(sla_hours) as is_within_sla,
+        {{ lineage_columns() }}
     from endorsements
 
 )

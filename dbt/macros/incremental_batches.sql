@@ -1,0 +1,30 @@
+{#- Incremental detail facts: one delivered file version (a raw batch) is the unit of change.
+
+    The raw layer holds each accepted file version once, its rows stamped with _source_file and
+    _batch_id; a re-delivered (corrected) file replaces its rows under a new _batch_id. An
+    incremental run therefore selects the rows of batches the fact has not seen, and the
+    delete+insert strategy keyed on _source_file first removes the rows of an earlier version of
+    the same file: late records land in whatever past month their dates say, corrections replace,
+    nothing is counted twice. A change of the dbt project rebuilds with --full-refresh
+    (defs/dbt/assets.py). -#}
+
+{% macro batch_incremental_config() %}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': '_source_file',
+        'on_schema_change': 'fail',
+    }) }}
+{% endmacro %}
+
+{% macro lineage_columns() -%}
+    _source_file,
+    _batch_id,
+    '{{ invocation_id }}' as _dbt_invocation_id
+{%- endmacro %}
+
+{% macro only_new_batches() -%}
+    {%- if is_incremental() %}
+    where _batch_id not in (select distinct seen._batch_id from {{ this }} as seen)
+    {%- endif %}
+{%- endmacro %}
