@@ -1,0 +1,1 @@
+"""Benchmarks of the opsvalue pipeline against a hand-written floor (README.md)."""
