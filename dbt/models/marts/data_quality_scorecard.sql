@@ -24,7 +24,7 @@ deliveries as (
 
     select
         source,
-        cast(date_trunc('month', loaded_at) as date) as period_start,
+        cast({{ dbt.date_trunc('month', 'loaded_at') }} as date) as period_start,
         count(*) as files_delivered,
         sum(coalesce(rows_delivered, 0)) as rows_delivered,
         sum(coalesce(rows_loaded, 0)) as rows_loaded,
@@ -41,7 +41,7 @@ quarantined_rules as (
 
     select
         file_versions.source,
-        cast(date_trunc('month', file_versions.loaded_at) as date) as period_start,
+        cast({{ dbt.date_trunc('month', 'file_versions.loaded_at') }} as date) as period_start,
         rule_counts.rule,
         sum(rule_counts.row_count) as row_count
     from rule_counts
@@ -57,7 +57,7 @@ quarantined_by_rule as (
     select
         source,
         period_start,
-        cast(json_group_object(rule, row_count) as varchar) as rows_quarantined_by_rule
+        {{ json_object_agg_text('rule', 'row_count') }} as rows_quarantined_by_rule
     from quarantined_rules
     group by source, period_start
 
@@ -76,9 +76,9 @@ final as (
         cast(deliveries.rows_rejected as bigint) as rows_rejected,
         cast(deliveries.rows_flagged as bigint) as rows_flagged,
         cast(deliveries.rejected_batches as bigint) as rejected_batches,
-        cast(
-            deliveries.rows_loaded / nullif(deliveries.rows_delivered, 0) as double
-        ) as pass_rate,
+        -- a fraction: engines such as Trino truncate integer division
+        cast(deliveries.rows_loaded as double)
+        / nullif(deliveries.rows_delivered, 0) as pass_rate,
         coalesce(gate_states.is_stale, false) as is_stale,
         coalesce(gate_states.state, 'ok') as gate_state,
         coalesce(quarantined_by_rule.rows_quarantined_by_rule, '{}') as rows_quarantined_by_rule

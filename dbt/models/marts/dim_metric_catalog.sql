@@ -63,7 +63,7 @@ catalog (
     {%- else %}
     select
         {%- for _ in range(17) %}
-        cast(null as varchar),
+        cast(null as {{ dbt.type_string() }}),
         {%- endfor %}
         false
     where false
@@ -77,6 +77,20 @@ history as (
 
 ),
 
+ranked_versions as (
+
+    select
+        metric_name,
+        definition_version,
+        definition_hash,
+        changed_at,
+        row_number() over (
+            partition by metric_name order by definition_version desc
+        ) as version_rank
+    from history
+
+),
+
 current_version as (
 
     select
@@ -84,8 +98,8 @@ current_version as (
         definition_version,
         definition_hash,
         changed_at as last_changed_at
-    from history
-    qualify row_number() over (partition by metric_name order by definition_version desc) = 1
+    from ranked_versions
+    where version_rank = 1
 
 ),
 

@@ -34,9 +34,9 @@ targets (metric_name, org_level, direction, target, red_threshold) as (
     {%- endfor %}
     {%- else %}
     select
-        cast(null as varchar),
-        cast(null as varchar),
-        cast(null as varchar),
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
         cast(null as double),
         cast(null as double)
     where false

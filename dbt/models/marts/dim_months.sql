@@ -25,24 +25,32 @@ event_bounds as (
 bounds as (
 
     select
-        cast(date_trunc('month', min(first_at)) as date) as first_month,
-        cast(date_trunc('month', max(last_at)) as date) as last_month,
+        cast({{ dbt.date_trunc('month', 'min(first_at)') }} as date) as first_month,
+        cast({{ dbt.date_trunc('month', 'max(last_at)') }} as date) as last_month,
         cast(max(last_at) as date) as data_end_date
     from event_bounds
+
+),
+
+month_starts as (
+
+    select series.series_date as month_start_date
+    from
+        {{ date_series(
+            'month',
+            '(select first_month from bounds)',
+            '(select last_month from bounds)'
+        ) }} as series
 
 ),
 
 months as (
 
     select
-        cast(series.month_start as date) as month_start_date,
+        month_starts.month_start_date,
         bounds.data_end_date
-    from bounds,
-        generate_series(
-            cast(bounds.first_month as timestamp),
-            cast(bounds.last_month as timestamp),
-            interval 1 month
-        ) as series (month_start)
+    from month_starts
+    cross join bounds
 
 ),
 
@@ -50,7 +58,7 @@ final as (
 
     select
         month_start_date,
-        last_day(month_start_date) as month_end_date,
+        {{ dbt.last_day('month_start_date', 'month') }} as month_end_date,
         data_end_date
     from months
 

@@ -32,9 +32,9 @@ chains as (
         valid_from,
         valid_until,
         org_code as group_code,
-        cast(null as varchar) as subsidiary_code,
-        cast(null as varchar) as branch_code,
-        cast(null as varchar) as sub_branch_code
+        cast(null as {{ dbt.type_string() }}) as subsidiary_code,
+        cast(null as {{ dbt.type_string() }}) as branch_code,
+        cast(null as {{ dbt.type_string() }}) as sub_branch_code
     from versions
     where parent_code is null
 

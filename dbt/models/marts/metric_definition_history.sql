@@ -7,26 +7,73 @@
 {{ config(materialized='incremental') }}
 
 {%- set specs = kpi_metric_specs() if execute else {} %}
+{%- set parts_compared = ['type', 'kind', 'value', 'percentile', 'parts', 'formula', 'sources'] %}
+
+{%- set latest_sql %}
+    select
+        metric_name,
+        definition_version,
+        definition_hash,
+        definition_json
+    from (
+        select
+            metric_name,
+            definition_version,
+            definition_hash,
+            definition_json,
+            row_number() over (
+                partition by metric_name order by definition_version desc
+            ) as version_rank
+        from {{ this }}
+    ) as ranked
+    where version_rank = 1
+{%- endset %}
+
+{#- Which parts of a definition changed is worked out here, where the definitions are built: the
+    latest recorded ones are read when the model compiles, so the SQL needs no JSON functions
+    (each engine has its own). -#}
+{%- set recorded = {} %}
+{%- if execute and is_incremental() %}
+    {%- for row in run_query(latest_sql) %}
+        {%- do recorded.update({row['metric_name']: fromjson(row['definition_json'])}) %}
+    {%- endfor %}
+{%- endif %}
 
 with
 
-current_definitions (metric_name, definition_hash, definition_json) as (
+current_definitions (metric_name, definition_hash, definition_json, change_summary) as (
 
     {%- if specs %}
     values
     {%- for spec in specs.values() %}
-        {%- set definition = tojson(kpi_definition(spec), sort_keys=true) %}
+        {%- set definition = kpi_definition(spec) %}
+        {%- set definition_json = tojson(definition, sort_keys=true) %}
+        {%- if spec.name in recorded %}
+            {%- set previous = recorded[spec.name] %}
+            {%- set changed_parts = [] %}
+            {%- for part in parts_compared %}
+                {%- if (part in definition) != (part in previous)
+                    or tojson(definition.get(part), sort_keys=true) != tojson(previous.get(part), sort_keys=true) %}
+                    {%- do changed_parts.append(part) %}
+                {%- endif %}
+            {%- endfor %}
+            {%- set change_summary = 'changed: ' ~ (changed_parts | join(', ')) %}
+        {%- else %}
+            {%- set change_summary = 'first published' %}
+        {%- endif %}
         (
             '{{ spec.name }}',
-            '{{ local_md5(definition) }}',
-            {{ kpi_sql_literal(definition) }}
+            '{{ local_md5(definition_json) }}',
+            {{ kpi_sql_literal(definition_json) }},
+            {{ kpi_sql_literal(change_summary) }}
         ){% if not loop.last %},{% endif %}
     {%- endfor %}
     {%- else %}
     select
-        cast(null as varchar),
-        cast(null as varchar),
-        cast(null as varchar)
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }})
     where false
     {%- endif %}
 
@@ -36,9 +83,7 @@ current_definitions (metric_name, definition_hash, definition_json) as (
 
 latest as (
 
-    select *
-    from {{ this }}
-    qualify row_number() over (partition by metric_name order by definition_version desc) = 1
+    {{ latest_sql }}
 
 ),
 
@@ -50,26 +95,7 @@ changed as (
         current_definitions.definition_hash,
         current_definitions.definition_json,
         current_timestamp as changed_at,
-        case
-            when latest.metric_name is null then 'first published'
-            else
-                'changed: ' || array_to_string(
-                    list_filter(
-                        [
-                            {%- for key in ['type', 'kind', 'value', 'percentile', 'parts', 'formula', 'sources'] %}
-                            case
-                                when
-                                    coalesce(cast(json_extract(current_definitions.definition_json, '$.{{ key }}') as varchar), '')
-                                    <> coalesce(cast(json_extract(latest.definition_json, '$.{{ key }}') as varchar), '')
-                                    then '{{ key }}'
-                            end{% if not loop.last %},{% endif %}
-                            {%- endfor %}
-                        ],
-                        lambda x: x is not null
-                    ),
-                    ', '
-                )
-        end as change_summary
+        current_definitions.change_summary
     from current_definitions
     left join latest on current_definitions.metric_name = latest.metric_name
     where latest.definition_hash is distinct from current_definitions.definition_hash
@@ -86,7 +112,7 @@ changed as (
         definition_hash,
         definition_json,
         current_timestamp as changed_at,
-        'first published' as change_summary
+        change_summary
     from current_definitions
 
 ),

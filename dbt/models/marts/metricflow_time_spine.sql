@@ -9,13 +9,13 @@ months as (
 
 days as (
 
-    select cast(day_start as date) as date_day
+    select series.series_date as date_day
     from
-        generate_series(
-            cast((select min(month_start_date) from months) as timestamp),
-            cast((select max(month_end_date) from months) as timestamp),
-            interval 1 day
-        ) as series (day_start)
+        {{ date_series(
+            'day',
+            '(select min(month_start_date) from months)',
+            '(select max(month_end_date) from months)'
+        ) }} as series
 
 ),
 
