@@ -15,6 +15,7 @@ Whatever still uses DuckDB-only SQL is listed, with the reason, in tests/duckdb_
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -466,6 +467,51 @@ select
     ) as date_series_{{ part }}_{{ case }}_duckdb,
     {%- endfor %}
     {%- endfor %}
+    {%- set spans = [
+        ("timestamp '2024-01-30 08:00:00'", "timestamp '2024-03-02 17:45:30'"),
+        ("timestamp '2024-03-01 12:00:00.250'", "timestamp '2024-03-01 12:00:01.750'"),
+        ("timestamp '2024-03-01 12:00:01.750'", "timestamp '2024-03-01 12:00:00.500'"),
+        ("timestamp '2024-03-01 12:00:00'", "timestamp '2024-03-01 12:00:00.001'"),
+        ("timestamp '2023-02-28 23:59:59.999'", "timestamp '2024-02-29 00:00:00'"),
+        ("timestamp '2024-03-01 12:00:00'", "cast(null as timestamp)"),
+        ("cast(null as timestamp)", "timestamp '2024-03-01 12:00:00'"),
+    ] %}
+    {%- for start, end in spans %}
+    {%- set case = loop.index0 %}
+    {#- as text: DuckDB prints a double in its shortest round-trip form, so equal text is equal
+        bits -#}
+    cast({{ default__seconds_between(start, end) }} as varchar)
+        as seconds_between_{{ case }}_default,
+    cast({{ duckdb__seconds_between(start, end) }} as varchar)
+        as seconds_between_{{ case }}_duckdb,
+    {%- endfor %}
+    {#- 3,000 spans, from about a year back to about a year ahead, in whole seconds and in
+        milliseconds -#}
+    {%- set offsets = {
+        'whole_seconds': 'to_seconds((step * step - 4000000) * 7)',
+        'milliseconds': 'to_milliseconds((step * step - 4000000) * 7919)',
+    } %}
+    {%- for unit, offset in offsets.items() %}
+    {%- for impl in ['default', 'duckdb'] %}
+    (
+        select string_agg(
+            cast(
+                {%- if impl == 'default' %} {{ default__seconds_between('start_at', 'end_at') }}
+                {%- else %} {{ duckdb__seconds_between('start_at', 'end_at') }}
+                {%- endif %} as varchar
+            ),
+            ',' order by step
+        )
+        from (
+            select
+                step,
+                timestamp '2024-01-01 00:00:00' + to_seconds(step) as start_at,
+                timestamp '2024-01-01 00:00:00' + to_seconds(step) + {{ offset }} as end_at
+            from range(3000) as steps (step)
+        ) as spans
+    ) as seconds_between_{{ unit }}_{{ impl }},
+    {%- endfor %}
+    {%- endfor %}
     {%- for impl in ['default', 'duckdb'] %}
     (
         select
@@ -517,13 +563,34 @@ def test_dispatched_macros_give_the_same_result_with_their_portable_default(tmp_
     assert len(shown) == 1, result.stdout[-3000:]
     row = json.loads(shown[0])[0]
     pairs = {name[: -len("_default")] for name in row if name.endswith("_default")}
-    assert len(pairs) == 11
-    for name in sorted(pairs):
+    assert len(pairs) == 20
+    for name in sorted(pairs - {"seconds_between_milliseconds"}):
         portable, duckdb_native = row[f"{name}_default"], row[f"{name}_duckdb"]
         if name.startswith("json_"):
             portable, duckdb_native = json.loads(portable), json.loads(duckdb_native)
         assert portable == duckdb_native, name
+    # DuckDB's epoch() adds an interval's days (times 86,400) and its remaining seconds as two
+    # doubles, so a span of days plus a fraction of a second can end one unit in the last place
+    # from the correctly rounded quotient the default computes. Whole-second spans (all the
+    # extracts hold) are exact in both, as compared above.
+    portable_values = row["seconds_between_milliseconds_default"].split(",")
+    duckdb_values = row["seconds_between_milliseconds_duckdb"].split(",")
+    assert len(portable_values) == len(duckdb_values) == 3000
+    for portable, duckdb_native in zip(
+        map(float, portable_values), map(float, duckdb_values), strict=True
+    ):
+        assert abs(portable - duckdb_native) <= math.ulp(duckdb_native), (portable, duckdb_native)
     assert row["date_series_month_0_duckdb"].count(",") == 4
+    assert [row[f"seconds_between_{case}_duckdb"] for case in range(7)] == [
+        "2799930.0",
+        "1.5",
+        "-1.25",
+        "0.001",
+        "31536000.001",
+        None,
+        None,
+    ]
+    assert row["seconds_between_whole_seconds_duckdb"].count(",") == 2999
     assert json.loads(row["json_object_agg_text_duckdb"]) == {
         "known_org:org_code": 7,
         'a"quoted\\key': 1,

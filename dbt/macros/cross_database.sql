@@ -69,3 +69,21 @@
 {% macro duckdb__json_object_agg_text(key_column, number_column) -%}
     cast(json_group_object({{ key_column }}, {{ number_column }}) as varchar)
 {%- endmacro %}
+
+
+{#- The seconds from start_timestamp to end_timestamp as a double, fractions included (negative
+    when end is earlier, null when either is null). -#}
+{% macro seconds_between(start_timestamp, end_timestamp) -%}
+    {{ return(adapter.dispatch('seconds_between', 'opsvalue')(start_timestamp, end_timestamp)) }}
+{%- endmacro %}
+
+{% macro default__seconds_between(start_timestamp, end_timestamp) -%}
+    {#- Milliseconds: the finest unit Trino's date_diff has (its timestamps default to millisecond
+        precision). Divided by the double literal 1e3, not 1000.0: Trino divides a bigint by a
+        decimal in decimal arithmetic, rounding to one decimal place. -#}
+    ({{ dbt.datediff(start_timestamp, end_timestamp, 'millisecond') }} / 1e3)
+{%- endmacro %}
+
+{% macro duckdb__seconds_between(start_timestamp, end_timestamp) -%}
+    epoch({{ end_timestamp }} - {{ start_timestamp }})
+{%- endmacro %}

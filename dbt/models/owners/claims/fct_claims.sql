@@ -28,9 +28,11 @@ final as (
         coalesce(is_fraud_flagged, false) as is_fraud_flagged,
         coalesce(is_fraud_confirmed, false) as is_fraud_confirmed,
         coalesce(
-            reopened_at is not null and reopened_at <= closed_at + interval 90 day, false
+            reopened_at is not null
+            and reopened_at <= {{ dbt.dateadd('day', 90, 'closed_at') }},
+            false
         ) as is_reopened_within_90d,
-        epoch(paid_at - reported_at) / 86400.0 as cycle_time_days,
+        {{ seconds_between('reported_at', 'paid_at') }} / 86400.0 as cycle_time_days,
         claimed_amount_cny,
         paid_amount_cny,
         {{ lineage_columns() }}

@@ -25,10 +25,14 @@ final as (
         answered_at is not null as is_answered,
         abandoned_at is not null as is_abandoned,
         coalesce(
-            answered_at is not null and answered_at - arrived_at <= interval 20 second, false
+            answered_at is not null
+            and answered_at <= {{ dbt.dateadd('second', 20, 'arrived_at') }},
+            false
         ) as is_answered_within_20s,
         coalesce(
-            abandoned_at is not null and abandoned_at - arrived_at <= interval 5 second, false
+            abandoned_at is not null
+            and abandoned_at <= {{ dbt.dateadd('second', 5, 'arrived_at') }},
+            false
         ) as is_abandoned_within_5s,
         case
             when answered_at is not null

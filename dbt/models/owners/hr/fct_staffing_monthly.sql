@@ -11,7 +11,7 @@ staffing as (
 final as (
 
     select
-        last_day(month_date) as month_end_date,
+        {{ dbt.last_day('month_date', 'month') }} as month_end_date,
         center_code,
         org_code,
         fte,

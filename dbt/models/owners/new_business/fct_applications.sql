@@ -23,7 +23,7 @@ final as (
         uw_route,
         coalesce(is_nigo, false) as is_nigo,
         uw_route = 'auto' as is_auto_underwritten,
-        epoch(issued_at - received_at) / 86400.0 as issuance_turnaround_days,
+        {{ seconds_between('received_at', 'issued_at') }} / 86400.0 as issuance_turnaround_days,
         {{ lineage_columns() }}
     from applications
 

@@ -25,7 +25,7 @@ final as (
         coalesce(returned_count > 0, false) as is_reworked,
         coalesce(is_qa_sampled, false) as is_qa_sampled,
         coalesce(is_qa_passed, false) as is_qa_passed,
-        epoch(assigned_at - created_at) / 60.0 as dispatch_latency_min,
+        {{ seconds_between('created_at', 'assigned_at') }} / 60.0 as dispatch_latency_min,
         {{ lineage_columns() }}
     from tasks
 

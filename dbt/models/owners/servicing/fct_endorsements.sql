@@ -22,8 +22,8 @@ final as (
         sla_hours,
         coalesce(is_auto_processed, false) as is_auto_processed,
         rework_count,
-        epoch(completed_at - requested_at) / 3600.0 as turnaround_hours,
-        completed_at <= requested_at + to_hours(sla_hours) as is_within_sla,
+        {{ seconds_between('requested_at', 'completed_at') }} / 3600.0 as turnaround_hours,
+        completed_at <= {{ dbt.dateadd('hour', 'sla_hours', 'requested_at') }} as is_within_sla,
         {{ lineage_columns() }}
     from endorsements
 

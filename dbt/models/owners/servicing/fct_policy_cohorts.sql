@@ -26,10 +26,11 @@ final as (
         policies.product_line,
         policies.channel,
         policies.issued_date,
-        last_day(policies.issued_date + interval 13 month) <= calendar.data_end_date
+        {{ dbt.last_day(dbt.dateadd('month', 13, 'policies.issued_date'), 'month') }}
+        <= calendar.data_end_date
             as is_cohort_matured_13m,
         coalesce(
-            policies.terminated_date > policies.issued_date + interval 13 month, true
+            policies.terminated_date > {{ dbt.dateadd('month', 13, 'policies.issued_date') }}, true
         ) as is_persisting_13m
     from policies
     cross join calendar

@@ -20,13 +20,13 @@ final as (
         tasks.task_id,
         tasks.org_code,
         tasks.center_code,
-        tasks.sla_due_at < months.month_end_date + interval 1 day as is_past_sla
+        tasks.sla_due_at < {{ dbt.dateadd('day', 1, 'months.month_end_date') }} as is_past_sla
     from tasks
     inner join months
         on
-            tasks.created_at < months.month_end_date + interval 1 day
+            tasks.created_at < {{ dbt.dateadd('day', 1, 'months.month_end_date') }}
             and coalesce(tasks.completed_at, timestamp '9999-12-31')
-            >= months.month_end_date + interval 1 day
+            >= {{ dbt.dateadd('day', 1, 'months.month_end_date') }}
 
 )
 
