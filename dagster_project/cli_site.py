@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from pathlib import Path
 
@@ -30,6 +31,7 @@ def org_code(text: str) -> str:
 
 def cmd_site(args: argparse.Namespace) -> int:
     from dagster_project.lib.publish import published_fingerprint
+    from dagster_project.lib.warehouse import PipelineBusy, pipeline_lock
     from dashboards import build_site, publish_site
 
     settings = get_settings()
@@ -39,13 +41,15 @@ def cmd_site(args: argparse.Namespace) -> int:
         default = settings.site_dir
     out = Path(args.out) if args.out else default
     try:
-        if out == settings.site_dir and not args.org:
-            # the live dashboards: built beside them and swapped in, like the pipeline does
+        if os.path.abspath(out) == os.path.abspath(settings.site_dir) and not args.org:
+            # the live dashboards: built beside them and swapped in, like the pipeline does,
+            # and never while a run is publishing them
             version = published_fingerprint(settings.warehouse_path) or "manual"
-            result = publish_site(settings.warehouse_path, out, version)
+            with pipeline_lock(settings):
+                result = publish_site(settings.warehouse_path, out, version)
         else:
             result = build_site(settings.warehouse_path, out, org=args.org)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, PipelineBusy) as exc:
         ERR.print(f"[red]site not built[/]: {exc}")
         return 2
     scope = f"scoped to {args.org} and its subtree" if args.org else "all units"

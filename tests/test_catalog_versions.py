@@ -11,6 +11,7 @@ import duckdb
 import pytest
 import yaml
 
+from dagster_project.defs.dbt.assets import REBUILD
 from dagster_project.lib.dbt_project import dbt_executable
 from dagster_project.lib.settings import get_settings
 
@@ -18,11 +19,12 @@ DBT_DIR = get_settings().dbt_project_dir
 CLAIMS = "models/owners/claims/_claims__metrics.yml"
 
 
-def dbt_build(project: Path, warehouse: Path, select: str) -> None:
+def dbt_build(project: Path, warehouse: Path, select: str, rebuild: bool = False) -> None:
     env = {**os.environ, "OPSVALUE_WORK_DB": str(warehouse)}
     result = subprocess.run(
         [dbt_executable(), "build", "--project-dir", str(project), "--profiles-dir", str(project)]
-        + ["--target", "work", "--select", select],
+        + ["--target", "work", "--select", select]
+        + (REBUILD if rebuild else []),
         env=env,
         capture_output=True,
         text=True,
@@ -65,7 +67,9 @@ def test_changing_a_definition_adds_a_version_and_keeps_the_others(copies):
     )
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     select = "metric_definition_history dim_metric_catalog fct_kpi_values"
-    dbt_build(project, warehouse, select)
+    # a project change makes the pipeline rebuild its incremental models (defs/dbt/assets.py
+    # build_args): the history must survive it
+    dbt_build(project, warehouse, select, rebuild=True)
 
     after = history(warehouse)
     assert [v for v, _ in after["claims_auto_rate"]] == [1, 2]

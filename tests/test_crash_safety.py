@@ -42,11 +42,13 @@ def in_ingestion(ws: Workspace, log: Path) -> bool:
 
 
 def in_dbt(ws: Workspace, log: Path) -> bool:
-    """dbt has started writing the incremental detail facts."""
+    """dbt has committed the first detail fact (fct_claims) and is building the others."""
     target = get_settings().dbt_project_dir / "target"
     started = log.stat().st_ctime
     for dbt_log in target.glob("dbt_models-*/dbt.log"):
-        if dbt_log.stat().st_mtime >= started and "marts.fct_claims" in dbt_log.read_text():
+        if dbt_log.stat().st_mtime >= started and re.search(
+            r"OK created sql incremental model marts\.fct_claims", dbt_log.read_text()
+        ):
             return True
     return False
 

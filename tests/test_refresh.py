@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import date, timedelta
 
 import duckdb
 import pytest
@@ -94,13 +95,26 @@ def test_one_more_day_touches_only_the_new_batch_and_the_affected_months(
         all_months = con.execute(
             "select count(distinct period_start) from marts.fct_kpi_values"
         ).fetchone()[0]
-    day_month = delivery.day[:7]
-    late_month = f"{int(day_month[:4])}-{int(day_month[5:]) - 1:02d}"
-    assert [m.strftime("%Y-%m") for m in months] == [late_month, day_month]
+    day_month = date.fromisoformat(delivery.day).replace(day=1)
+    late_month = (day_month - timedelta(days=1)).replace(day=1)
+    assert months == [late_month, day_month]
     assert all_months >= 8
 
     # and the result is the same as one full build over all the records
     assert_same_kpis(kpis(ws.warehouse), kpis(built.warehouse))
+
+    # a correction re-delivers the day's claims file with no records: its rows leave the fact
+    # (delete+insert alone would keep them: nothing is selected to insert)
+    day_file = ws.raw_dir / "claims" / delivery.files["claims"].name
+    day_file.write_text(day_file.read_text().splitlines()[0] + "\n")
+    assert run_pipeline(get_settings())
+    with duckdb.connect(str(ws.warehouse), read_only=True) as con:
+        left = con.execute(
+            "select count(*) from marts.fct_claims where _source_file = ?",
+            [f"claims/{day_file.name}"],
+        ).fetchone()[0]
+    assert left == 0
+    assert kpis(ws.warehouse) != kpis(built.warehouse), "the day's claims no longer count"
 
 
 ANALYST = """

@@ -117,11 +117,27 @@ TRANSLATOR = OpsvalueTranslator()
 # successful build; that is what makes a second `opsvalue demo` with no new files fast.
 
 
+# Master data that staging maps every record through (canonical_org_code looks org codes up in
+# the alias list): when it changes, the incremental facts must be rebuilt, not just extended.
+MAPPING_SOURCES = ("org_aliases",)
+
+
 def build_watermark(con: duckdb.DuckDBPyConnection) -> str:
-    """What the marts were built from: the newest ledger entry and the dbt project fingerprint."""
+    """What the marts are built from: the newest ledger entry, the newest version of the
+    mapping sources, and the dbt project fingerprint."""
     con.execute(STATE_DDL)
     exists = table_exists(con, "meta", "file_ledger")
     ledger_max = (
         con.execute("select max(ledger_id) from meta.file_ledger").fetchone()[0] if exists else None
     )
-    return json.dumps({"ledger_max_id": ledger_max, "dbt": dbt_project_fingerprint()})
+    mapping = (
+        con.execute(
+            "select max(ledger_id) from meta.file_ledger where source in (select unnest(?))",
+            [list(MAPPING_SOURCES)],
+        ).fetchone()[0]
+        if exists
+        else None
+    )
+    return json.dumps(
+        {"ledger_max_id": ledger_max, "mapping_max_id": mapping, "dbt": dbt_project_fingerprint()}
+    )

@@ -173,6 +173,9 @@ def publish_snapshot(
         _sync(tmp)
         # read-only on disk too: nobody writes into a published snapshot by accident
         tmp.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        # a write-ahead log beside the target (left by a writer of an older layout) would be
+        # replayed into the new snapshot by the next writer that opened it: never leave one
+        target.with_name(target.name + ".wal").unlink(missing_ok=True)
         os.replace(tmp, target)
         _sync_dir(target.parent)
     except BaseException:

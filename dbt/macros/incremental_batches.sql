@@ -5,15 +5,25 @@
     incremental run therefore selects the rows of batches the fact has not seen, and the
     delete+insert strategy keyed on _source_file first removes the rows of an earlier version of
     the same file: late records land in whatever past month their dates say, corrections replace,
-    nothing is counted twice. A change of the dbt project rebuilds with --full-refresh
-    (defs/dbt/assets.py). -#}
+    nothing is counted twice.
 
-{% macro batch_incremental_config() %}
+    A change of the dbt project or of the alias list rebuilds the incremental models from
+    scratch: the pipeline passes --vars '{opsvalue_rebuild: true}' (defs/dbt/assets.py), which
+    these models and fct_kpi_values take as their full_refresh config. Not --full-refresh: that
+    would also wipe metric_definition_history, whose whole point is to outlive rebuilds. -#}
+
+{% macro batch_incremental_config(staging_model) %}
+    {#- The post-hook removes rows whose batch has left the raw layer: a file re-delivered with
+        no rows (or none that passed the gate) selects nothing, so delete+insert alone would
+        keep its old rows. -#}
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': 'delete+insert',
         'unique_key': '_source_file',
         'on_schema_change': 'fail',
+        'full_refresh': var('opsvalue_rebuild', none),
+        'post_hook': "delete from {{ this }} where _batch_id not in "
+            ~ "(select distinct staged._batch_id from {{ ref('" ~ staging_model ~ "') }} as staged)",
     }) }}
 {% endmacro %}
 

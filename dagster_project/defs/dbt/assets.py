@@ -18,17 +18,21 @@ from dagster_project.lib.warehouse import connect, pipeline_lock, read_state, wr
 from dashboards import site_version
 
 WATERMARK_KEY = "dbt_build_watermark"
+REBUILD = ["--vars", json.dumps({"opsvalue_rebuild": True})]
 
 
 def build_args(previous: str | None, watermark: str) -> list[str]:
     """Incremental build on new data; a full refresh when the dbt project itself changed.
 
     Incremental models only add what is new, so a change of their SQL, of the metric catalog
-    they are generated from or of a contract must rebuild them from scratch.
+    they are generated from, of a contract, or of the alias list staging maps org codes through
+    must rebuild them from scratch. The incremental models take the `opsvalue_rebuild` var as
+    their full_refresh config; dbt's own --full-refresh would also wipe the definition history.
     """
     before = json.loads(previous) if previous else {}
-    if before.get("dbt") != json.loads(watermark)["dbt"]:
-        return ["build", "--full-refresh"]
+    now = json.loads(watermark)
+    if any(before.get(key) != now[key] for key in ("dbt", "mapping_max_id")):
+        return ["build", *REBUILD]
     return ["build"]
 
 
@@ -47,7 +51,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterat
         with connect(settings) as con:
             watermark = build_watermark(con)
             previous = read_state(con, WATERMARK_KEY)
-            fingerprint = content_fingerprint(con, watermark)
+            fingerprint = content_fingerprint(con, previous or "")
         # Skipping dbt skips everything downstream in this run, so skip only when the published
         # snapshot and the site already show this build (not after a crash before publishing).
         published = published_fingerprint(settings.warehouse_path)

@@ -2,11 +2,11 @@
 
 import dagster as dg
 
-from dagster_project.lib.dbt_project import build_watermark
+from dagster_project.defs.dbt.assets import WATERMARK_KEY
 from dagster_project.lib.freshness import publication_row, refresh_stale_metrics
 from dagster_project.lib.publish import content_fingerprint, publish_snapshot, published_fingerprint
 from dagster_project.lib.settings import get_settings
-from dagster_project.lib.warehouse import connect, pipeline_lock
+from dagster_project.lib.warehouse import connect, pipeline_lock, read_state
 
 PUBLISHED_MARTS = [
     dg.AssetKey(["marts", "fct_kpi_values"]),
@@ -32,7 +32,11 @@ def publication(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = get_settings()
     with pipeline_lock(settings), connect(settings) as con:
         refresh_stale_metrics(con)
-        fingerprint = content_fingerprint(con, build_watermark(con))
+        # what dbt last built (not the current inputs: a file may have arrived since)
+        built = read_state(con, WATERMARK_KEY)
+        if built is None:
+            raise dg.Failure("dbt has not built the marts yet: nothing to publish")
+        fingerprint = content_fingerprint(con, built)
         stale = con.execute("select count(*) from meta.stale_metrics").fetchone()[0]
         held = con.execute(
             "select count(*) from meta.source_gate_state where state = 'held'"

@@ -20,6 +20,7 @@
     incremental_strategy='delete+insert',
     unique_key=['metric_name', 'period_start'],
     on_schema_change='fail',
+    full_refresh=var('opsvalue_rebuild', none),
 ) }}
 
 {#- Static dependencies for dbt's DAG: every model a semantic model rests on. -#}

@@ -1,4 +1,4 @@
-{{ config(**batch_incremental_config()) }}
+{{ config(**batch_incremental_config('stg_tasks__tasks')) }}
 
 with
 
