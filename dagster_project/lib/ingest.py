@@ -41,13 +41,17 @@ from dagster_project.lib import quarantine
 from dagster_project.lib.validation import (
     RuleResult,
     Suite,
+    broken_rules_sql,
+    canonical_sql,
     failed_rules_sql,
     ident,
     judge_with_gx,
     judged_rows_sql,
-    normalised_sql,
+    rejudged_sql,
     sql_str,
+    trimmed_sql,
     typed_select,
+    unique_hits_sql,
 )
 from dagster_project.lib.warehouse import ensure_text_table
 
@@ -363,20 +367,31 @@ def _reader_sql(path: Path, sniffed: Sniffed) -> str:
 
 
 def _stage(con: duckdb.DuckDBPyConnection, path: Path, sniffed: Sniffed) -> tuple[int, int]:
-    """Read the file into temp table `_stage`; returns (rows staged, malformed rows set aside)."""
+    """Read the file into temp table `_stage_rows`, seen through view `_stage` with the data row
+    number `_row_number`; returns (rows staged, malformed rows set aside)."""
     con.execute("drop table if exists _rejects; drop table if exists _rejects_scan")
     reader = _reader_sql(path, sniffed)
     try:
-        # preserve_insertion_order (DuckDB's default) keeps the scan in file order, so
-        # row_number() over () is the data row number (1 = first row after the header)
-        con.execute(
-            f"create or replace temp table _stage as "
-            f"select *, row_number() over () as _row_number from {reader}"
+        # DuckDB reads the file in parallel and, with preserve_insertion_order (its default),
+        # stores the rows in file order, numbered by consecutive rowids; a row_number() over ()
+        # would number them too, but forces a single-threaded scan of the file.
+        staged = int(
+            con.execute(
+                f"create or replace temp table _stage_rows as select * from {reader}"
+            ).fetchone()[0]
         )
     except duckdb.Error as exc:
         kind = path.suffix.lstrip(".")
         raise RejectedFile("file:unreadable", f"unreadable as {kind}: {exc}") from exc
-    staged = int(con.execute("select count(*) from _stage").fetchone()[0])
+    first, last = con.execute("select min(rowid), max(rowid) from _stage_rows").fetchone()
+    if not staged or last - first + 1 == staged:
+        # rowids of a table made inside a transaction start high, not at 0
+        number = f"rowid - {int(first or 0)} + 1"
+    else:  # never seen: the rowids have gaps, so they are no row numbers
+        number = "row_number() over ()"
+    con.execute(
+        f"create or replace temp view _stage as select *, {number} as _row_number from _stage_rows"
+    )
     if path.suffix.lower() == ".parquet":
         return staged, 0
     rejects = con.execute(
@@ -398,10 +413,13 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, sniffed: Sniffed) -> tupl
             "create or replace temp table _renumber as select row_number() over (order by r) "
             f"as ordinal, r from range(1, {total + 1}) as t(r) where r not in ({bad})"
         )
+        # kept in file order: the door's later steps rely on it
         con.execute(
-            "update _stage set _row_number = _renumber.r from _renumber "
-            "where _stage._row_number = _renumber.ordinal"
+            "create or replace temp table _stage_numbered as select s.* exclude (_ordinal), "
+            f"_renumber.r as _row_number from (select *, {number} as _ordinal from _stage_rows) "
+            "as s join _renumber on _renumber.ordinal = s._ordinal order by _row_number"
         )
+        con.execute("create or replace temp view _stage as select * from _stage_numbered")
     return staged, len(rejects)
 
 
@@ -411,22 +429,24 @@ def _normalised_select(suite: Suite | None, names: Sequence[str]) -> str:
     uppercase = set(suite.uppercase_columns) if suite else set()
     types = {n: suite.data_type(n) if suite else "varchar" for n in names}
     changing = [n for n in names if types[n] != "varchar" or n in uppercase]
-    exprs = [f"{normalised_sql(ident(n), types[n], n in uppercase)} as {ident(n)}" for n in names]
-    exprs += [
-        f"{normalised_sql(ident(n), 'varchar')} as {ident(n + '__delivered')}" for n in changing
+    # trimmed once, in its own projection: the canonical forms repeat their input several times
+    trimmed = ", ".join(f"{trimmed_sql(ident(n))} as {ident(n)}" for n in names)
+    exprs = [
+        f"{canonical_sql(f'upper({ident(n)})' if n in uppercase else ident(n), types[n])} "
+        f"as {ident(n)}"
+        for n in names
     ]
-    flags = ", ".join(
-        f"case when {ident(n)} is distinct from {ident(n + '__delivered')} then '{n}' end"
-        for n in changing
+    exprs += [f"{ident(n)} as {ident(n + '__delivered')}" for n in changing]
+    changed = broken_rules_sql(
+        [(f"{ident(n)} is distinct from {ident(n + '__delivered')}", n) for n in changing]
     )
-    inner = f"select {', '.join(exprs)}, _row_number from _stage"
-    delivered = ", ".join(ident(n + "__delivered") for n in changing)
+    inner = (
+        f"select {', '.join(exprs)}, _row_number from (select {trimmed}, _row_number from _stage)"
+    )
     if not changing:
-        return f"select *, []::varchar[] as _normalised_cols from ({inner})"
-    return (
-        f"select * exclude ({delivered}), list_filter([{flags}], lambda x: x is not null) "
-        f"as _normalised_cols from ({inner})"
-    )
+        return f"select *, {changed} as _normalised_cols from ({inner})"
+    delivered = ", ".join(ident(n + "__delivered") for n in changing)
+    return f"select * exclude ({delivered}), {changed} as _normalised_cols from ({inner})"
 
 
 def _check(
@@ -436,27 +456,46 @@ def _check(
     raw_table: str,
     rel_path: str,
     truncated_row: int | None,
-) -> None:
-    """Temp tables `_normalised` (the batch in canonical text, in file order) and `_checked`
-    (the normalised batch with the rules each row breaks)."""
-    normalised = _normalised_select(gate.suite, names)
-    if gate.suite:
-        normalised = typed_select(gate.suite, normalised)
-    con.execute(f"create or replace temp table _normalised as {normalised}")
-    normalised = "_normalised"
-    if gate.suite:
-        select = failed_rules_sql(gate.suite, gate.parameters, normalised, raw_table, rel_path)
-    else:
+) -> bool:
+    """Temp table `_checked`: the batch in canonical text, with the typed values, the columns
+    normalisation changed (`_normalised_cols`) and the rules each row breaks.
+
+    One pass over the staged rows, in file order, judges every rule but uniqueness. The rows a
+    uniqueness rule may fail are then found on the key columns (`_unique_hits`, few) and judged
+    again; their new judgement replaces the first one at the end of the table. Returns whether
+    the rows that pass are still in file order (they are unless one of those passes)."""
+    suite = gate.suite
+    normalised = _normalised_select(suite, names)
+    if suite is None:
         select = (
-            f"select n.*, []::varchar[] as _failed, []::varchar[] as _flagged from {normalised} n"
+            f"select n.*, []::varchar[] as _failed, []::varchar[] as _flagged from ({normalised}) n"
         )
-    if truncated_row is not None:
-        select = (
-            f"select * replace (case when _row_number = {truncated_row} then "
-            f"list_append(_failed, {sql_str(quarantine.TRUNCATED_RULE)}) else _failed end "
-            f"as _failed) from ({select})"
-        )
-    con.execute(f"create or replace temp table _checked as {select}")
+        con.execute(f"create or replace temp table _checked as {_truncated(select, truncated_row)}")
+        return True
+    select = failed_rules_sql(suite, gate.parameters, f"({typed_select(suite, normalised)})")
+    con.execute(f"create or replace temp table _checked as {_truncated(select, truncated_row)}")
+    hits = unique_hits_sql(suite, "_checked", raw_table, rel_path)
+    if hits is None:
+        return True
+    if not con.execute(f"create or replace temp table _unique_hits as {hits}").fetchone()[0]:
+        return True
+    select = rejudged_sql(suite, gate.parameters, "_checked", "_unique_hits")
+    con.execute(f"create or replace temp table _rechecked as {select}")
+    con.execute("delete from _checked where _row_number in (select _row_number from _rechecked)")
+    con.execute("insert into _checked by name select * from _rechecked")
+    passing = con.execute("select count(*) from _rechecked where len(_failed) = 0").fetchone()[0]
+    return not passing
+
+
+def _truncated(select: str, truncated_row: int | None) -> str:
+    """`select` with the truncated last line, if any, failing its own rule too."""
+    if truncated_row is None:
+        return select
+    return (
+        f"select * replace (case when _row_number = {truncated_row} then "
+        f"list_append(_failed, {sql_str(quarantine.TRUNCATED_RULE)}) else _failed end "
+        f"as _failed) from ({select})"
+    )
 
 
 def _rule_counts(con: duckdb.DuckDBPyConnection, gate: Gate, names: Sequence[str]) -> dict:
@@ -468,7 +507,7 @@ def _rule_counts(con: duckdb.DuckDBPyConnection, gate: Gate, names: Sequence[str
         ).fetchall():
             counts[outcome][rule] = int(rows)
     for column, rows in con.execute(
-        "select col, count(*) from (select unnest(_normalised_cols) as col from _normalised) "
+        "select col, count(*) from (select unnest(_normalised_cols) as col from _checked) "
         "group by col order by col"
     ).fetchall():
         counts["normalised"][f"normalised:{column}"] = int(rows)
@@ -540,19 +579,27 @@ def _commit_rows(
     loaded_at: datetime,
     malformed: int,
     release_reason: str,
+    in_file_order: bool = True,
 ) -> int:
-    """Passing rows to raw, failing rows to quarantine, flags to meta; returns rows loaded."""
-    _ensure_raw_table(con, table, columns, names)
+    """Passing rows to raw, failing rows to quarantine, flags to meta; returns rows loaded.
+
+    Raw keeps the rows in file order; `in_file_order` says whether `_checked` has its passing
+    rows so already (see `_check`), else they are sorted."""
+    extra = [n for n in names if n not in columns]
+    if extra:  # ingest_source made both tables with the contract's columns
+        _ensure_raw_table(con, table, columns, names)
+        quarantine.ensure_table(con, source, list(columns) + extra)
     con.execute(f"delete from {table} where _source_file = ?", [rel_path])
-    quarantine.ensure_table(con, source, list(columns) + [n for n in names if n not in columns])
     quarantine.release_file(con, source, rel_path, batch_id, loaded_at, release_reason)
     con.execute(
         f"delete from {FLAGS_TABLE} where source = ? and _source_file = ?", [source, rel_path]
     )
     cols = ", ".join(ident(n) for n in names)
+    # a scan with a filter keeps the table's order: a sort only when it is not the file's
+    order = "" if in_file_order else " order by _row_number"
     row = con.execute(
         f"insert into {table} by name select {cols}, ? as _source_file, _row_number, "
-        "? as _batch_id, ? as _loaded_at from _checked where len(_failed) = 0 order by _row_number",
+        f"? as _batch_id, ? as _loaded_at from _checked where len(_failed) = 0{order}",
         [rel_path, batch_id, loaded_at],
     ).fetchone()
     loaded = int(row[0]) if row else 0
@@ -772,7 +819,7 @@ def _door(
         last_row = con.execute("select max(_row_number) from _stage").fetchone()[0]
         if last_row == delivered:  # the cut line split into columns after all
             truncated_row = int(last_row)
-    _check(con, gate, sniffed.names, table, rel_path, truncated_row)
+    in_file_order = _check(con, gate, sniffed.names, table, rel_path, truncated_row)
     failed, flagged = con.execute(
         "select count(*) filter (where len(_failed) > 0), "
         "count(*) filter (where len(_flagged) > 0) from _checked"
@@ -792,7 +839,7 @@ def _door(
     same_bytes = item.previous is not None and item.previous[1] == item.digest
     loaded = _commit_rows(
         con, source, gate, table, sniffed.names, columns, rel_path, batch_id, loaded_at,
-        malformed, "suite changed" if same_bytes else "file re-delivered",
+        malformed, "suite changed" if same_bytes else "file re-delivered", in_file_order,
     )  # fmt: skip
     notes = []
     if failed:
@@ -890,8 +937,9 @@ def _load_delivery(
                     for rule, n in counts[group].items():
                         door_failed[rule] = door_failed.get(rule, 0) + n
             con.execute(
-                "drop table if exists _stage; drop table if exists _normalised; "
-                "drop table if exists _checked"
+                "drop view if exists _stage; drop table if exists _stage_rows; "
+                "drop table if exists _stage_numbered; drop table if exists _checked; "
+                "drop table if exists _unique_hits; drop table if exists _rechecked"
             )
             outcomes[item.rel_path] = outcome
         if judged and suite is not None:

@@ -18,6 +18,7 @@ values typed per the contract (`typed_sql`), the contract-type rule sees the tex
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import great_expectations as gx
+    import pandas as pd
 
 import duckdb
 
@@ -57,6 +59,8 @@ TIMESTAMP_INPUT_SHAPE = r"\d{4}[-/]\d{1,2}[-/]\d{1,2}[ T]\d{1,2}:\d{2}(:\d{2})?"
 DATE_INPUT_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")
 DATE_INPUT_SHAPE = r"\d{4}[-/]\d{1,2}[-/]\d{1,2}"
 THOUSANDS_SHAPE = r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?"
+# The white space trimmed off delivered values: space, tab, carriage return, line feed.
+WHITESPACE_CODES = "(9, 10, 13, 32)"
 # The canonical text of each contract type (data/raw/README.md): what the contract-type rule
 # accepts. Decimal digits come from the type, e.g. decimal(18,2) -> 16 before, 2 after the point.
 TYPE_PATTERNS = {
@@ -145,6 +149,15 @@ def _formats_sql(formats: Sequence[str]) -> str:
     return "[" + ", ".join(sql_str(f) for f in formats) + "]"
 
 
+def trimmed_sql(expr: str) -> str:
+    """SQL: the delivered text without surrounding white space, null when nothing is left.
+
+    trim() with a character list is slow in DuckDB, and almost no value needs it: it only runs
+    when the first or last character is white space (ascii() gives 0 for an empty string)."""
+    edges = f"ascii({expr}) in {WHITESPACE_CODES} or ascii({expr}[-1]) in {WHITESPACE_CODES}"
+    return f"nullif(case when {edges} then trim({expr}, ' \t\r\n') else {expr} end, '')"
+
+
 def normalised_sql(expr: str, data_type: str, uppercase: bool = False) -> str:
     """SQL turning a delivered text value into the contract's canonical text, where it is safe.
 
@@ -152,9 +165,14 @@ def normalised_sql(expr: str, data_type: str, uppercase: bool = False) -> str:
     numbers; rewrites year-first dates and timestamps to the canonical form. Anything else is
     left as delivered, for the rules to judge.
     """
-    text = f"nullif(trim({expr}, ' \t\r\n'), '')"
-    if uppercase:
-        text = f"upper({text})"
+    text = trimmed_sql(expr)
+    return canonical_sql(f"upper({text})" if uppercase else text, data_type)
+
+
+def canonical_sql(text: str, data_type: str) -> str:
+    """`normalised_sql` of a value already trimmed (and upper-cased where the suite says so).
+
+    `text` is repeated in the result: pass a column reference, not an expression to evaluate."""
     data_type = data_type.lower().strip()
     # a value already in the canonical shape is kept as it is (the common case: no parsing)
     if data_type == "timestamp":
@@ -552,13 +570,17 @@ def _resolve(value: Any, parameters: Mapping[str, Any]) -> Any:
 
 
 def rule_failure_sql(
-    rule: Rule, suite: Suite, parameters: Mapping[str, Any], alias: str = "n"
+    rule: Rule,
+    suite: Suite,
+    parameters: Mapping[str, Any],
+    alias: str = "n",
+    hits: str | None = None,
 ) -> str:
     """SQL that is true when a row fails the rule (false or null when it passes).
 
     Uniqueness is first occurrence wins: the first row of a key (in file order) passes, later
-    ones fail; with scope "source", a key already loaded from another file fails too (the join
-    `_seen_<rule index>` is added by `failed_rules_sql`).
+    ones fail; with scope "source", a key already loaded from another file fails too. Which rows
+    those are comes from `unique_hits_sql`, joined as `hits`; without it, no row fails.
     """
     k = rule.kwargs
     cols = rule.columns
@@ -616,12 +638,14 @@ def rule_failure_sql(
         else:
             fails = f"coalesce({bad}, true)"
     elif verb == "unique":
-        keys = ", ".join(text(c) for c in cols)
+        if hits is None:
+            return "false"
         present = " and ".join(f"{text(c)} is not null" for c in cols)
         if rule.expectation_type == "expect_compound_columns_to_be_unique":
             present = " or ".join(f"{text(c)} is not null" for c in cols)
-        later = f"row_number() over (partition by {keys} order by {alias}._row_number) > 1"
-        seen = f" or _seen_{suite.rules.index(rule)}._hit" if rule.scope == "source" else ""
+        index = suite.rules.index(rule)
+        later = f"coalesce({hits}._later_{index}, false)"
+        seen = f" or {hits}._seen_{index}" if rule.scope == "source" else ""
         fails = f"(({present}) and ({later}{seen}))"
     else:  # pragma: no cover - ROW_TYPES and this function are kept in step by the tests
         raise SuiteError(f"no SQL for {rule.expectation_type}")
@@ -631,34 +655,116 @@ def rule_failure_sql(
     return fails
 
 
-def failed_rules_sql(
-    suite: Suite, parameters: Mapping[str, Any], normalised: str, raw_table: str, rel_path: str
-) -> str:
+def failed_rules_sql(suite: Suite, parameters: Mapping[str, Any], relation: str) -> str:
     """SELECT over the normalised batch (made by `typed_select`) adding `_failed` (critical
-    rules) and `_flagged` (warning and info rules): the lists of the rules each row breaks."""
-    lists: dict[str, list[str]] = {"_failed": [], "_flagged": []}
-    joins = []
-    for i, rule in enumerate(suite.rules):
-        if rule.is_table_level:
-            continue
+    rules) and `_flagged` (warning and info rules): the lists of the rules each row breaks.
+
+    Uniqueness aside (see `rejudged_sql`): one pass, no join, the rows keep their order."""
+    lists: dict[str, list[tuple[str, str]]] = {"_failed": [], "_flagged": []}
+    # each rule judged once, as a column of its own that the lists refer to: a short query,
+    # which DuckDB plans faster (it is planned again for every file)
+    breaks = []
+    for i, rule in enumerate(suite.row_rules):
         target = "_failed" if rule.severity == "critical" else "_flagged"
-        fails = rule_failure_sql(rule, suite, parameters)
-        lists[target].append(f"case when {fails} then {sql_str(rule.name)} end")
-        if rule.is_unique and rule.scope == "source":
-            cols = ", ".join(ident(c) for c in rule.columns)
-            on = " and ".join(f"_seen_{i}.{ident(c)} = n.{ident(c)}" for c in rule.columns)
+        breaks.append(f"({rule_failure_sql(rule, suite, parameters)}) as _breaks_{i}")
+        lists[target].append((f"_breaks_{i}", rule.name))
+    selects = ", ".join(f"{broken_rules_sql(rules)} as {name}" for name, rules in lists.items())
+    if not breaks:
+        return f"select n.*, {selects} from {relation} as n"
+    judged = f"select n.*, {', '.join(breaks)} from {relation} as n"
+    columns = ", ".join(f"_breaks_{i}" for i in range(len(breaks)))
+    return f"select * exclude ({columns}), {selects} from ({judged})"
+
+
+def rejudged_sql(suite: Suite, parameters: Mapping[str, Any], checked: str, hits: str) -> str:
+    """SELECT of the rows of `checked` (made by `failed_rules_sql`) that are in `hits` (made by
+    `unique_hits_sql`), with the uniqueness rules they break added to their lists, in the
+    suite's order as `failed_rules_sql` would have them; anything appended to a list after the
+    rules (the truncated last line) stays last."""
+    broken, merged = [], []
+    for target, critical in (("_failed", True), ("_flagged", False)):
+        rules = [r for r in suite.row_rules if (r.severity == "critical") == critical]
+        unique = [
+            (rule_failure_sql(r, suite, parameters, "n", "u"), r.name) for r in rules if r.is_unique
+        ]
+        if not unique:
+            continue
+        broken.append((f"_unique{target}", broken_rules_sql(unique)))
+        names = "[" + ", ".join(sql_str(r.name) for r in rules) + "]"
+        in_order = (
+            f"list_filter({names}, lambda x: list_contains({target}, x) "
+            f"or list_contains(_unique{target}, x))"
+        )
+        others = f"list_filter({target}, lambda x: not list_contains({names}, x))"
+        merged.append(f"list_concat({in_order}, {others}) as {target}")
+    rows = f"{checked} as n join {hits} as u using (_row_number)"
+    if not broken:
+        return f"select n.* from {rows}"
+    judged = f"select n.*, {', '.join(f'{sql} as {name}' for name, sql in broken)} from {rows}"
+    added = ", ".join(name for name, _ in broken)
+    return f"select * exclude ({added}) replace ({', '.join(merged)}) from ({judged})"
+
+
+def unique_hits_sql(suite: Suite, relation: str, raw_table: str, rel_path: str) -> str | None:
+    """SELECT of the batch rows a uniqueness rule may fail (None when the suite has no such
+    rule): `_row_number`, and per rule (by index) `_later_<i>`, true on every occurrence of a
+    key but its first (in file order), and `_seen_<i>` (scope "source"), true when the key is
+    loaded from another file. Null values of a key group together, as in `partition by`.
+
+    Few rows on an ordinary day: they are found on the key columns alone, so the rules of
+    `failed_rules_sql` run over the whole batch without a join."""
+    parts = []
+    for i, rule in enumerate(suite.rules):
+        if not rule.is_unique:
+            continue
+        cols = ", ".join(ident(c) for c in rule.columns)
+        # numbering the occurrences sorts the rows: only those whose key's hash repeats are
+        # (a superset of the repeated keys, as hashes may collide; null keys hash alike)
+        repeated = (
+            f"select _hash from (select hash({cols}) as _hash from {relation}) "
+            "group by _hash having count(*) > 1"
+        )
+        parts.append(
+            f"select _row_number, true as _later_{i} from (select _row_number, row_number() "
+            f"over (partition by {cols} order by _row_number) as _occurrence from {relation} "
+            f"where hash({cols}) in ({repeated})) where _occurrence > 1"
+        )
+        if rule.scope == "source":
+            on = " and ".join(f"s.{ident(c)} = n.{ident(c)}" for c in rule.columns)
             # only this batch's keys are looked up in raw: the batch is the hash table, the
             # (much larger) raw table is scanned once, not aggregated
-            joins.append(
-                f"left join (select distinct {cols}, true as _hit from {raw_table} as r "
-                f"semi join (select distinct {cols} from {normalised}) as b using ({cols}) "
-                f"where r._source_file <> {sql_str(rel_path)}) as _seen_{i} on {on}"
+            parts.append(
+                f"select n._row_number, true as _seen_{i} from {relation} as n join "
+                f"(select distinct {cols} from {raw_table} as r "
+                f"semi join (select distinct {cols} from {relation}) as b using ({cols}) "
+                f"where r._source_file <> {sql_str(rel_path)}) as s on {on}"
             )
-    selects = [
-        f"list_filter([{', '.join(items) or 'null::varchar'}], lambda x: x is not null) as {name}"
-        for name, items in lists.items()
+    if not parts:
+        return None
+    flags = [f"_later_{i}" for i, r in enumerate(suite.rules) if r.is_unique]
+    flags += [
+        f"_seen_{i}" for i, r in enumerate(suite.rules) if r.is_unique and r.scope == "source"
     ]
-    return f"select n.*, {', '.join(selects)} from {normalised} as n {' '.join(joins)}"
+    union = " union all by name ".join(f"({part})" for part in parts)
+    aggregates = ", ".join(f"bool_or({flag}) as {flag}" for flag in flags)
+    return f"select _row_number, {aggregates} from ({union}) group by _row_number"
+
+
+def broken_rules_sql(rules: Sequence[tuple[str, str]]) -> str:
+    """SQL: the names of the (condition, name) pairs whose condition is true, in their order.
+
+    The list is only built for a row where some condition is true: building and filtering a
+    list on every row would cost more than judging the rules."""
+    if not rules:
+        return "[]::varchar[]"
+    any_true = " or ".join(f"({condition})" for condition, _ in rules)
+    items = ", ".join(
+        f"case when {condition} then {sql_str(name)} end" for condition, name in rules
+    )
+    return (
+        f"case when {any_true} then list_filter([{items}], lambda x: x is not null) "
+        "else []::varchar[] end"
+    )
 
 
 # --- GX: the official validation result -------------------------------------------------------
@@ -759,11 +865,27 @@ def judged_rows_sql(suite: Suite, table: str, sample_rows: int) -> str:
     if sample_rows <= 0:
         return frame_sql(suite, table, "true")
     judged = "len(_failed) > 0 or len(_flagged) > 0"
+    # sampled as frames: the sampler holds the few columns GX reads, not every column of the batch
     passed = (
-        f"select * from (select * from {table} where not ({judged})) "
+        f"select * from ({frame_sql(suite, table, f'not ({judged})')}) "
         f"using sample reservoir({int(sample_rows)} rows) repeatable (42)"
     )
-    return f"{frame_sql(suite, table, judged)} union all {frame_sql(suite, f'({passed})', 'true')}"
+    return f"{frame_sql(suite, table, judged)} union all {passed}"
+
+
+def nanosecond_datetimes(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its datetime columns at nanosecond resolution where the values fit.
+
+    DuckDB hands timestamps to pandas in microseconds; GX compares only nanosecond datetimes
+    as whole columns, any other one value by value in Python (the same result, many times
+    slower). A value outside the nanosecond range (years 1678-2261) leaves its column as it is.
+    """
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if dtype.kind == "M" and dtype != "datetime64[ns]":
+            with contextlib.suppress(OverflowError, ValueError):  # OutOfBoundsDatetime
+                frame[column] = frame[column].astype("datetime64[ns]")
+    return frame
 
 
 def judge_with_gx(
@@ -800,8 +922,10 @@ def judge_with_gx(
         rows += len(frame)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            frame = nanosecond_datetimes(frame)
             batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-            outcome = batch.validate(gx_suite, expectation_parameters=params)
+            # BASIC has the counts read below; SUMMARY would also tally the unexpected values
+            outcome = batch.validate(gx_suite, result_format="BASIC", expectation_parameters=params)
         for item in outcome.results:
             result = results[str(item.expectation_config.meta["rule"])]
             info = item.exception_info or {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -22,7 +23,12 @@ import pytest
 from dagster_project.lib.contract import load_contract
 from dagster_project.lib.ingest import Gate, SourceLoadReport, ingest_source
 from dagster_project.lib.settings import get_settings
-from dagster_project.lib.validation import load_order, load_suites, resolve_parameters
+from dagster_project.lib.validation import (
+    load_order,
+    load_suite,
+    load_suites,
+    resolve_parameters,
+)
 
 CONTRACT = load_contract()
 SUITES = load_suites(get_settings().expectations_dir)
@@ -271,6 +277,93 @@ def test_truncated_last_line_is_quarantined_not_lost(workspace, clean_month, tmp
     ).fetchone()
     assert last[0] == len(clean) - 1
     assert set(last[1]) & {"file:truncated_last_line", "file:malformed_row"}
+
+
+def test_malformed_rows_mid_file_keep_every_row_number(workspace, clean_month, tmp_path):
+    raw, con = workspace
+    body = next_month(rows_of(clean_month))
+    lines = to_csv(body).splitlines()
+    lines[3] += ",an extra field"  # data rows 3 and 6 cannot be split into the contract's columns
+    lines[6] = lines[6].split(",", 1)[0]
+    (raw / "claims" / BAD_NAME).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    load(con, raw, "claims", tmp_path)
+    path = f"claims/{BAD_NAME}"
+    held = con.execute(
+        "select _row_number, _raw_line from quarantine.claims where _source_file = ? "
+        "and list_contains(_failed_rules, 'file:malformed_row') order by _row_number",
+        [path],
+    ).fetchall()
+    assert held == [(3, lines[3]), (6, lines[6])]
+    at = body[0].index("claim_id")
+    loaded = con.execute(
+        "select _row_number, claim_id from raw.claims where _source_file = ? order by rowid",
+        [path],
+    ).fetchall()
+    held_rows = con.execute(
+        "select count(*) from quarantine.claims where _source_file = ?", [path]
+    ).fetchone()[0]
+    assert len(loaded) + held_rows == len(body) - 1
+    # lineage: each loaded row carries the number of the file row it came from, in file order
+    assert [n for n, _ in loaded] == sorted(n for n, _ in loaded)
+    assert all(claim_id == body[n][at] for n, claim_id in loaded)
+    assert {3, 6}.isdisjoint(n for n, _ in loaded)
+
+
+def test_repeated_rows_of_a_file_keep_the_first_occurrence(workspace, clean_month, tmp_path):
+    raw, con = workspace
+    body = next_month(rows_of(clean_month))
+    at = body[0].index("claim_id")
+    handler = body[0].index("handler_id")
+    body[2][handler] = ""  # null values of a key group together
+    again = list(body[2])  # the same record under the same id ...
+    rekeyed = [*body[2][:at], "CLN-REKEYED", *body[2][at + 1 :]]  # ... and under a new id
+    body[4:4] = [again, rekeyed]  # now data rows 4 and 5
+    (raw / "claims" / BAD_NAME).write_bytes(to_csv(body).encode())
+    load(con, raw, "claims", tmp_path)
+    held = con.execute(
+        "select _row_number, _failed_rules from quarantine.claims where _source_file = ? "
+        "order by _row_number",
+        [f"claims/{BAD_NAME}"],
+    ).fetchall()
+    assert held == [(4, ["unique:claim_id", "content_duplicate"]), (5, ["content_duplicate"])]
+    first = con.execute(
+        "select _row_number from raw.claims where claim_id = ?", [body[2][at]]
+    ).fetchall()
+    assert first == [(2,)]
+
+
+def test_rows_flagged_by_a_uniqueness_warning_load_in_file_order(workspace, clean_month, tmp_path):
+    raw, con = workspace
+    document = json.loads(SUITES["claims"].path.read_text(encoding="utf-8"))
+    document["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_unique",
+            "kwargs": {"column": "decision"},
+            "severity": "warning",
+            "meta": {"rule": "repeated_decision", "scope": "file"},
+        }
+    )
+    path = tmp_path / "suites" / "claims.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(document), encoding="utf-8")
+    suite = load_suite(path)
+    gate = Gate(suite, resolve_parameters(con, suite.parameters, NOW), CONTRACT["claims"].key)
+    body = next_month(rows_of(clean_month))
+    (raw / "claims" / BAD_NAME).write_bytes(to_csv(body).encode())
+    columns = [c.name for c in CONTRACT["claims"].columns]
+    ingest_source(con, "claims", raw / "claims", raw, columns, gate=gate)
+    decisions = [r[body[0].index("decision")] for r in body[1:] if r[body[0].index("decision")]]
+    flagged = con.execute(
+        "select count(*) from meta.row_flags where _source_file = ? "
+        "and list_contains(rules, 'repeated_decision')",
+        [f"claims/{BAD_NAME}"],
+    ).fetchone()[0]
+    assert flagged == len(decisions) - len(set(decisions)) > 0
+    numbers = con.execute(
+        "select _row_number from raw.claims where _source_file = ? order by rowid",
+        [f"claims/{BAD_NAME}"],
+    ).fetchall()
+    assert numbers == sorted(numbers) and len(numbers) > flagged
 
 
 def test_mixed_date_formats_normalise_year_first_and_quarantine_the_rest(

@@ -24,9 +24,12 @@ from dagster_project.lib.validation import (
     load_order,
     load_suite,
     load_suites,
+    nanosecond_datetimes,
     normalised_sql,
     resolve_parameters,
+    trimmed_sql,
     type_pattern,
+    unique_hits_sql,
 )
 
 CONTRACT = load_contract()
@@ -139,6 +142,69 @@ def test_normalised_sql(data_type, upper, delivered, normalised):
     con = duckdb.connect()
     sql = f"select {normalised_sql('v', data_type, upper)} from (select ?::varchar as v)"
     assert con.execute(sql, [delivered]).fetchone()[0] == normalised
+
+
+def test_trimmed_sql_is_trim_of_white_space():
+    """The fast path (no trim unless an end is white space) gives what trim() gives."""
+    rng = random.Random(3)
+    pieces = [" ", "\t", "\r", "\n", "\r\n", "a", "é", "\u0301", "😀", "\xa0", "\u3000", "中"]
+    values = ["", None] + [
+        "".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(20_000)
+    ]
+    con = duckdb.connect()
+    con.execute("create table t as select unnest(?::varchar[]) as v", [values])
+    differing = con.execute(
+        f"select v from t where {trimmed_sql('v')} is distinct from nullif(trim(v, ' \t\r\n'), '')"
+    ).fetchall()
+    assert differing == []
+
+
+def test_unique_hits_sql_marks_every_occurrence_of_a_key_but_the_first():
+    suite = SUITES["claims"]
+    content = next(r for r in suite.rules if r.name == "content_duplicate")
+    index = suite.rules.index(content)
+    con = duckdb.connect()
+    con.execute(
+        "create table raw_claims as select * from (values ('CLM1', 'other.csv')) "
+        "as t(claim_id, _source_file)"
+    )
+    columns = ", ".join(f"null::varchar as {c}" for c in content.columns)
+    con.execute(
+        f"create table batch as select r as _row_number, {columns}, "
+        "(['A', 'B', 'A', 'CLM1', 'A', null, null])[r] as claim_id from range(1, 8) as t(r)"
+    )
+    sql = unique_hits_sql(suite, "batch", "raw_claims", "this.csv")
+    key = suite.rules.index(next(r for r in suite.rules if r.name == "unique:claim_id"))
+    hits = con.execute(
+        f"select _row_number, _later_{key}, _seen_{key}, _later_{index} from ({sql}) "
+        "order by _row_number"
+    ).fetchall()
+    # claim ids A (rows 1, 3, 5) and null (6, 7) repeat; CLM1 is loaded from another file; every
+    # row has the same (all null) content, so all but the first repeat it
+    assert hits == [
+        (2, None, None, True),
+        (3, True, None, True),
+        (4, None, True, True),
+        (5, True, None, True),
+        (6, None, None, True),
+        (7, True, None, True),
+    ]
+
+
+def test_nanosecond_datetimes_converts_only_what_fits():
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "at": pd.Series(["2026-01-01 10:00:00", None], dtype="datetime64[us]"),
+            "far": pd.Series(["2026-01-01", "9999-12-31"], dtype="datetime64[us]"),
+            "n": [1, 2],
+        }
+    )
+    out = nanosecond_datetimes(frame)
+    assert str(out["at"].dtype) == "datetime64[ns]"
+    assert str(out["far"].dtype) == "datetime64[us]"
+    assert out["at"].isna().tolist() == [False, True]
 
 
 def _damaged_copy(source_file: Path, target: Path, seed: int) -> None:
