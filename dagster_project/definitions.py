@@ -9,6 +9,8 @@ from dagster_project.defs.ingest.sensors import daily_refresh_schedule, raw_deli
 from dagster_project.defs.publish.assets import publication
 from dagster_project.defs.site.assets import site
 from dagster_project.lib.dbt_project import dbt_resource
+from dagster_project.lib.run_lock import run_lock
+from dagster_project.lib.warehouse import RUN_LOCK
 
 refresh_job = dg.define_asset_job(
     "refresh",
@@ -22,7 +24,7 @@ defs = dg.Definitions(
     jobs=[refresh_job],
     sensors=[raw_delivery_sensor],
     schedules=[daily_refresh_schedule],
-    resources={"dbt": dbt_resource()},
+    resources={"dbt": dbt_resource(), RUN_LOCK: run_lock},
     # DuckDB allows one writing process per file: steps run one after another in one process.
     executor=dg.in_process_executor,
 )

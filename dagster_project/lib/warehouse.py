@@ -91,6 +91,9 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+RUN_LOCK = "run_lock"  # the resource key of the run-long lock (lib/run_lock.py)
+
+
 class PipelineBusy(RuntimeError):
     """Another process is running the pipeline against the same working database."""
 

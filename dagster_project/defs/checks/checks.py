@@ -11,7 +11,7 @@ import dagster as dg
 
 from dagster_project.lib import kpi_checks
 from dagster_project.lib.settings import get_settings
-from dagster_project.lib.warehouse import connect, pipeline_lock
+from dagster_project.lib.warehouse import RUN_LOCK, connect, pipeline_lock
 
 KPI_VALUES = dg.AssetKey(["marts", "fct_kpi_values"])
 SHOWN = 50  # findings listed in the check's metadata
@@ -61,7 +61,12 @@ def _result(
     )
 
 
-@dg.multi_asset_check(specs=KPI_CHECK_SPECS, can_subset=True, name="kpi_checks")
+@dg.multi_asset_check(
+    specs=KPI_CHECK_SPECS,
+    can_subset=True,
+    name="kpi_checks",
+    required_resource_keys={RUN_LOCK},
+)
 def kpi_value_checks(
     context: dg.AssetCheckExecutionContext,
 ) -> Iterator[dg.AssetCheckResult]:

@@ -14,7 +14,12 @@ from dagster_project.lib.dbt_project import (
 )
 from dagster_project.lib.publish import content_fingerprint, published_fingerprint
 from dagster_project.lib.settings import get_settings
-from dagster_project.lib.warehouse import connect, pipeline_lock, read_state, write_state
+from dagster_project.lib.warehouse import (
+    connect,
+    pipeline_lock,
+    read_state,
+    write_state,
+)
 from dashboards import site_version
 
 WATERMARK_KEY = "dbt_build_watermark"
@@ -42,7 +47,11 @@ def build_args(previous: str | None, watermark: str) -> list[str]:
     dagster_dbt_translator=TRANSLATOR,
     name="dbt_models",
 )
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def dbt_models(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    run_lock: dg.ResourceParam[None],  # the run-long lock (lib/run_lock.py), by its key
+) -> Iterator[Any]:
     """Builds and tests every dbt model in the working database; skipped when nothing changed."""
     settings = get_settings()
     # dbt runs in a child process and finds both databases through profiles.yml's env_var

@@ -44,7 +44,7 @@ from dagster_project.lib.validation import (
     load_suites,
     resolve_parameters,
 )
-from dagster_project.lib.warehouse import connect, pipeline_lock
+from dagster_project.lib.warehouse import RUN_LOCK, connect, pipeline_lock
 
 CONTRACT = load_contract()
 SUITE_CHECK = "expectation_suite"
@@ -251,7 +251,13 @@ def _suite_check(
     )
 
 
-@dg.multi_asset(specs=INGEST_SPECS, check_specs=CHECK_SPECS, can_subset=True, name="raw_extracts")
+@dg.multi_asset(
+    specs=INGEST_SPECS,
+    check_specs=CHECK_SPECS,
+    can_subset=True,
+    name="raw_extracts",
+    required_resource_keys={RUN_LOCK},
+)
 def raw_extracts(
     context: dg.AssetExecutionContext,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:

@@ -6,7 +6,7 @@ from dagster_project.defs.dbt.assets import WATERMARK_KEY
 from dagster_project.lib.freshness import publication_row, refresh_stale_metrics
 from dagster_project.lib.publish import content_fingerprint, publish_snapshot, published_fingerprint
 from dagster_project.lib.settings import get_settings
-from dagster_project.lib.warehouse import connect, pipeline_lock, read_state
+from dagster_project.lib.warehouse import RUN_LOCK, connect, pipeline_lock, read_state
 
 PUBLISHED_MARTS = [
     dg.AssetKey(["marts", "fct_kpi_values"]),
@@ -20,6 +20,7 @@ PUBLISHED_MARTS = [
     key=dg.AssetKey(["meta", "publication"]),
     deps=PUBLISHED_MARTS,
     group_name="publish",
+    required_resource_keys={RUN_LOCK},
     kinds={"duckdb"},
     description=(
         "The published snapshot data/warehouse/opsvalue.duckdb (marts, meta, quarantine), "

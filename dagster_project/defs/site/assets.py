@@ -4,7 +4,7 @@ import dagster as dg
 
 from dagster_project.lib.publish import published_fingerprint
 from dagster_project.lib.settings import Settings, get_settings
-from dagster_project.lib.warehouse import pipeline_lock
+from dagster_project.lib.warehouse import RUN_LOCK, pipeline_lock
 from dashboards import publish_site, site_version
 from dashboards.marts import SITE_TABLES
 
@@ -19,6 +19,7 @@ SITE_DEPS = [
     key="site",
     deps=SITE_DEPS,
     group_name="dashboards",
+    required_resource_keys={RUN_LOCK},
     kinds={"plotly", "html"},
     description=(
         "Static KPI dashboard site (data/site/index.html), built from the published snapshot "

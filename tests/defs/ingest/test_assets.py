@@ -17,8 +17,10 @@ import duckdb
 import pytest
 
 from dagster_project.lib.contract import load_contract
+from dagster_project.lib.run_lock import run_lock
 from dagster_project.lib.settings import get_settings
 from dagster_project.lib.validation import load_suites
+from dagster_project.lib.warehouse import RUN_LOCK
 from tests.conftest import make_workspace, point_settings_at
 
 CONTRACT = load_contract()
@@ -26,6 +28,8 @@ SUITES = load_suites(get_settings().expectations_dir)
 EXTRACTED = "2026-11-01 00:00:00"  # the generator's extraction moment for end_month 2026-10
 # Where the generator can put each kind (lib/generate.py DefectTargets), as the rules name it.
 AMOUNT_RULES = ("range:", "plausible_", "order:paid_amount", "order:realised_saving")
+
+RESOURCES = {RUN_LOCK: run_lock}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +46,7 @@ def gated(tmp_path_factory: pytest.TempPathFactory):
     point_settings_at(ws)
     os.environ["OPSVALUE_NOW"] = EXTRACTED
     try:
-        result = dg.materialize([raw_extracts], raise_on_error=False)
+        result = dg.materialize([raw_extracts], resources=RESOURCES, raise_on_error=False)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -280,7 +284,7 @@ def test_a_late_source_is_stale_and_so_are_its_metrics(gated, tmp_path):
     saved = dict(os.environ)
     point_settings_at(late)
     try:
-        result = dg.materialize([raw_extracts], raise_on_error=False)
+        result = dg.materialize([raw_extracts], resources=RESOURCES, raise_on_error=False)
     finally:
         os.environ.clear()
         os.environ.update(saved)
