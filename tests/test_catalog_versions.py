@@ -11,8 +11,7 @@ import duckdb
 import pytest
 import yaml
 
-from dagster_project.defs.dbt.assets import REBUILD
-from dagster_project.lib.dbt_project import dbt_executable
+from dagster_project.lib.dbt_project import REBUILD, dbt_executable
 from dagster_project.lib.settings import get_settings
 
 DBT_DIR = get_settings().dbt_project_dir

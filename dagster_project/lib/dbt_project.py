@@ -141,3 +141,22 @@ def build_watermark(con: duckdb.DuckDBPyConnection) -> str:
     return json.dumps(
         {"ledger_max_id": ledger_max, "mapping_max_id": mapping, "dbt": dbt_project_fingerprint()}
     )
+
+
+WATERMARK_KEY = "dbt_build_watermark"
+REBUILD = ["--vars", json.dumps({"opsvalue_rebuild": True})]
+
+
+def build_args(previous: str | None, watermark: str) -> list[str]:
+    """Incremental build on new data; a full refresh when the dbt project itself changed.
+
+    Incremental models only add what is new, so a change of their SQL, of the metric catalog
+    they are generated from, of a contract, or of the alias list staging maps org codes through
+    must rebuild them from scratch. The incremental models take the `opsvalue_rebuild` var as
+    their full_refresh config; dbt's own --full-refresh would also wipe the definition history.
+    """
+    before = json.loads(previous) if previous else {}
+    now = json.loads(watermark)
+    if any(before.get(key) != now[key] for key in ("dbt", "mapping_max_id")):
+        return ["build", *REBUILD]
+    return ["build"]

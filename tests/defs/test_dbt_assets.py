@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from dagster_project.defs.dbt.assets import REBUILD, build_args
+from dagster_project.lib.dbt_project import REBUILD, build_args
 
 
 def watermark(ledger: int, mapping: int | None, dbt: str) -> str:

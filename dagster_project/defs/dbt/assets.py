@@ -1,6 +1,5 @@
 """dbt models (staging, owner folders, marts) as Dagster assets through dagster-dbt."""
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +9,8 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from dagster_project.lib.dbt_project import (
     DBT_PROJECT,
     TRANSLATOR,
+    WATERMARK_KEY,
+    build_args,
     build_watermark,
 )
 from dagster_project.lib.publish import content_fingerprint, published_fingerprint
@@ -21,24 +22,6 @@ from dagster_project.lib.warehouse import (
     write_state,
 )
 from dashboards import site_version
-
-WATERMARK_KEY = "dbt_build_watermark"
-REBUILD = ["--vars", json.dumps({"opsvalue_rebuild": True})]
-
-
-def build_args(previous: str | None, watermark: str) -> list[str]:
-    """Incremental build on new data; a full refresh when the dbt project itself changed.
-
-    Incremental models only add what is new, so a change of their SQL, of the metric catalog
-    they are generated from, of a contract, or of the alias list staging maps org codes through
-    must rebuild them from scratch. The incremental models take the `opsvalue_rebuild` var as
-    their full_refresh config; dbt's own --full-refresh would also wipe the definition history.
-    """
-    before = json.loads(previous) if previous else {}
-    now = json.loads(watermark)
-    if any(before.get(key) != now[key] for key in ("dbt", "mapping_max_id")):
-        return ["build", *REBUILD]
-    return ["build"]
 
 
 @dbt_assets(

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from dagster_project.defs.dbt.assets import WATERMARK_KEY
+from dagster_project.lib.dbt_project import WATERMARK_KEY
 from dagster_project.lib.freshness import publication_row, refresh_stale_metrics
 from dagster_project.lib.publish import content_fingerprint, publish_snapshot, published_fingerprint
 from dagster_project.lib.settings import get_settings
