@@ -12,20 +12,34 @@
     these models and fct_kpi_values take as their full_refresh config. Not --full-refresh: that
     would also wipe metric_definition_history, whose whole point is to outlive rebuilds. -#}
 
-{% macro batch_incremental_config(staging_model) %}
-    {#- The post-hook removes rows whose batch has left the raw layer: a file re-delivered with
-        no rows (or none that passed the gate) selects nothing, so delete+insert alone would
-        keep its old rows. -#}
+{% macro batch_incremental_config() %}
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': 'delete+insert',
         'unique_key': '_source_file',
         'on_schema_change': 'fail',
         'full_refresh': var('opsvalue_rebuild', none),
-        'post_hook': "delete from {{ this }} where _batch_id not in "
-            ~ "(select distinct staged._batch_id from {{ ref('" ~ staging_model ~ "') }} as staged)",
     }) }}
 {% endmacro %}
+
+{% macro delete_gone_batches() -%}
+    {#- The owner folders' post-hook (dbt_project.yml); it acts on the batch-incremental facts
+        only. It removes rows whose batch has left the raw layer: a file re-delivered with no
+        rows (or none that passed the gate) selects nothing, so delete+insert alone would keep
+        its old rows. The staging model is the one stg_ model the fact depends on (hooks are
+        also rendered while dbt parses, before dependencies are known). -#}
+    {%- if execute and model.config.materialized == 'incremental'
+        and model.config.unique_key == '_source_file' %}
+        {%- set staging = [] %}
+        {%- for node in model.depends_on.nodes if node.startswith('model.') and '.stg_' in node %}
+            {%- do staging.append(node.split('.')[-1]) %}
+        {%- endfor %}
+    delete from {{ this }}
+    where _batch_id not in (
+        select distinct staged._batch_id from {{ ref(staging[0]) }} as staged
+    )
+    {%- endif %}
+{%- endmacro %}
 
 {% macro lineage_columns() -%}
     _source_file,

@@ -1,4 +1,4 @@
-{{ config(**batch_incremental_config('stg_rpa_runs__rpa_runs')) }}
+{{ config(**batch_incremental_config()) }}
 
 with
 

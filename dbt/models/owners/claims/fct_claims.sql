@@ -1,4 +1,4 @@
-{{ config(**batch_incremental_config('stg_claims__claims')) }}
+{{ config(**batch_incremental_config()) }}
 
 with
 

@@ -1,4 +1,4 @@
-{{ config(**batch_incremental_config('stg_complaints__complaints')) }}
+{{ config(**batch_incremental_config()) }}
 
 with
 

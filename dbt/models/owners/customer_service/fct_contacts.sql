@@ -1,4 +1,4 @@
-{{ config(**batch_incremental_config('stg_contacts__contacts')) }}
+{{ config(**batch_incremental_config()) }}
 
 with
 

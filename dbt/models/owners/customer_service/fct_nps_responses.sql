@@ -1,4 +1,4 @@
-{{ config(**batch_incremental_config('stg_nps_responses__responses')) }}
+{{ config(**batch_incremental_config()) }}
 
 with
 

@@ -1,4 +1,4 @@
-{{ config(**batch_incremental_config('stg_applications__applications')) }}
+{{ config(**batch_incremental_config()) }}
 
 with
 

@@ -1,4 +1,4 @@
-{{ config(**batch_incremental_config('stg_tasks__tasks')) }}
+{{ config(**batch_incremental_config()) }}
 
 with
 

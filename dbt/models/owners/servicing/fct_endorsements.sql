@@ -1,4 +1,4 @@
-{{ config(**batch_incremental_config('stg_endorsements__endorsements')) }}
+{{ config(**batch_incremental_config()) }}
 
 with
 
