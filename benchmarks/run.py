@@ -44,6 +44,7 @@ from benchmarks import floor
 from benchmarks.dataset import Dataset, prepare
 from benchmarks.measure import MeasureError, Run, measure
 from benchmarks.stage import STAGES
+from dagster_project.cli import _positive_float, _positive_int
 from dagster_project.lib.settings import PROJECT_ROOT
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -385,20 +386,6 @@ def render_table(measurements: dict[str, dict], result_ratios: dict[str, dict]) 
 
 def default_name(scale: float, months: int) -> str:
     return f"scale-{scale:g}_months-{months}"
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number > 0, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -70,6 +70,23 @@ def _restore_env() -> Iterator[None]:
             os.environ[key] = value
 
 
+def run_on(ws: Workspace) -> None:
+    """One full pipeline run on a workspace; this process's settings are restored after it."""
+    from dagster_project.cli import run_pipeline
+    from dagster_project.lib.settings import get_settings
+
+    saved = {k: os.environ.get(k) for k in ENV_VARS}
+    point_settings_at(ws)
+    try:
+        assert run_pipeline(get_settings()), "the pipeline run failed"
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
     """The dbt manifest, prepared once per test session."""
@@ -91,21 +108,9 @@ def generated_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory, generated_raw: Path, dbt_manifest: Path):
     """One full pipeline run (ingest, dbt build, site) over the generated extracts."""
-    from dagster_project.cli import run_pipeline
-    from dagster_project.lib.settings import get_settings
-
     ws = make_workspace(tmp_path_factory.mktemp("built"))
     ws.raw_dir.symlink_to(generated_raw, target_is_directory=True)
-    saved = {k: os.environ.get(k) for k in ENV_VARS}
-    point_settings_at(ws)
-    try:
-        assert run_pipeline(get_settings()), "the pipeline run failed"
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    run_on(ws)
     return ws
 
 
@@ -123,24 +128,13 @@ def loaded_but_last_day(tmp_path_factory: pytest.TempPathFactory, generated_raw:
     a few late records of the month before) wait in `delivery.files`; delivering them gives
     exactly the records `built` was computed from.
     """
-    from dagster_project.cli import run_pipeline
     from dagster_project.lib.generate import split_last_day
-    from dagster_project.lib.settings import get_settings
 
     root = tmp_path_factory.mktemp("last_day")
     ws = make_workspace(root / "ws")
     shutil.copytree(generated_raw, ws.raw_dir)
     delivery = split_last_day(ws.raw_dir, root / "delivery")
-    saved = {k: os.environ.get(k) for k in ENV_VARS}
-    point_settings_at(ws)
-    try:
-        assert run_pipeline(get_settings()), "the pipeline run failed"
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    run_on(ws)
     return ws, delivery
 
 
