@@ -8,9 +8,18 @@
     nothing is counted twice.
 
     A change of the dbt project or of the alias list rebuilds the incremental models from
-    scratch: the pipeline passes --vars '{opsvalue_rebuild: true}' (defs/dbt/assets.py), which
-    these models and fct_kpi_values take as their full_refresh config. Not --full-refresh: that
-    would also wipe metric_definition_history, whose whole point is to outlive rebuilds. -#}
+    scratch: the pipeline sets OPSVALUE_REBUILD=true for that dbt run (lib/dbt_project.plan_build),
+    which these models, kpi_batch_months, fct_kpi_values and the gated models take as their
+    full_refresh config (opsvalue_rebuild() below). Not --full-refresh: that would also wipe
+    metric_definition_history, whose whole point is to outlive rebuilds. -#}
+
+{% macro opsvalue_rebuild() -%}
+    {#- full_refresh config of the incremental models: true when the pipeline rebuilds, else none
+        (dbt's own --full-refresh flag decides). An environment variable, not --vars: dbt
+        re-parses the whole project whenever --vars change, but only the files that read an
+        environment variable when that variable changes. -#}
+    {{ return(true if env_var('OPSVALUE_REBUILD', '') == 'true' else none) }}
+{%- endmacro %}
 
 {% macro batch_incremental_config() %}
     {{ return({
@@ -18,25 +27,39 @@
         'incremental_strategy': 'delete+insert',
         'unique_key': '_source_file',
         'on_schema_change': 'fail',
-        'full_refresh': var('opsvalue_rebuild', none),
+        'full_refresh': opsvalue_rebuild(),
     }) }}
 {% endmacro %}
+
+{% macro batch_source_relation() -%}
+    {#- The raw table behind a batch-incremental fact: the source of the one stg_ model it reads
+        (looked up in the graph, so no source() call hides a dependency dbt would not see). -#}
+    {%- set found = [] %}
+    {%- for node in model.depends_on.nodes if node.startswith('model.') and '.stg_' in node %}
+        {%- for parent in graph.nodes[node].depends_on.nodes if parent.startswith('source.') %}
+            {%- do found.append(graph.sources[parent]) %}
+        {%- endfor %}
+    {%- endfor %}
+    {%- if found | length != 1 %}
+        {{ exceptions.raise_compiler_error(
+            model.name ~ ": a batch-incremental fact reads exactly one staged raw source, found "
+            ~ found | length) }}
+    {%- endif %}
+    {{ return(found[0]) }}
+{%- endmacro %}
 
 {% macro delete_gone_batches() -%}
     {#- The owner folders' post-hook (dbt_project.yml); it acts on the batch-incremental facts
         only. It removes rows whose batch has left the raw layer: a file re-delivered with no
         rows (or none that passed the gate) selects nothing, so delete+insert alone would keep
-        its old rows. The staging model is the one stg_ model the fact depends on (hooks are
-        also rendered while dbt parses, before dependencies are known). -#}
+        its old rows. (Hooks are also rendered while dbt parses, before the graph is known.) -#}
     {%- if execute and model.config.materialized == 'incremental'
         and model.config.unique_key == '_source_file' %}
-        {%- set staging = [] %}
-        {%- for node in model.depends_on.nodes if node.startswith('model.') and '.stg_' in node %}
-            {%- do staging.append(node.split('.')[-1]) %}
-        {%- endfor %}
+        {%- set raw = batch_source_relation() %}
     delete from {{ this }}
     where _batch_id not in (
-        select distinct staged._batch_id from {{ ref(staging[0]) }} as staged
+        select distinct raw_rows._batch_id
+        from {{ raw.relation_name }} as raw_rows
     )
     {%- endif %}
 {%- endmacro %}
@@ -48,7 +71,19 @@
 {%- endmacro %}
 
 {% macro only_new_batches() -%}
+    {#- The batches of the fact's source the fact has not seen, looked up in the file ledger
+        (a few hundred rows) rather than by comparing the staged view with the fact: a short list
+        of batch ids reaches the raw table scan as a filter, so an incremental run reads only the
+        new batches' rows. The source() call sits outside the branch so dbt records it while
+        parsing, when is_incremental() is false. -#}
+    {%- set ledger = source('meta', 'file_ledger') %}
     {%- if is_incremental() %}
-    where _batch_id not in (select distinct seen._batch_id from {{ this }} as seen)
+    where _batch_id in (
+        select ledger.batch_id
+        from {{ ledger }} as ledger
+        where
+            ledger.source = '{{ batch_source_relation().source_name }}'
+            and ledger.batch_id not in (select distinct seen._batch_id from {{ this }} as seen)
+    )
     {%- endif %}
 {%- endmacro %}

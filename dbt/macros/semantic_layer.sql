@@ -25,10 +25,16 @@
         {%- for e in sm.entities -%}
             {%- do entities.update({e.name: (e.expr or e.name)}) -%}
         {%- endfor -%}
+        {%- set node = graph.nodes.get(sm.depends_on.nodes[0], {}) if sm.depends_on.nodes else {} -%}
+        {%- set node_config = node.get('config', {}) -%}
+        {#- batched: a batch-incremental fact (macros/incremental_batches.sql), whose rows carry
+            the _source_file and _batch_id they came from; a batch's rows never change -#}
         {%- do models.update({sm.name: {
             'name': sm.name,
             'relation': sm.node_relation.relation_name,
             'model': sm.model,
+            'batched': node_config.get('materialized') == 'incremental'
+                and node_config.get('unique_key') == '_source_file',
             'dims': dims,
             'entities': entities,
             'default_time': sm.defaults.agg_time_dimension if sm.defaults else none,

@@ -1,6 +1,8 @@
 {#- The reporting calendar: every month from the first to the last month with operational
     events. Snapshot facts (backlog, policies in force, staffing) are taken at these month ends,
-    and cohorts mature against data_end_date, the newest event delivered. -#}
+    and cohorts mature against data_end_date, the newest event delivered. The bounds are read
+    from the typed facts (one row per raw record, like staging), not from the staging views,
+    which would cast every raw text timestamp again on every run. -#}
 with
 
 event_bounds as (
@@ -8,17 +10,17 @@ event_bounds as (
     select
         min(reported_at) as first_at,
         max(reported_at) as last_at
-    from {{ ref('stg_claims__claims') }}
+    from {{ ref('fct_claims') }}
     union all
     select
         min(arrived_at) as first_at,
         max(arrived_at) as last_at
-    from {{ ref('stg_contacts__contacts') }}
+    from {{ ref('fct_contacts') }}
     union all
     select
         min(created_at) as first_at,
         max(created_at) as last_at
-    from {{ ref('stg_tasks__tasks') }}
+    from {{ ref('fct_tasks') }}
 
 ),
 

@@ -10,35 +10,23 @@
 
 {#- Incremental by month: the KPIs of a metric and month are a function of that month's
     observations and the org tree alone (no window reaches across months), so a run recomputes
-    only the (metric, month) pairs whose inputs changed. `input_digest` fingerprints those inputs
-    (count and an order-independent sum of row hashes of the observations, plus the org tree);
-    pairs whose digest matches the stored one are left alone. Late records, corrected files,
-    month-end snapshots and reorganisations all show up as changed digests. The observation scan
-    itself runs every time: it is what tells which months changed. -#}
+    only the (metric, month) pairs whose inputs changed. `input_digest` fingerprints those inputs:
+    for the batch-incremental facts, the batches that observe the pair and how often (from
+    kpi_batch_months, which indexes each batch once, when it arrives); for the other models
+    (month-end snapshots, monthly extracts, all small), their observations themselves; and the org
+    tree. Pairs whose digest matches the stored one are left alone; for the others, only the
+    batches that observe them are read again. Late records, corrected files, month-end snapshots
+    and reorganisations all show up as changed digests. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['metric_name', 'period_start'],
     on_schema_change='fail',
-    full_refresh=var('opsvalue_rebuild', none),
+    full_refresh=opsvalue_rebuild(),
 ) }}
 
 {#- Static dependencies for dbt's DAG: every model a semantic model rests on. -#}
--- depends_on: {{ ref('fct_claims') }}
--- depends_on: {{ ref('fct_applications') }}
--- depends_on: {{ ref('fct_endorsements') }}
--- depends_on: {{ ref('fct_policies_in_force_monthly') }}
--- depends_on: {{ ref('fct_policy_cohorts') }}
--- depends_on: {{ ref('fct_contacts') }}
--- depends_on: {{ ref('fct_nps_responses') }}
--- depends_on: {{ ref('fct_complaints') }}
--- depends_on: {{ ref('fct_tasks') }}
--- depends_on: {{ ref('fct_task_backlog_monthly') }}
--- depends_on: {{ ref('fct_rpa_runs') }}
--- depends_on: {{ ref('fct_op_costs') }}
--- depends_on: {{ ref('fct_staffing_monthly') }}
--- depends_on: {{ ref('fct_project_milestones') }}
--- depends_on: {{ ref('fct_metric_governance') }}
+{{ kpi_depends_on() }}
 
 {%- if execute %}
     {%- set specs = kpi_metric_specs() %}
@@ -53,90 +41,50 @@
     {%- endif %}
 {%- endfor %}
 
+{%- set scans = kpi_scans(specs, index) %}
+{%- set batched_scans = [] %}
+{%- set table_scans = [] %}
+{%- for scan in scans %}
+    {%- do (batched_scans if scan.model.batched else table_scans).append(scan) %}
+{%- endfor %}
+
 with
 
-observations as (
+batch_inputs as (
 
-    {%- set scans = [] %}
-    {%- for model in index.models.values() | sort(attribute='name') %}
-        {%- set items = [] %}
-        {%- for spec in specs.values() if spec.is_kpi %}
-            {%- if spec.kind == 'percentile' and spec.sample.model == model.name %}
-                {%- do items.append({'date': spec.sample.time_sql, 'when': spec.sample.condition,
-                    'num': 'null', 'den': 'null', 'sample': spec.sample.value, 'name': spec.name}) %}
-            {%- elif spec.kind == 'additive' and spec.numerator.model == model.name %}
-                {%- set n = spec.numerator %}
-                {%- do items.append({'date': n.time_sql, 'when': n.condition,
-                    'num': n.value, 'den': 'null', 'sample': 'null', 'name': spec.name}) %}
-            {%- elif spec.kind in ('mean', 'ratio', 'derived') %}
-                {%- set n = spec.numerator %}
-                {%- set d = spec.denominator %}
-                {%- set den_value = '1.0' if spec.kind == 'mean' else d.value %}
-                {%- set same_scan = n.model == model.name and d.model == model.name %}
-                {%- if same_scan and n.time_sql == d.time_sql %}
-                    {%- do items.append({'date': n.time_sql,
-                        'when': '(' ~ n.condition ~ ') or (' ~ d.condition ~ ')',
-                        'num': 'case when ' ~ n.condition ~ ' then ' ~ n.value ~ ' end',
-                        'den': 'case when ' ~ d.condition ~ ' and (' ~ d.value ~ ') is not null then ' ~ den_value ~ ' end',
-                        'sample': 'null', 'name': spec.name}) %}
-                {%- else %}
-                    {%- if n.model == model.name %}
-                        {%- do items.append({'date': n.time_sql, 'when': n.condition,
-                            'num': n.value, 'den': 'null', 'sample': 'null', 'name': spec.name}) %}
-                    {%- endif %}
-                    {%- if d.model == model.name %}
-                        {%- do items.append({'date': d.time_sql, 'when': d.condition,
-                            'num': 'null', 'den': den_value, 'sample': 'null', 'name': spec.name}) %}
-                    {%- endif %}
-                {%- endif %}
-            {%- endif %}
-        {%- endfor %}
-        {%- if items %}
-            {%- do scans.append({'model': model, 'items': items}) %}
-        {%- endif %}
-    {%- endfor %}
-    {%- for scan in scans %}
     select
-        observed.org_code,
-        observed.center_code,
-        observed.metric_name,
-        observed.event_date,
-        observed.numerator,
-        observed.denominator,
-        observed.sample
-    from (
-        select
-            {{ scan.model.entities.get('org', 'null') }} as org_code,
-            {{ scan.model.entities.get('center', 'null') }} as center_code,
-            unnest([
-                {%- for item in scan['items'] %}
-                {
-                    'metric_name': '{{ item.name }}',
-                    'event_date': case when {{ item.when }} then {{ item.date }} end,
-                    'numerator': cast({{ item.num }} as double),
-                    'denominator': cast({{ item.den }} as double),
-                    'sample': cast({{ item.sample }} as double)
-                }{% if not loop.last %},{% endif %}
-                {%- endfor %}
-            ], recursive := true)
-        from {{ scan.model.relation }}
-    ) as observed
-    where observed.event_date is not null
+        metric_name,
+        period_start,
+        sum(hash(semantic_model, _batch_id, observations)) as batch_digest
+    from {{ ref('kpi_batch_months') }}
+    where metric_name is not null
+    group by metric_name, period_start
+
+),
+
+table_observations as (
+
+    {%- for scan in table_scans %}
+    {{ kpi_observation_select(scan) }}
     {%- if not loop.last %}
     union all
     {%- endif %}
     {%- endfor %}
-    {%- if not scans %}
-    select
-        cast(null as varchar) as org_code,
-        cast(null as varchar) as center_code,
-        cast(null as varchar) as metric_name,
-        cast(null as date) as event_date,
-        cast(null as double) as numerator,
-        cast(null as double) as denominator,
-        cast(null as double) as sample
-    where false
+    {%- if not table_scans %}
+    {{ kpi_no_observations() }}
     {%- endif %}
+
+),
+
+table_inputs as (
+
+    select
+        metric_name,
+        cast(date_trunc('month', event_date) as date) as period_start,
+        count(*) as observations,
+        sum(hash(org_code, center_code, event_date, numerator, denominator, sample)) as digest
+    from table_observations
+    group by metric_name, cast(date_trunc('month', event_date) as date)
 
 ),
 
@@ -157,36 +105,24 @@ org_tree_digest as (
 
 ),
 
-observed_months as (
-
-    select
-        *,
-        cast(date_trunc('month', event_date) as date) as period_start
-    from observations
-
-),
-
 month_inputs as (
 
     select
-        observed_months.metric_name,
-        observed_months.period_start,
+        coalesce(batch_inputs.metric_name, table_inputs.metric_name) as metric_name,
+        coalesce(batch_inputs.period_start, table_inputs.period_start) as period_start,
         md5(concat_ws(
             '|',
-            count(*),
-            sum(hash(
-                observed_months.org_code,
-                observed_months.center_code,
-                observed_months.event_date,
-                observed_months.numerator,
-                observed_months.denominator,
-                observed_months.sample
-            )),
-            any_value(org_tree_digest.digest)
+            coalesce(batch_inputs.batch_digest, 0),
+            coalesce(table_inputs.observations, 0),
+            coalesce(table_inputs.digest, 0),
+            org_tree_digest.digest
         )) as input_digest
-    from observed_months
+    from batch_inputs
+    full outer join table_inputs
+        on
+            batch_inputs.metric_name = table_inputs.metric_name
+            and batch_inputs.period_start = table_inputs.period_start
     cross join org_tree_digest
-    group by observed_months.metric_name, observed_months.period_start
 
 ),
 
@@ -207,6 +143,44 @@ changed_months as (
             and published.input_digest = month_inputs.input_digest
     )
     {%- endif %}
+
+),
+
+changed_batches as (
+
+    select distinct
+        indexed.semantic_model,
+        indexed._batch_id
+    from {{ ref('kpi_batch_months') }} as indexed
+    inner join changed_months
+        on
+            indexed.metric_name = changed_months.metric_name
+            and indexed.period_start = changed_months.period_start
+
+),
+
+observations as (
+
+    {%- for scan in batched_scans %}
+    {%- set changed_batches_of_scan -%}
+        _batch_id in (
+            select changed_batches._batch_id from changed_batches
+            where changed_batches.semantic_model = '{{ scan.model.name }}'
+        )
+    {%- endset %}
+    {{ kpi_observation_select(scan, row_filter=changed_batches_of_scan) }}
+    union all
+    {%- endfor %}
+    select * from table_observations
+
+),
+
+observed_months as (
+
+    select
+        *,
+        cast(date_trunc('month', event_date) as date) as period_start
+    from observations
 
 ),
 

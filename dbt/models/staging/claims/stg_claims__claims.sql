@@ -6,12 +6,18 @@ source as (
 
 ),
 
+conformed as (
+
+    {{ conform_org_codes() }}
+
+),
+
 renamed as (
 
     select
         claim_id,
         policy_id,
-        {{ canonical_org_code('org_code') }} as org_code,
+        canonical_org_code as org_code,
         upper(trim(center_code)) as center_code,
         product_line,
         cast(reported_at as timestamp) as reported_at,
@@ -31,7 +37,7 @@ renamed as (
         _row_number,
         _batch_id,
         _loaded_at
-    from source
+    from conformed
 
 )
 

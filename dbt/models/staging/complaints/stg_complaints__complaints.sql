@@ -6,11 +6,17 @@ source as (
 
 ),
 
+conformed as (
+
+    {{ conform_org_codes() }}
+
+),
+
 renamed as (
 
     select
         complaint_id,
-        {{ canonical_org_code('org_code') }} as org_code,
+        canonical_org_code as org_code,
         source,
         category,
         cast(received_at as timestamp) as received_at,
@@ -21,7 +27,7 @@ renamed as (
         _row_number,
         _batch_id,
         _loaded_at
-    from source
+    from conformed
 
 )
 

@@ -6,11 +6,17 @@ source as (
 
 ),
 
+conformed as (
+
+    {{ conform_org_codes() }}
+
+),
+
 renamed as (
 
     select
         contact_id,
-        {{ canonical_org_code('org_code') }} as org_code,
+        canonical_org_code as org_code,
         upper(trim(center_code)) as center_code,
         channel,
         cast(arrived_at as timestamp) as arrived_at,
@@ -26,7 +32,7 @@ renamed as (
         _row_number,
         _batch_id,
         _loaded_at
-    from source
+    from conformed
 
 )
 

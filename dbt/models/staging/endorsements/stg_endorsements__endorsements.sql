@@ -6,12 +6,18 @@ source as (
 
 ),
 
+conformed as (
+
+    {{ conform_org_codes() }}
+
+),
+
 renamed as (
 
     select
         endorsement_id,
         policy_id,
-        {{ canonical_org_code('org_code') }} as org_code,
+        canonical_org_code as org_code,
         upper(trim(center_code)) as center_code,
         endorsement_type,
         cast(requested_at as timestamp) as requested_at,
@@ -23,7 +29,7 @@ renamed as (
         _row_number,
         _batch_id,
         _loaded_at
-    from source
+    from conformed
 
 )
 

@@ -6,11 +6,17 @@ source as (
 
 ),
 
+conformed as (
+
+    {{ conform_org_codes() }}
+
+),
+
 renamed as (
 
     select
         cast(month as date) as month_date,
-        {{ canonical_org_code('org_code') }} as org_code,
+        canonical_org_code as org_code,
         upper(trim(center_code)) as center_code,
         cost_type,
         cast(amount as decimal(18, 2)) as amount_cny,
@@ -18,7 +24,7 @@ renamed as (
         _row_number,
         _batch_id,
         _loaded_at
-    from source
+    from conformed
 
 )
 

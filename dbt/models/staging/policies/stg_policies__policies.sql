@@ -6,11 +6,17 @@ source as (
 
 ),
 
+conformed as (
+
+    {{ conform_org_codes() }}
+
+),
+
 renamed as (
 
     select
         policy_id,
-        {{ canonical_org_code('org_code') }} as org_code,
+        canonical_org_code as org_code,
         product_line,
         channel,
         cast(issued_date as date) as issued_date,
@@ -20,7 +26,7 @@ renamed as (
         _row_number,
         _batch_id,
         _loaded_at
-    from source
+    from conformed
 
 )
 

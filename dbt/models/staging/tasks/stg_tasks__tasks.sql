@@ -6,11 +6,17 @@ source as (
 
 ),
 
+conformed as (
+
+    {{ conform_org_codes() }}
+
+),
+
 renamed as (
 
     select
         task_id,
-        {{ canonical_org_code('org_code') }} as org_code,
+        canonical_org_code as org_code,
         upper(trim(center_code)) as center_code,
         task_type,
         cast(created_at as timestamp) as created_at,
@@ -24,7 +30,7 @@ renamed as (
         _row_number,
         _batch_id,
         _loaded_at
-    from source
+    from conformed
 
 )
 

@@ -1,9 +1,10 @@
-{#- One row per task open at a month end (created on or before it, not completed by then). -#}
+{#- One row per task open at a month end (created on or before it, not completed by then), read
+    from the typed fact rather than the staging view, which would cast every raw row again. -#}
 with
 
 tasks as (
 
-    select * from {{ ref('stg_tasks__tasks') }}
+    select * from {{ ref('fct_tasks') }}
 
 ),
 

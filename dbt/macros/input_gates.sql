@@ -1,0 +1,97 @@
+{#- Models rebuilt only when their inputs changed.
+
+    Some marts depend on a slowly changing source and on the reporting calendar (dim_months), and
+    dim_months is rebuilt by every daily delivery: without a gate, a day of claims would recompute
+    every month of policies in force. A gated model is incremental: every row carries the
+    `input_digest` of what it was computed from (the batches of its sources, which never change
+    once loaded, plus the part of the calendar it uses); a run recomputes every row when the
+    digest differs from the stored one, and reads nothing otherwise. The owner folders' post-hook
+    (inputs_gate_cleanup, dbt_project.yml) then removes the rows of any other digest, in the same
+    transaction as the insert.
+
+    Usage, with the same arguments in both places:
+        {{ config(**inputs_gate_config(['policies.policies'], 'month_ends')) }}
+        with changed_inputs as ({{ inputs_gate(['policies.policies'], 'month_ends') }}),
+        policies as (select * from ... where exists (select 1 from changed_inputs)),
+        ... select ..., changed_inputs.input_digest from ... cross join changed_inputs
+-#}
+
+{% macro inputs_gate_calendar(part) -%}
+    {#- The part of the reporting calendar a gated model uses, as one value over dim_months. -#}
+    {%- set month_ends = dbt.listagg(
+        "cast(gate_calendar.month_end_date as varchar)", "','",
+        "order by gate_calendar.month_end_date") %}
+    {%- set parts = {
+        'month_ends': month_ends,
+        'cohort_window': "concat_ws(',', min(gate_calendar.month_start_date), max(gate_calendar.month_end_date) filter (where gate_calendar.month_end_date <= gate_calendar.data_end_date))",
+    } %}
+    {%- if part not in parts %}
+        {{ exceptions.raise_compiler_error("unknown calendar part " ~ part) }}
+    {%- endif %}
+    {{- parts[part] -}}
+{%- endmacro %}
+
+{% macro inputs_digest(sources, calendar) -%}
+    {#- One text value: the batches of each source ('source.table') and the calendar part. -#}
+    {%- set parts = [] %}
+    {%- for name in sources %}
+        {%- set batches -%}
+            (
+                select {{ dbt.listagg('batches._batch_id', "','", 'order by batches._batch_id') }}
+                from (
+                    select distinct raw_rows._batch_id
+                    from {{ source(name.split('.')[0], name.split('.')[1]) }} as raw_rows
+                ) as batches
+            )
+        {%- endset %}
+        {%- do parts.append('coalesce(' ~ batches ~ ", '')") %}
+    {%- endfor %}
+    {%- set calendar_value -%}
+        (select {{ inputs_gate_calendar(calendar) }} from {{ ref('dim_months') }} as gate_calendar)
+    {%- endset %}
+    {%- do parts.append('coalesce(' ~ calendar_value ~ ", '')") %}
+    {%- set fields = [] %}
+    {%- for part in parts %}
+        {%- if not loop.first %}
+            {%- do fields.append("'|'") %}
+        {%- endif %}
+        {%- do fields.append(part) %}
+    {%- endfor %}
+    {{- dbt.hash(dbt.concat(fields)) -}}
+{%- endmacro %}
+
+{% macro inputs_gate(sources, calendar) -%}
+    {#- A CTE body: one row with the current input_digest when the model must be recomputed (a
+        first or full build, or inputs that changed since the stored rows), no row otherwise. The
+        model reads its sources `where exists (select 1 from <this cte>)`, which DuckDB decides
+        once, before any join, and cross joins it to stamp its rows. -#}
+    select gate.input_digest
+    from (select {{ inputs_digest(sources, calendar) }} as input_digest) as gate
+    {%- if is_incremental() %}
+    where gate.input_digest is distinct from (
+        select max(built.input_digest) from {{ this }} as built
+    )
+    {%- endif %}
+{%- endmacro %}
+
+{% macro inputs_gate_cleanup() -%}
+    {#- The owner folders' post-hook (dbt_project.yml); it acts on gated models only: rows
+        computed from other inputs go (all of them after a recomputation, none otherwise), in the
+        same transaction as the insert. Rendered while parsing too, when it is not run. -#}
+    {%- set gate = (model.config.meta or {}).get('inputs_gate') if execute else none %}
+    {%- if gate %}
+    delete from {{ this }}
+    where input_digest is distinct from {{ inputs_digest(gate.sources, gate.calendar) }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro inputs_gate_config(sources, calendar) -%}
+    {#- The gate's arguments also go to meta, where the post-hook finds them. -#}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'append',
+        'on_schema_change': 'fail',
+        'full_refresh': opsvalue_rebuild(),
+        'meta': {'inputs_gate': {'sources': sources, 'calendar': calendar}},
+    }) }}
+{%- endmacro %}

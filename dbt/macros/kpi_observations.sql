@@ -1,0 +1,151 @@
+{#-
+  The observations behind the published KPIs, shared by fct_kpi_values and kpi_batch_months.
+
+  One scan per semantic model turns every record into one observation per metric it feeds: the
+  metric, the event date of the metric's time dimension, and its numerator, denominator or
+  sample value (null when the record does not qualify). Records of sources whose rows carry a
+  batch (the batch-incremental facts) can be scanned batch by batch, which is what lets a
+  refresh recompute only the months its new batches touch.
+-#}
+
+{% macro kpi_scans(specs, index) %}
+    {#- [{model, items}] for every semantic model at least one published KPI reads. -#}
+    {%- set scans = [] %}
+    {%- for model in index.models.values() | sort(attribute='name') %}
+        {%- set items = [] %}
+        {%- for spec in specs.values() if spec.is_kpi %}
+            {%- if spec.kind == 'percentile' and spec.sample.model == model.name %}
+                {%- do items.append({'date': spec.sample.time_sql, 'when': spec.sample.condition,
+                    'num': 'null', 'den': 'null', 'sample': spec.sample.value, 'name': spec.name}) %}
+            {%- elif spec.kind == 'additive' and spec.numerator.model == model.name %}
+                {%- set n = spec.numerator %}
+                {%- do items.append({'date': n.time_sql, 'when': n.condition,
+                    'num': n.value, 'den': 'null', 'sample': 'null', 'name': spec.name}) %}
+            {%- elif spec.kind in ('mean', 'ratio', 'derived') %}
+                {%- set n = spec.numerator %}
+                {%- set d = spec.denominator %}
+                {%- set den_value = '1.0' if spec.kind == 'mean' else d.value %}
+                {%- set same_scan = n.model == model.name and d.model == model.name %}
+                {%- if same_scan and n.time_sql == d.time_sql %}
+                    {%- do items.append({'date': n.time_sql,
+                        'when': '(' ~ n.condition ~ ') or (' ~ d.condition ~ ')',
+                        'num': 'case when ' ~ n.condition ~ ' then ' ~ n.value ~ ' end',
+                        'den': 'case when ' ~ d.condition ~ ' and (' ~ d.value ~ ') is not null then ' ~ den_value ~ ' end',
+                        'sample': 'null', 'name': spec.name}) %}
+                {%- else %}
+                    {%- if n.model == model.name %}
+                        {%- do items.append({'date': n.time_sql, 'when': n.condition,
+                            'num': n.value, 'den': 'null', 'sample': 'null', 'name': spec.name}) %}
+                    {%- endif %}
+                    {%- if d.model == model.name %}
+                        {%- do items.append({'date': d.time_sql, 'when': d.condition,
+                            'num': 'null', 'den': den_value, 'sample': 'null', 'name': spec.name}) %}
+                    {%- endif %}
+                {%- endif %}
+            {%- endif %}
+        {%- endfor %}
+        {%- if items %}
+            {%- do scans.append({'model': model, 'items': items}) %}
+        {%- endif %}
+    {%- endfor %}
+    {{ return(scans) }}
+{% endmacro %}
+
+
+{% macro kpi_observation_select(scan, row_filter='', lineage=false) -%}
+    {#- The observations of one semantic model: org_code, center_code, metric_name, event_date,
+        numerator, denominator, sample (and _batch_id with lineage=true), from the records
+        passing row_filter. -#}
+    select
+        observed.org_code,
+        observed.center_code,
+        observed.metric_name,
+        observed.event_date,
+        observed.numerator,
+        observed.denominator,
+        observed.sample
+        {%- if lineage %},
+        observed._batch_id
+        {%- endif %}
+    from (
+        select
+            {{ scan.model.entities.get('org', 'null') }} as org_code,
+            {{ scan.model.entities.get('center', 'null') }} as center_code,
+            {%- if lineage %}
+            _batch_id,
+            {%- endif %}
+            unnest([
+                {%- for item in scan['items'] %}
+                {
+                    'metric_name': '{{ item.name }}',
+                    'event_date': case when {{ item.when }} then {{ item.date }} end,
+                    'numerator': cast({{ item.num }} as double),
+                    'denominator': cast({{ item.den }} as double),
+                    'sample': cast({{ item.sample }} as double)
+                }{% if not loop.last %},{% endif %}
+                {%- endfor %}
+            ], recursive := true)
+        from {{ scan.model.relation }}
+        {%- if row_filter %}
+        where {{ row_filter }}
+        {%- endif %}
+    ) as observed
+    where observed.event_date is not null
+{%- endmacro %}
+
+
+{% macro kpi_no_observations(lineage=false) -%}
+    {#- An empty relation with the columns of kpi_observation_select. -#}
+    select
+        cast(null as varchar) as org_code,
+        cast(null as varchar) as center_code,
+        cast(null as varchar) as metric_name,
+        cast(null as date) as event_date,
+        cast(null as double) as numerator,
+        cast(null as double) as denominator,
+        cast(null as double) as sample
+        {%- if lineage %},
+        cast(null as varchar) as _batch_id
+        {%- endif %}
+    where false
+{%- endmacro %}
+
+
+{% macro kpi_depends_on() -%}
+    {#- Every model a semantic model rests on, for dbt's DAG: fct_kpi_values and kpi_batch_months
+        read them through the semantic index (relation names, not ref()), which dbt cannot see.
+        Rendered as SQL comments; the ref() calls are what dbt records while parsing. -#}
+    {%- for name in [
+        'fct_claims', 'fct_applications', 'fct_endorsements', 'fct_policies_in_force_monthly',
+        'fct_policy_cohorts', 'fct_contacts', 'fct_nps_responses', 'fct_complaints', 'fct_tasks',
+        'fct_task_backlog_monthly', 'fct_rpa_runs', 'fct_op_costs', 'fct_staffing_monthly',
+        'fct_project_milestones', 'fct_metric_governance'] %}
+-- depends_on: {{ ref(name) }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{% macro kpi_delete_gone_batch_months() -%}
+    {#- kpi_batch_months' post-hook: forget the batches that left their fact (a corrected file
+        replaces its batch, a file re-delivered empty removes it). Rendered while parsing too,
+        when the semantic index is not known yet. -#}
+    {%- if execute %}
+        {%- set index = kpi_semantic_index() %}
+        {%- set batched = [] %}
+        {%- for model in index.models.values() | sort(attribute='name') if model.batched %}
+            {%- do batched.append(model) %}
+        {%- endfor %}
+    delete from {{ this }}
+    where _batch_id not in (
+        {%- for model in batched %}
+        select distinct fact._batch_id from {{ model.relation }} as fact
+        {%- if not loop.last %}
+        union all
+        {%- endif %}
+        {%- endfor %}
+        {%- if not batched %}
+        select cast(null as varchar) where false
+        {%- endif %}
+    )
+    {%- endif %}
+{%- endmacro %}
