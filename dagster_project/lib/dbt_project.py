@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import duckdb
 from dagster import AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject
+from packaging import version
 
 from dagster_project.lib.settings import get_settings
 from dagster_project.lib.warehouse import STATE_DDL, table_exists
@@ -42,8 +47,28 @@ def dbt_executable() -> str:
 DBT_TARGET = "work"
 
 
+class OpsvalueDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt CLI resource without two start-up costs the pipeline does not need.
+
+    On every invocation DbtCliResource runs `dbt --version` in a subprocess to learn which dbt it
+    drives (1.2 s of a refresh here) and builds a dbt adapter in the Dagster process, used only to
+    fetch column metadata and row counts, which these assets do not ask for (0.7 s). The dbt it
+    drives is the one installed beside this Python (dbt_executable), so its version is read from
+    the installed package instead; any other executable keeps dagster-dbt's own check.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            return version.parse(metadata.version("dbt-core"))
+        return DbtCliResource._cli_version.func(self)
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
+        return None
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(
+    return OpsvalueDbtCliResource(
         project_dir=DBT_PROJECT, dbt_executable=dbt_executable(), target=DBT_TARGET
     )
 
@@ -95,6 +120,24 @@ def ensure_manifest(project: DbtProject = DBT_PROJECT) -> Path:
     return manifest
 
 
+def keep_partial_parse(invocation_target: Path, project: DbtProject = DBT_PROJECT) -> None:
+    """Keep what a dbt invocation parsed for the next one.
+
+    dagster-dbt gives every invocation its own target folder, seeded with the project's
+    partial_parse.msgpack. dbt discards that file when the profile differs (the pipeline's `work`
+    target and its database path, not the default target `dbt parse` used) and parses the whole
+    project again, about 3 s here; its own file, written for this profile, is kept for the next
+    run. dbt checks every file's hash before using it, so a kept file is never trusted blindly.
+    """
+    parsed = invocation_target / "partial_parse.msgpack"
+    if not parsed.is_file():
+        return
+    kept = Path(project.manifest_path).parent / "partial_parse.msgpack"
+    tmp = kept.with_name(f".{kept.name}.{os.getpid()}")
+    shutil.copyfile(parsed, tmp)
+    os.replace(tmp, kept)
+
+
 class OpsvalueTranslator(DagsterDbtTranslator):
     """Asset keys are DuckDB `schema.table`, so an analyst finds the table behind every asset."""
 
@@ -144,19 +187,153 @@ def build_watermark(con: duckdb.DuckDBPyConnection) -> str:
 
 
 WATERMARK_KEY = "dbt_build_watermark"
-REBUILD = ["--vars", json.dumps({"opsvalue_rebuild": True})]
+# The batches a refresh tests (macros/test_scope.sql): an environment variable of the dbt process,
+# not --vars, since dbt re-parses the whole project whenever --vars change.
+NEW_BATCHES_ENV = "OPSVALUE_NEW_BATCHES"
+# A rebuild (macros/incremental_batches.sql, opsvalue_rebuild()): also an environment variable,
+# since dbt re-parses the whole project when --vars change and only the files reading a changed
+# environment variable when it changes.
+REBUILD_ENV = {"OPSVALUE_REBUILD": "true"}
+
+# The marts the publication copies and the KPI checks read: built on every run that builds.
+ALWAYS_BUILT = ("fct_kpi_values", "dim_metric_catalog", "dim_org", "data_quality_scorecard")
+# The pipeline's own tables (ledger, gate states, GX results) change on every run that loads.
+META_SOURCE = "meta"
 
 
-def build_args(previous: str | None, watermark: str) -> list[str]:
-    """Incremental build on new data; a full refresh when the dbt project itself changed.
+@dataclass(frozen=True)
+class BuildPlan:
+    """One dbt invocation: its arguments and, for the log, why it is what it is."""
 
-    Incremental models only add what is new, so a change of their SQL, of the metric catalog
-    they are generated from, of a contract, or of the alias list staging maps org codes through
-    must rebuild them from scratch. The incremental models take the `opsvalue_rebuild` var as
-    their full_refresh config; dbt's own --full-refresh would also wipe the definition history.
+    args: list[str]
+    reason: str
+    rebuild: bool = False
+    excluded: tuple[str, ...] = ()
+    new_batches: tuple[str, ...] | None = None
+
+    def env(self) -> dict[str, str]:
+        """Environment for the dbt process: rebuild, or the batches to test (or every row)."""
+        env = dict(REBUILD_ENV) if self.rebuild else {}
+        if self.new_batches is not None:
+            env[NEW_BATCHES_ENV] = json.dumps(list(self.new_batches))
+        return env
+
+
+def ledger_changes(
+    con: duckdb.DuckDBPyConnection, since_ledger_id: int | None
+) -> tuple[set[str], list[str]]:
+    """Sources with file versions recorded after `since_ledger_id`, and those versions' batches."""
+    if not table_exists(con, "meta", "file_ledger"):
+        return set(), []
+    rows = con.execute(
+        "select source, batch_id from meta.file_ledger where ledger_id > ? order by ledger_id",
+        [since_ledger_id if since_ledger_id is not None else -1],
+    ).fetchall()
+    return {source for source, _ in rows}, [batch for _, batch in rows]
+
+
+def _closure(start: set[str], edges: Mapping[str, list[str]]) -> set[str]:
+    seen, todo = set(start), list(start)
+    while todo:
+        for nxt in edges.get(todo.pop(), []):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def plan_build(
+    manifest: Mapping[str, Any],
+    previous: str | None,
+    watermark: str,
+    changed_sources: set[str],
+    new_batches: list[str],
+) -> BuildPlan:
+    """What a dbt build has to do for what changed since the last successful build.
+
+    - First build, or the dbt project or the alias list changed: rebuild everything (the
+      incremental models take OPSVALUE_REBUILD=true as their full_refresh config; dbt's own
+      --full-refresh would also wipe the definition history).
+    - Otherwise an incremental build of the models downstream of the changed sources (and the
+      marts publication reads), excluding the rest: a day of claims does not rebuild the policy
+      cohorts. Models a selected model's tests compare against (relationships) stay selected, as
+      dbt drops a test when it excludes any node the test reads.
+    - When none of the changed sources feeds a model that tests look values up in (org units,
+      centers, the catalog), the tests of the batch-carrying models check only the rows of the new
+      batches (macros/test_scope.sql, environment variable OPSVALUE_NEW_BATCHES): a new row
+      repeating an old key is still found, as the unique test compares the new keys with all rows.
     """
     before = json.loads(previous) if previous else {}
     now = json.loads(watermark)
-    if any(before.get(key) != now[key] for key in ("dbt", "mapping_max_id")):
-        return ["build", *REBUILD]
-    return ["build"]
+    if not previous or any(before.get(key) != now[key] for key in ("dbt", "mapping_max_id")):
+        reason = "first build" if not previous else "the dbt project or the alias list changed"
+        return BuildPlan(args=["build"], reason=f"full rebuild: {reason}", rebuild=True)
+
+    nodes = {**manifest["nodes"], **manifest["sources"]}
+    parents = manifest["parent_map"]
+    # The batch-incremental facts read the file ledger only to find their own source's new
+    # batches: a ledger entry of another source is no reason to run them.
+    children = {
+        uid: [
+            child
+            for child in kids
+            if not (
+                nodes.get(uid, {}).get("source_name") == META_SOURCE
+                and nodes.get(child, {}).get("config", {}).get("unique_key") == "_source_file"
+            )
+        ]
+        for uid, kids in manifest["child_map"].items()
+    }
+    changed = changed_sources | {META_SOURCE}
+    start = {uid for uid, node in manifest["sources"].items() if node["source_name"] in changed}
+    models = {uid for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+    always = {uid for uid in models if nodes[uid]["name"] in ALWAYS_BUILT}
+    selected = (_closure(start, children) & models) | always
+    # every node some test of a selected model reads (dbt drops a test whose parent is excluded)
+    tests = [
+        uid
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "test"
+        and (
+            node.get("attached_node") in selected
+            or (not node.get("attached_node") and set(parents.get(uid, [])) & selected)
+        )
+    ]
+    needed = {parent for uid in tests for parent in parents.get(uid, [])}
+    excluded = sorted(nodes[uid]["name"] for uid in models - selected - needed)
+
+    # models that tests look values up in (the `to` side of relationships tests), and the
+    # sources they rest on: a change there can break rows that are not new
+    looked_up = {
+        parent
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "test"
+        and (node.get("test_metadata") or {}).get("name") == "relationships"
+        for parent in parents.get(uid, [])
+        if parent != node.get("attached_node")
+    }
+    upstream = _closure(looked_up, parents)
+    lookup_sources = {
+        manifest["sources"][uid]["source_name"] for uid in upstream if uid in manifest["sources"]
+    }
+    args = ["build"]
+    if excluded:
+        # one value: dagster-dbt re-reads --exclude with argparse (one value per flag)
+        args += ["--exclude", " ".join(excluded)]
+    touched = changed_sources & lookup_sources
+    if touched:
+        scope = None
+        reason = f"incremental, every row tested ({', '.join(sorted(touched))} changed)"
+    else:
+        scope = tuple(new_batches)
+        reason = f"incremental, tests on the {len(scope)} new batch(es)"
+    return BuildPlan(
+        args=args,
+        reason=f"{reason}; {len(excluded)} model(s) no changed source feeds left as they are",
+        excluded=tuple(excluded),
+        new_batches=scope,
+    )
+
+
+def load_manifest(project: DbtProject = DBT_PROJECT) -> dict[str, Any]:
+    return json.loads(Path(project.manifest_path).read_text())

@@ -1,21 +1,77 @@
-"""When the dbt asset builds incrementally and when it rebuilds from scratch."""
+"""What the dbt asset builds: a rebuild, or an incremental build of what the changes feed."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from dagster_project.lib.dbt_project import REBUILD, build_args
+import pytest
+
+from dagster_project.lib.dbt_project import (
+    ALWAYS_BUILT,
+    NEW_BATCHES_ENV,
+    REBUILD_ENV,
+    plan_build,
+)
 
 
 def watermark(ledger: int, mapping: int | None, dbt: str) -> str:
     return json.dumps({"ledger_max_id": ledger, "mapping_max_id": mapping, "dbt": dbt})
 
 
-def test_build_args_is_incremental_for_new_data_only():
-    assert build_args(watermark(5, 1, "a"), watermark(9, 1, "a")) == ["build"]
+@pytest.fixture(scope="module")
+def manifest(dbt_manifest: Path) -> dict:
+    return json.loads(dbt_manifest.read_text())
 
 
-def test_build_args_rebuilds_when_the_project_or_the_alias_list_changed_or_on_first_build():
-    assert build_args(watermark(5, 1, "a"), watermark(5, 1, "b")) == ["build", *REBUILD]
-    assert build_args(watermark(5, 1, "a"), watermark(9, 7, "a")) == ["build", *REBUILD]
-    assert build_args(None, watermark(9, 7, "a")) == ["build", *REBUILD]
+def names(manifest: dict, resource_type: str = "model") -> set[str]:
+    return {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == resource_type}
+
+
+def test_first_build_project_change_and_alias_change_rebuild_everything(manifest):
+    for previous, now in [
+        (None, watermark(9, 7, "a")),
+        (watermark(5, 1, "a"), watermark(5, 1, "b")),
+        (watermark(5, 1, "a"), watermark(9, 7, "a")),
+    ]:
+        plan = plan_build(manifest, previous, now, {"claims"}, ["b1"])
+        assert plan.rebuild and plan.args == ["build"] and plan.env() == REBUILD_ENV
+        assert plan.new_batches is None and not plan.excluded
+
+
+def test_new_claims_build_what_claims_feed_and_test_only_the_new_batches(manifest):
+    plan = plan_build(manifest, watermark(5, 1, "a"), watermark(9, 1, "a"), {"claims"}, ["b1"])
+    assert not plan.rebuild
+    excluded = set(plan.excluded)
+    # what no changed source feeds stays as it is; what claims feed is rebuilt
+    assert {"fct_op_costs", "fct_staffing_monthly", "fct_contacts", "fct_tasks"} <= excluded
+    assert not excluded & {"stg_claims__claims", "fct_claims", "kpi_batch_months", *ALWAYS_BUILT}
+    assert excluded < names(manifest)
+    # dbt drops a test when it excludes a node the test reads: every test of what claims feed runs
+    by_id = {uid: n["name"] for uid, n in manifest["nodes"].items()}
+    claims_tests = [
+        uid
+        for uid, n in manifest["nodes"].items()
+        if n["resource_type"] == "test"
+        and by_id.get(n.get("attached_node")) in {"stg_claims__claims", "fct_claims"}
+    ]
+    assert len(claims_tests) >= 8
+    for uid in claims_tests:
+        assert not {by_id.get(p) for p in manifest["parent_map"][uid]} & excluded, uid
+    assert plan.args[:2] == ["build", "--exclude"] and len(plan.args) == 3
+    assert plan.env() == {NEW_BATCHES_ENV: json.dumps(["b1"])}
+    assert plan.new_batches == ("b1",)
+
+
+def test_a_changed_lookup_source_tests_every_row(manifest):
+    # org units are what relationships tests look codes up in: old rows can break too
+    plan = plan_build(manifest, watermark(5, 1, "a"), watermark(9, 1, "a"), {"org_units"}, ["b"])
+    assert plan.new_batches is None and plan.env() == {}
+    assert "--vars" not in plan.args
+    assert "org_units changed" in plan.reason
+
+
+def test_nothing_new_still_builds_what_the_publication_reads(manifest):
+    plan = plan_build(manifest, watermark(9, 1, "a"), watermark(9, 1, "a"), set(), [])
+    assert not set(plan.excluded) & set(ALWAYS_BUILT)
+    assert plan.new_batches == ()

@@ -1,6 +1,10 @@
 """dbt models (staging, owner folders, marts) as Dagster assets through dagster-dbt."""
 
+import json
+import os
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -10,8 +14,11 @@ from dagster_project.lib.dbt_project import (
     DBT_PROJECT,
     TRANSLATOR,
     WATERMARK_KEY,
-    build_args,
     build_watermark,
+    keep_partial_parse,
+    ledger_changes,
+    load_manifest,
+    plan_build,
 )
 from dagster_project.lib.publish import content_fingerprint, published_fingerprint
 from dagster_project.lib.settings import get_settings
@@ -22,6 +29,21 @@ from dagster_project.lib.warehouse import (
     write_state,
 )
 from dashboards import site_version
+
+
+@contextmanager
+def _environ(extra: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the dbt process dagster-dbt starts, then restore them."""
+    saved = {key: os.environ.get(key) for key in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @dbt_assets(
@@ -44,6 +66,8 @@ def dbt_models(
             watermark = build_watermark(con)
             previous = read_state(con, WATERMARK_KEY)
             fingerprint = content_fingerprint(con, previous or "")
+            since = json.loads(previous)["ledger_max_id"] if previous else None
+            changed_sources, new_batches = ledger_changes(con, since)
         # Skipping dbt skips everything downstream in this run, so skip only when the published
         # snapshot and the site already show this build (not after a crash before publishing).
         published = published_fingerprint(settings.warehouse_path)
@@ -55,9 +79,18 @@ def dbt_models(
         ):
             context.log.info("no new raw data and no dbt change since the last build: dbt skipped")
             return
-        args = build_args(previous, watermark)
-        context.log.info(f"dbt {' '.join(args)}")
-        yield from dbt.cli(args, context=context).stream()
+        plan = plan_build(load_manifest(), previous, watermark, changed_sources, new_batches)
+        if context.is_subset and not plan.rebuild:
+            # a selection made in the UI: dagster-dbt selects it, every row is tested
+            args, env = ["build"], {}
+            context.log.info("dbt build of the selected models")
+        else:
+            args, env = plan.args, plan.env()
+            context.log.info(f"dbt build, {plan.reason}")
+        with _environ(env):  # dagster-dbt hands dbt a copy of this process's environment
+            invocation = dbt.cli(args, context=context)
+        yield from invocation.stream()
+        keep_partial_parse(Path(invocation.target_path))
         if not context.is_subset:
             with connect(settings) as con:
                 write_state(con, WATERMARK_KEY, watermark)

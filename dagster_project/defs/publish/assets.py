@@ -2,18 +2,15 @@
 
 import dagster as dg
 
-from dagster_project.lib.dbt_project import WATERMARK_KEY
+from dagster_project.lib.dbt_project import ALWAYS_BUILT, WATERMARK_KEY
 from dagster_project.lib.freshness import publication_row, refresh_stale_metrics
 from dagster_project.lib.publish import content_fingerprint, publish_snapshot, published_fingerprint
 from dagster_project.lib.settings import get_settings
 from dagster_project.lib.warehouse import RUN_LOCK, connect, pipeline_lock, read_state
 
-PUBLISHED_MARTS = [
-    dg.AssetKey(["marts", "fct_kpi_values"]),
-    dg.AssetKey(["marts", "dim_metric_catalog"]),
-    dg.AssetKey(["marts", "dim_org"]),
-    dg.AssetKey(["marts", "data_quality_scorecard"]),
-]
+# The marts every build that runs dbt rebuilds (lib/dbt_project.ALWAYS_BUILT): the publication
+# follows them. It copies every reader-facing table of the working database, rebuilt or not.
+PUBLISHED_MARTS = [dg.AssetKey(["marts", name]) for name in ALWAYS_BUILT]
 
 
 @dg.asset(
@@ -50,7 +47,8 @@ def publication(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         result = publish_snapshot(con, settings, fingerprint, row)
     context.log.info(
         f"published {settings.warehouse_path} at {published_at} ({result.tables} tables, "
-        f"{result.seconds:.1f} s): {held} source(s) held, {stale} stale metric(s)"
+        f"{result.method}, {result.batches_replaced} batch(es) replaced, {result.seconds:.1f} s): "
+        f"{held} source(s) held, {stale} stale metric(s)"
     )
     return dg.MaterializeResult(
         metadata={
@@ -58,6 +56,8 @@ def publication(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "path": dg.MetadataValue.path(str(settings.warehouse_path)),
             "published_at": str(published_at),
             "tables": result.tables,
+            "method": result.method,
+            "batches_replaced": result.batches_replaced,
             "seconds": round(result.seconds, 2),
             "sources_held": int(held),
             "stale_metrics": int(stale),
