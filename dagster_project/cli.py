@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -189,5 +190,20 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
+def run_cli() -> None:
+    """The `opsvalue` command: main(), then leave without tearing the interpreter down.
+
+    Every database, lock and subprocess is closed by the time main() returns; what is left is
+    Python freeing the modules of Dagster, dbt and Great Expectations one by one, which takes
+    about 1.4 s here, a tenth of a one-day refresh. Output is flushed and logging shut down first;
+    os._exit then skips only that teardown. Tests call main() and keep the normal exit.
+    """
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli()

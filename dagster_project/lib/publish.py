@@ -11,6 +11,14 @@ Temporary files a crash left behind are removed by the next publication.
 DuckDB has no snapshot or shadow-copy command that writes a second file while leaving out the
 raw layer, so the copy is a `create table ... as` per table over an ATTACH: DuckDB's own
 parallel scan and write, no rows through Python.
+
+A refresh changes little of what readers see, so a publication starts from a byte copy of the
+current snapshot when there is one (the file readers hold open is never touched) and brings it
+up to date: the detail facts batch by batch (a batch's rows never change once loaded, and every
+row carries the batch and the dbt run that wrote it), every other table whole (they are small).
+The copy is rewritten from scratch instead when there is no usable snapshot, when most of a fact
+changed (a rebuild), or when the file has grown to COMPACT_GROWTH times its size when last
+written whole (DuckDB reuses but does not return the space of deleted rows).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import hashlib
 import logging
 import os
 import secrets
+import shutil
 import stat
 import time
 from dataclasses import dataclass
@@ -40,6 +49,11 @@ STATE_TABLE = "meta.pipeline_state"
 PUBLISHED_KEY = "published_fingerprint"
 SNAPSHOT_ALIAS = "snapshot"
 TMP_PREFIX = ".publishing-"
+# the snapshot's size when last written whole, kept in its pipeline_state
+COMPACT_KEY = "snapshot_written_whole_bytes"
+COMPACT_GROWTH = 1.5
+# a table whose rows carry these is synchronised batch by batch
+BATCH_COLUMNS = ("_batch_id", "_dbt_invocation_id")
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,16 @@ class Publication:
     tables: int
     seconds: float
     fingerprint: str
+    # how the file was made: "whole" (every table copied) or "updated" (from the previous one)
+    method: str = "whole"
+    batches_replaced: int = 0
+
+
+@dataclass(frozen=True)
+class SnapshotWrite:
+    tables: int
+    method: str
+    batches_replaced: int = 0
 
 
 def content_fingerprint(con: duckdb.DuckDBPyConnection, build_watermark: str) -> str:
@@ -115,35 +139,143 @@ def _column_comments(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str
     ).fetchall()
 
 
-def write_snapshot(
-    con: duckdb.DuckDBPyConnection, target: Path, fingerprint: str, publication: list
-) -> int:
-    """Copy the reader-facing schemas of `con`'s database into a new file `target`.
+def _columns(con: duckdb.DuckDBPyConnection, database: str) -> dict[tuple[str, str], list]:
+    rows = con.execute(
+        """
+        select schema_name, table_name, column_name, data_type from duckdb_columns()
+        where database_name = ? order by schema_name, table_name, column_index
+        """,
+        [database],
+    ).fetchall()
+    out: dict[tuple[str, str], list] = {}
+    for schema, name, column, data_type in rows:
+        out.setdefault((schema, name), []).append((column, data_type))
+    return out
 
-    Views become tables: the snapshot never changes, so a view would only cost readers time.
-    Table and column descriptions (dbt's persist_docs) are carried over as DuckDB comments.
+
+def _comments(con: duckdb.DuckDBPyConnection, database: str) -> dict[tuple, str]:
+    """(schema, table[, column]) -> comment of every commented table, view and column."""
+    tables = con.execute(
+        "select schema_name, table_name, comment from duckdb_tables() where database_name = ? "
+        "union all select schema_name, view_name, comment from duckdb_views() "
+        "where database_name = ? and not internal",
+        [database, database],
+    ).fetchall()
+    columns = con.execute(
+        "select schema_name, table_name, column_name, comment from duckdb_columns() "
+        "where database_name = ?",
+        [database],
+    ).fetchall()
+    out: dict[tuple, str] = {(s, t): c for s, t, c in tables if c}
+    out.update({(s, t, col): c for s, t, col, c in columns if c})
+    return out
+
+
+def _batch_versions(con: duckdb.DuckDBPyConnection, qualified: str) -> dict[str, tuple[str, int]]:
+    """_batch_id -> (_dbt_invocation_id, rows) of a batch table."""
+    rows = con.execute(
+        f"select _batch_id, any_value(_dbt_invocation_id), count(*) from {qualified} group by all"
+    ).fetchall()
+    return {batch: (run, count) for batch, run, count in rows}
+
+
+def _sync_batches(con: duckdb.DuckDBPyConnection, qualified: str) -> int | None:
+    """Bring the snapshot's copy of a batch table up to date; None when a rewrite is cheaper.
+
+    A batch's rows are written by one dbt run and never change afterwards, so the pairs
+    (_batch_id, _dbt_invocation_id) on both sides tell exactly which batches to drop and copy.
+    When more than half of the rows would move (a rebuild), copying the table whole is faster.
+    """
+    target = f"{SNAPSHOT_ALIAS}.{qualified}"
+    work, snap = _batch_versions(con, qualified), _batch_versions(con, target)
+    stale = sorted(b for b, (run, _) in snap.items() if work.get(b, (None,))[0] != run)
+    fresh = sorted(b for b, (run, _) in work.items() if snap.get(b, (None,))[0] != run)
+    moved = sum(snap[b][1] for b in stale) + sum(work[b][1] for b in fresh)
+    if moved > sum(rows for _, rows in work.values()) / 2:
+        return None
+    if stale:
+        con.execute(f"delete from {target} where _batch_id in (select unnest(?))", [stale])
+    if fresh:
+        con.execute(
+            f"insert into {target} select * from {qualified} where _batch_id in (select unnest(?))",
+            [fresh],
+        )
+    return len(stale) + len(fresh)
+
+
+def write_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    target: Path,
+    fingerprint: str,
+    publication: list,
+    base: Path | None = None,
+) -> SnapshotWrite:
+    """Write the reader-facing schemas of `con`'s database into the new file `target`.
+
+    With `base` (a copy of the current snapshot already at `target`), tables are brought up to
+    date in place; without, every table is copied. Views become tables: the snapshot never
+    changes, so a view would only cost readers time. Table and column descriptions (dbt's
+    persist_docs) are carried over as DuckDB comments.
     """
     con.execute(STATE_DDL)
     relations = _reader_relations(con)
-    columns = _column_comments(con)
+    database = con.execute("select current_database()").fetchone()[0]
+    wanted_comments = {
+        key: value for key, value in _comments(con, database).items() if key[0] in PUBLISHED_SCHEMAS
+    }
+    work_columns = _columns(con, database)
     con.execute(f"attach {_literal(str(target))} as {SNAPSHOT_ALIAS}")
+    replaced = 0
     try:
+        snap_columns = _columns(con, SNAPSHOT_ALIAS) if base else {}
+        have_comments = _comments(con, SNAPSHOT_ALIAS) if base else {}
         for schema in PUBLISHED_SCHEMAS:
             con.execute(f"create schema if not exists {SNAPSHOT_ALIAS}.{_ident(schema)}")
-        for schema, name, comment in relations:
+        published = set()
+        for schema, name, _comment in relations:
+            published.add((schema, name))
             qualified = f"{_ident(schema)}.{_ident(name)}"
-            con.execute(f"create table {SNAPSHOT_ALIAS}.{qualified} as select * from {qualified}")
-            if comment:
-                con.execute(f"comment on table {SNAPSHOT_ALIAS}.{qualified} is {_literal(comment)}")
-        for schema, name, column, comment in columns:
-            con.execute(
-                f"comment on column {SNAPSHOT_ALIAS}.{_ident(schema)}.{_ident(name)}."
-                f"{_ident(column)} is {_literal(comment)}"
-            )
+            columns = work_columns.get((schema, name), [])
+            synced = None
+            if (
+                base
+                and snap_columns.get((schema, name)) == columns
+                and all(c in {col for col, _ in columns} for c in BATCH_COLUMNS)
+            ):
+                synced = _sync_batches(con, qualified)
+            if synced is None:
+                con.execute(
+                    f"create or replace table {SNAPSHOT_ALIAS}.{qualified} as "
+                    f"select * from {qualified}"
+                )
+                # a new table has no comments left
+                have_comments = {k: v for k, v in have_comments.items() if k[:2] != (schema, name)}
+            else:
+                replaced += synced
+        # relations the working database no longer has (a model removed from the project)
+        for schema, name in sorted(set(snap_columns) - published):
+            if schema in PUBLISHED_SCHEMAS and (schema, name) != tuple(STATE_TABLE.split(".")):
+                con.execute(
+                    f"drop table if exists {SNAPSHOT_ALIAS}.{_ident(schema)}.{_ident(name)}"
+                )
+        for key, comment in sorted(wanted_comments.items()):
+            if have_comments.get(key) == comment or key[:2] not in published:
+                continue
+            schema, name = key[0], key[1]
+            if len(key) == 2:
+                con.execute(
+                    f"comment on table {SNAPSHOT_ALIAS}.{_ident(schema)}.{_ident(name)} "
+                    f"is {_literal(comment)}"
+                )
+            else:
+                con.execute(
+                    f"comment on column {SNAPSHOT_ALIAS}.{_ident(schema)}.{_ident(name)}."
+                    f"{_ident(key[2])} is {_literal(comment)}"
+                )
         con.execute(
             f"create or replace table {SNAPSHOT_ALIAS}.{STATE_TABLE} as "
-            f"select * from {STATE_TABLE} where state_key <> ?",
-            [PUBLISHED_KEY],
+            f"select * from {STATE_TABLE} where state_key not in (?, ?)",
+            [PUBLISHED_KEY, COMPACT_KEY],
         )
         con.execute(
             f"insert into {SNAPSHOT_ALIAS}.{STATE_TABLE} values (?, ?, localtimestamp)",
@@ -155,11 +287,40 @@ def write_snapshot(
         con.execute(f"checkpoint {SNAPSHOT_ALIAS}")
     finally:
         con.execute(f"detach {SNAPSHOT_ALIAS}")
-    return len(relations)
+    return SnapshotWrite(
+        tables=len(relations), method="updated" if base else "whole", batches_replaced=replaced
+    )
+
+
+def _written_whole_bytes(path: Path) -> int | None:
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            row = con.execute(
+                f"select state_value from {STATE_TABLE} where state_key = ?", [COMPACT_KEY]
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    return int(row[0]) if row else None
+
+
+def _usable_base(target: Path) -> tuple[Path | None, str]:
+    """The current snapshot when a publication may start from a copy of it, and why (not)."""
+    if published_fingerprint(target) is None:
+        return None, "no snapshot to start from"
+    whole = _written_whole_bytes(target)
+    if whole is None:
+        return None, "the snapshot does not record its size"
+    if target.stat().st_size > COMPACT_GROWTH * whole:
+        return None, f"the snapshot grew to over {COMPACT_GROWTH}x its size: compacted"
+    return target, ""
 
 
 def publish_snapshot(
-    con: duckdb.DuckDBPyConnection, settings: Settings, fingerprint: str, publication: list
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    fingerprint: str,
+    publication: list,
+    incremental: bool = True,
 ) -> Publication:
     """Write a new snapshot from `con` (the working database) and rename it into place."""
     started = time.perf_counter()
@@ -168,8 +329,17 @@ def publish_snapshot(
     for path in remove_leftovers(target):
         LOG.info("removed %s, left by an interrupted publication", path)
     tmp = target.with_name(f"{TMP_PREFIX}{secrets.token_hex(4)}-{target.name}")
+    base, why = _usable_base(target) if incremental else (None, "whole copy asked for")
+    if why:
+        LOG.info("snapshot written whole: %s", why)
     try:
-        tables = write_snapshot(con, tmp, fingerprint, publication)
+        if base is not None:
+            # a byte copy: the file readers have open is only read
+            shutil.copyfile(base, tmp)
+            tmp.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        written = write_snapshot(con, tmp, fingerprint, publication, base)
+        whole_bytes = tmp.stat().st_size if base is None else _written_whole_bytes(base)
+        _record_whole_size(tmp, whole_bytes)
         _sync(tmp)
         # read-only on disk too: nobody writes into a published snapshot by accident
         tmp.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
@@ -184,8 +354,25 @@ def publish_snapshot(
         raise
     record_publication(con, publication)
     seconds = time.perf_counter() - started
-    LOG.info("published %d tables to %s in %.1f s", tables, target, seconds)
-    return Publication(target, True, tables, seconds, fingerprint)
+    LOG.info("published %d tables to %s in %.1f s", written.tables, target, seconds)
+    return Publication(
+        target,
+        True,
+        written.tables,
+        seconds,
+        fingerprint,
+        written.method,
+        written.batches_replaced,
+    )
+
+
+def _record_whole_size(path: Path, whole_bytes: int | None) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            f"insert into {STATE_TABLE} values (?, ?, localtimestamp)",
+            [COMPACT_KEY, str(whole_bytes if whole_bytes is not None else path.stat().st_size)],
+        )
+        con.execute("checkpoint")
 
 
 def _sync(path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import stat
@@ -127,3 +128,88 @@ def test_pipeline_lock_refuses_a_second_writer_and_dies_with_its_holder(settings
         except PipelineBusy:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+def snapshot_contents(path) -> dict:
+    """Every reader table's rows (sorted) and every comment of a database file."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where schema_name in ('marts', 'meta', 'quarantine') "
+            "and table_name not in ('pipeline_state', 'publication') order by all"
+        ).fetchall()
+        rows = {
+            f"{s}.{t}": con.execute(f'select * from "{s}"."{t}" order by all').fetchall()
+            for s, t in tables
+        }
+        comments = con.execute(
+            "select schema_name, table_name, column_name, comment from duckdb_columns() "
+            "where schema_name in ('marts', 'meta', 'quarantine') and comment is not null "
+            "order by all"
+        ).fetchall()
+    return {"rows": rows, "comments": comments}
+
+
+def test_a_publication_updates_the_previous_snapshot_to_the_same_content_as_a_whole_copy(
+    settings, tmp_path
+):
+    """The second publication starts from a copy of the first: batches gone, added and replaced,
+    a small table changed, a comment changed; the result equals a snapshot written whole."""
+    with connect(settings) as con:
+        con.execute(
+            "create table marts.fct_claims as select * from (values "
+            "('c1', 'f1', 'b1', 'run1'), ('c2', 'f1', 'b1', 'run1'), ('c3', 'f2', 'b2', 'run1')) "
+            "as t(claim_id, _source_file, _batch_id, _dbt_invocation_id)"
+        )
+        # the history a refresh leaves alone
+        con.execute(
+            "insert into marts.fct_claims select 'h' || i, 'f0', 'b0', 'run0' from range(20) r(i)"
+        )
+        con.execute("comment on column marts.fct_claims.claim_id is 'Claim number.'")
+    publish(settings)
+    with connect(settings) as con:
+        con.execute("delete from marts.fct_claims where _batch_id = 'b1'")  # f1 re-delivered
+        con.execute("insert into marts.fct_claims values ('c1', 'f1', 'b3', 'run2')")
+        con.execute("insert into marts.fct_claims values ('c4', 'f4', 'b4', 'run2')")
+        con.execute("update marts.fct_kpi_values set value = 0.7")
+        con.execute("comment on column marts.fct_claims.claim_id is 'Claim number (FNOL).'")
+        fingerprint = content_fingerprint(con, "watermark-2")
+        row = publication_row(con, datetime(2026, 11, 27, 6, 30), "run-2")
+        result = publish_snapshot(con, settings, fingerprint, row)
+    assert result.method == "updated" and result.batches_replaced == 3  # b1 out, b3 and b4 in
+    updated = snapshot_contents(settings.warehouse_path)
+    assert updated["rows"]["marts.fct_claims"][:3] == [
+        ("c1", "f1", "b3", "run2"),
+        ("c3", "f2", "b2", "run1"),
+        ("c4", "f4", "b4", "run2"),
+    ]
+    assert len(updated["rows"]["marts.fct_claims"]) == 23
+    # the same publication written whole, into another folder
+    whole = make_workspace(tmp_path / "whole")
+    whole.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    other = dataclasses.replace(settings, warehouse_path=whole.warehouse)
+    with connect(settings) as con:
+        row = publication_row(con, datetime(2026, 11, 27, 6, 30), "run-2")
+        written = publish_snapshot(con, other, fingerprint, row, incremental=False)
+    assert written.method == "whole"
+    assert snapshot_contents(whole.warehouse) == updated
+
+
+def test_a_rebuild_is_published_whole_table_by_table(settings):
+    with connect(settings) as con:
+        con.execute(
+            "create table marts.fct_claims as select 'c' || i as claim_id, 'f' || i as "
+            "_source_file, 'b' || i as _batch_id, 'run1' as _dbt_invocation_id "
+            "from range(10) as r(i)"
+        )
+    publish(settings)
+    with connect(settings) as con:  # every batch rewritten by a new dbt run: a rebuild
+        con.execute("update marts.fct_claims set _dbt_invocation_id = 'run2'")
+        fingerprint = content_fingerprint(con, "watermark-2")
+        row = publication_row(con, datetime(2026, 11, 27, 6, 30), "run-2")
+        result = publish_snapshot(con, settings, fingerprint, row)
+    assert result.batches_replaced == 0  # the table was copied whole, not batch by batch
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.execute(
+            "select count(*), min(_dbt_invocation_id) from marts.fct_claims"
+        ).fetchone() == (10, "run2")

@@ -258,6 +258,34 @@ def test_accounting_check_finds_a_lost_row(gated, tmp_path):
     assert len(problems) == 1 and "tables hold" in problems[0]
 
 
+def test_accounting_check_finds_a_new_row_repeating_an_old_key(gated, tmp_path):
+    """Only this run's keys are looked at, but against every row: an old key coming back fails."""
+    import shutil
+
+    from dagster_project.defs.ingest.assets import accounting_problems
+    from dagster_project.lib.ingest import FileOutcome, SourceLoadReport
+
+    ws, con, _ = gated
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(ws.work_db, copy)
+    with duckdb.connect(str(copy)) as tampered:
+        old, new = tampered.execute(
+            "select path, batch_id from meta.file_ledger where source = 'claims' "
+            "order by ledger_id limit 2"
+        ).fetchall()
+        report = SourceLoadReport("claims", "raw.claims", [FileOutcome(new[0], "loaded")])
+        report.files[0].batch_id = new[1]
+        assert accounting_problems(tampered, CONTRACT["claims"], report) == []
+        # one of the new batch's rows takes the key of a row of the older batch
+        tampered.execute(
+            "update raw.claims set claim_id = (select min(claim_id) from raw.claims "
+            "where _batch_id = ?) where _batch_id = ? and _row_number = 1",
+            [old[1], new[1]],
+        )
+        problems = accounting_problems(tampered, CONTRACT["claims"], report)
+    assert len(problems) == 1 and "appear more than once" in problems[0]
+
+
 def test_a_late_source_is_stale_and_so_are_its_metrics(gated, tmp_path):
     """Claims stop delivering while the others go on: claims and the claims metrics are stale."""
     import os
