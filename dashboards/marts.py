@@ -9,13 +9,14 @@ degrades (no target: no status; no gate table: no gate notice) instead of failin
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "meta.stale_metrics": ("metric_name", "reason"),
 }
-# Columns holding calendar dates: pandas reads DATE as a timestamp, the site wants a date.
+# Columns holding calendar dates: a TIMESTAMP read into one of them becomes a date.
 DATE_COLUMNS = frozenset({"period_start", "valid_from", "valid_to"})
 # The tables the site cannot do without; the others only add to the pages.
 REQUIRED_TABLES = ("marts.fct_kpi_values", "marts.dim_metric_catalog", "marts.dim_org")
@@ -133,26 +134,17 @@ def _quote(name: str) -> str:
 
 
 def _clean(value: object, column: str) -> object:
+    """A DuckDB value as the pages use it: None for NULL and NaN, dates for DATE_COLUMNS,
+    floats for decimals (the pages compute with floats)."""
     if value is None:
         return None
-    if isinstance(value, pd.Timestamp):
-        stamp = value.to_pydatetime()
-        return stamp.date() if column in DATE_COLUMNS else stamp
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, Decimal):
+        return float(value)
     if isinstance(value, datetime) and column in DATE_COLUMNS:
         return value.date()
-    if hasattr(value, "tolist") and not isinstance(value, str):
-        return value.tolist()  # numpy scalars and arrays (DuckDB lists) to plain Python
     return value
-
-
-def frame_records(frame: pd.DataFrame) -> list[Record]:
-    """Rows as dicts of plain Python values: None for NULL/NaN/NaT, dates for DATE columns."""
-    objects = frame.astype(object)
-    cleaned = objects.where(frame.notna(), None)
-    return [
-        {column: _clean(value, column) for column, value in row.items()}
-        for row in cleaned.to_dict("records")
-    ]
 
 
 def existing_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
@@ -170,20 +162,21 @@ def existing_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     return columns
 
 
-def read_table(
+def read_records(
     con: duckdb.DuckDBPyConnection, table: str, wanted: Sequence[str], present: set[str]
-) -> pd.DataFrame:
-    """One query for the wanted columns that exist; missing columns are added as all-null."""
+) -> list[Record]:
+    """One query for the wanted columns that exist, as dicts of plain Python values; missing
+    columns are None. DuckDB hands back Python values itself: no DataFrame in between."""
     selected = [c for c in wanted if c in present]
     if not selected:
-        return pd.DataFrame(columns=list(wanted))
+        return []
     schema, name = table.split(".", 1)
     sql = f"select {', '.join(map(_quote, selected))} from {_quote(schema)}.{_quote(name)}"
-    frame = con.execute(sql).df()
-    for column in wanted:
-        if column not in frame.columns:
-            frame[column] = None
-    return frame[list(wanted)]
+    rows = con.execute(sql).fetchall()
+    missing = {column: None for column in wanted if column not in present}
+    return [
+        {**{c: _clean(v, c) for c, v in zip(selected, row, strict=True)}, **missing} for row in rows
+    ]
 
 
 def read_marts(warehouse: Path) -> Marts:
@@ -200,7 +193,7 @@ def read_marts(warehouse: Path) -> Marts:
                     "site: %s not in the warehouse yet; its part of the site is omitted", table
                 )
                 continue
-            tables[table] = frame_records(read_table(con, table, wanted, columns[table]))
+            tables[table] = read_records(con, table, wanted, columns[table])
     finally:
         con.close()
     missing = [t for t in REQUIRED_TABLES if t not in tables]
@@ -210,7 +203,7 @@ def read_marts(warehouse: Path) -> Marts:
 
 
 def as_date(value: object) -> date | None:
-    """A DATE cell as a date (pandas may hand back a datetime)."""
+    """A DATE cell as a date (a datetime is cut to its date)."""
     if isinstance(value, datetime):
         return value.date()
     return value if isinstance(value, date) else None
