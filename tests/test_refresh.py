@@ -4,6 +4,7 @@ and analysts holding the published snapshot open keep working while it runs."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ import pytest
 
 from dagster_project.cli import run_pipeline
 from dagster_project.lib.settings import get_settings
-from tests.conftest import copy_workspace, deliver, point_settings_at
+from tests.conftest import copy_workspace, deliver, make_workspace, point_settings_at
 
 KPI_COLUMNS = "metric_name, period_start, org_level, org_code, numerator, denominator, value"
 
@@ -115,6 +116,22 @@ def test_one_more_day_touches_only_the_new_batch_and_the_affected_months(
         ).fetchone()[0]
     assert left == 0
     assert kpis(ws.warehouse) != kpis(built.warehouse), "the day's claims no longer count"
+
+    # then the whole month's claims file too: the month's claims-only (metric, month) pairs
+    # lose every input and their KPI rows must go, as in a full build over the same files
+    month_file = ws.raw_dir / "claims" / delivery.month_files["claims"].name
+    # header only, with CRLF line ends: two header-only files with the same bytes would be one
+    # delivery under two names to the gate, which rejects the second as a duplicate
+    month_file.write_bytes(month_file.read_text().splitlines()[0].encode() + b"\r\n")
+    assert run_pipeline(get_settings())
+    fresh = make_workspace(tmp_path / "fresh")
+    shutil.copytree(ws.raw_dir, fresh.raw_dir)
+    point_settings_at(fresh)
+    assert run_pipeline(get_settings())
+    refreshed, rebuilt = kpis(ws.warehouse), kpis(fresh.warehouse)
+    gone = {key for key in kpis(built.warehouse) if key not in rebuilt and key[1] == day_month}
+    assert gone, "some pairs of the emptied month have no input left"
+    assert_same_kpis(refreshed, rebuilt)
 
 
 ANALYST = """

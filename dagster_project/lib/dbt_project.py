@@ -212,11 +212,15 @@ class BuildPlan:
     new_batches: tuple[str, ...] | None = None
 
     def env(self) -> dict[str, str]:
-        """Environment for the dbt process: rebuild, or the batches to test (or every row)."""
-        env = dict(REBUILD_ENV) if self.rebuild else {}
-        if self.new_batches is not None:
-            env[NEW_BATCHES_ENV] = json.dumps(list(self.new_batches))
-        return env
+        """Environment for the dbt process: rebuild or not, the batches to test or every row.
+        Both are always set ('' = no), so a value left in the caller's environment never
+        reaches dbt."""
+        return {
+            **{key: (value if self.rebuild else "") for key, value in REBUILD_ENV.items()},
+            NEW_BATCHES_ENV: (
+                json.dumps(list(self.new_batches)) if self.new_batches is not None else ""
+            ),
+        }
 
 
 def ledger_changes(
@@ -255,9 +259,10 @@ def plan_build(
       incremental models take OPSVALUE_REBUILD=true as their full_refresh config; dbt's own
       --full-refresh would also wipe the definition history).
     - Otherwise an incremental build of the models downstream of the changed sources (and the
-      marts publication reads), excluding the rest: a day of claims does not rebuild the policy
-      cohorts. Models a selected model's tests compare against (relationships) stay selected, as
-      dbt drops a test when it excludes any node the test reads.
+      marts publication reads), excluding the rest: a day of claims does not rebuild the costs.
+      Every model a test of a selected model reads stays selected, as dbt drops a test when it
+      excludes any node the test reads: new org units keep the claims staging view, whose
+      relationships test then checks every claim's org code against them.
     - When none of the changed sources feeds a model that tests look values up in (org units,
       centers, the catalog), the tests of the batch-carrying models check only the rows of the new
       batches (macros/test_scope.sql, environment variable OPSVALUE_NEW_BATCHES): a new row
@@ -290,14 +295,12 @@ def plan_build(
     always = {uid for uid in models if nodes[uid]["name"] in ALWAYS_BUILT}
     selected = (_closure(start, children) & models) | always
     # every node some test of a selected model reads (dbt drops a test whose parent is excluded)
+    # (a relationships test reads two models: when the looked-up side changed, the rows that
+    # point into it are tested again, so their model is kept even if no changed source feeds it)
     tests = [
         uid
         for uid, node in manifest["nodes"].items()
-        if node["resource_type"] == "test"
-        and (
-            node.get("attached_node") in selected
-            or (not node.get("attached_node") and set(parents.get(uid, [])) & selected)
-        )
+        if node["resource_type"] == "test" and set(parents.get(uid, [])) & selected
     ]
     needed = {parent for uid in tests for parent in parents.get(uid, [])}
     excluded = sorted(nodes[uid]["name"] for uid in models - selected - needed)

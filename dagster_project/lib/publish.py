@@ -258,19 +258,21 @@ def write_snapshot(
                 con.execute(
                     f"drop table if exists {SNAPSHOT_ALIAS}.{_ident(schema)}.{_ident(name)}"
                 )
-        for key, comment in sorted(wanted_comments.items()):
+        # comments removed in the working database go too
+        gone = {key: None for key in have_comments if key not in wanted_comments}
+        for key, comment in sorted({**wanted_comments, **gone}.items(), key=lambda kv: kv[0]):
             if have_comments.get(key) == comment or key[:2] not in published:
                 continue
             schema, name = key[0], key[1]
             if len(key) == 2:
                 con.execute(
                     f"comment on table {SNAPSHOT_ALIAS}.{_ident(schema)}.{_ident(name)} "
-                    f"is {_literal(comment)}"
+                    f"is {_literal(comment) if comment is not None else 'null'}"
                 )
             else:
                 con.execute(
                     f"comment on column {SNAPSHOT_ALIAS}.{_ident(schema)}.{_ident(name)}."
-                    f"{_ident(key[2])} is {_literal(comment)}"
+                    f"{_ident(key[2])} is {_literal(comment) if comment is not None else 'null'}"
                 )
         con.execute(
             f"create or replace table {SNAPSHOT_ALIAS}.{STATE_TABLE} as "

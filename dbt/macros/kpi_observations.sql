@@ -149,3 +149,22 @@
     )
     {%- endif %}
 {%- endmacro %}
+
+
+{% macro kpi_delete_stale_pairs() -%}
+    {#- fct_kpi_values' post-hook (dbt_project.yml): drop the rows of (metric, month) pairs whose
+        inputs are gone (a month's only file re-delivered empty) or were recomputed to no row,
+        which delete+insert, replacing only the pairs it writes, would keep. Every row written
+        or kept by this run carries its pair's current digest. -#}
+    {%- if execute %}
+    delete from {{ this }}
+    where not exists (
+        select 1
+        from {{ ref('kpi_month_inputs') }} as inputs
+        where
+            inputs.metric_name = {{ this }}.metric_name
+            and inputs.period_start = {{ this }}.period_start
+            and inputs.input_digest = {{ this }}.input_digest
+    )
+    {%- endif %}
+{%- endmacro %}

@@ -63,6 +63,10 @@
     {%- endif %}
     {%- if kind == 'unique' %}
         {%- set column = model.test_metadata.kwargs.column_name %}
+        {%- if not modules.re.match('^[a-z_][a-z0-9_]*$', column) %}
+            {#- an expression or a quoted name: test every row rather than guess -#}
+            {%- do return('') %}
+        {%- endif %}
         {%- do return(column ~ ' in (select scoped.' ~ column ~ ' from ' ~ tested.relation_name
             ~ ' as scoped where scoped._batch_id in (' ~ listed | join(', ') ~ '))') %}
     {%- endif %}

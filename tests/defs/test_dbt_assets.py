@@ -35,7 +35,8 @@ def test_first_build_project_change_and_alias_change_rebuild_everything(manifest
         (watermark(5, 1, "a"), watermark(9, 7, "a")),
     ]:
         plan = plan_build(manifest, previous, now, {"claims"}, ["b1"])
-        assert plan.rebuild and plan.args == ["build"] and plan.env() == REBUILD_ENV
+        assert plan.rebuild and plan.args == ["build"]
+        assert plan.env() == {**REBUILD_ENV, NEW_BATCHES_ENV: ""}  # every row tested
         assert plan.new_batches is None and not plan.excluded
 
 
@@ -59,16 +60,25 @@ def test_new_claims_build_what_claims_feed_and_test_only_the_new_batches(manifes
     for uid in claims_tests:
         assert not {by_id.get(p) for p in manifest["parent_map"][uid]} & excluded, uid
     assert plan.args[:2] == ["build", "--exclude"] and len(plan.args) == 3
-    assert plan.env() == {NEW_BATCHES_ENV: json.dumps(["b1"])}
+    # both variables always set, so none left in the caller's environment reaches dbt
+    assert plan.env() == {"OPSVALUE_REBUILD": "", NEW_BATCHES_ENV: json.dumps(["b1"])}
     assert plan.new_batches == ("b1",)
 
 
 def test_a_changed_lookup_source_tests_every_row(manifest):
     # org units are what relationships tests look codes up in: old rows can break too
     plan = plan_build(manifest, watermark(5, 1, "a"), watermark(9, 1, "a"), {"org_units"}, ["b"])
-    assert plan.new_batches is None and plan.env() == {}
+    assert plan.new_batches is None and plan.env()[NEW_BATCHES_ENV] == ""
     assert "--vars" not in plan.args
     assert "org_units changed" in plan.reason
+    # the claims staging view is kept: its relationships test checks every claim's org code
+    # against the new org units (dbt would drop the test if the view were excluded)
+    assert "stg_claims__claims" not in plan.excluded
+    by_id = {uid: n["name"] for uid, n in manifest["nodes"].items()}
+    for uid, parents in manifest["parent_map"].items():
+        names = {by_id.get(p) for p in parents}
+        if uid.startswith("test.") and "stg_org_units__org_units" in names:
+            assert not names & set(plan.excluded), uid
 
 
 def test_nothing_new_still_builds_what_the_publication_reads(manifest):

@@ -166,6 +166,7 @@ def test_a_publication_updates_the_previous_snapshot_to_the_same_content_as_a_wh
             "insert into marts.fct_claims select 'h' || i, 'f0', 'b0', 'run0' from range(20) r(i)"
         )
         con.execute("comment on column marts.fct_claims.claim_id is 'Claim number.'")
+        con.execute("comment on column marts.fct_claims._source_file is 'Delivered file.'")
     publish(settings)
     with connect(settings) as con:
         con.execute("delete from marts.fct_claims where _batch_id = 'b1'")  # f1 re-delivered
@@ -173,6 +174,7 @@ def test_a_publication_updates_the_previous_snapshot_to_the_same_content_as_a_wh
         con.execute("insert into marts.fct_claims values ('c4', 'f4', 'b4', 'run2')")
         con.execute("update marts.fct_kpi_values set value = 0.7")
         con.execute("comment on column marts.fct_claims.claim_id is 'Claim number (FNOL).'")
+        con.execute("comment on column marts.fct_claims._source_file is null")
         fingerprint = content_fingerprint(con, "watermark-2")
         row = publication_row(con, datetime(2026, 11, 27, 6, 30), "run-2")
         result = publish_snapshot(con, settings, fingerprint, row)

@@ -14,6 +14,7 @@ from dagster_project.lib.dbt_project import (
     DBT_PROJECT,
     TRANSLATOR,
     WATERMARK_KEY,
+    BuildPlan,
     build_watermark,
     keep_partial_parse,
     ledger_changes,
@@ -82,7 +83,7 @@ def dbt_models(
         plan = plan_build(load_manifest(), previous, watermark, changed_sources, new_batches)
         if context.is_subset and not plan.rebuild:
             # a selection made in the UI: dagster-dbt selects it, every row is tested
-            args, env = ["build"], {}
+            args, env = ["build"], BuildPlan(args=[], reason="").env()
             context.log.info("dbt build of the selected models")
         else:
             args, env = plan.args, plan.env()

@@ -180,17 +180,22 @@ def accounting_problems(
             )
     batch_ids = [f.batch_id for f in report.batches if f.batch_id]
     if report.changed and batch_ids:
-        # The keys of this run's rows against the whole table: before the run every key was
-        # unique (this check held on every earlier run), so a doubled key now has a row in one
-        # of this run's batches, and a refresh need not group the whole history by key.
+        # The keys of this run's rows against the whole table, not every key of the history:
+        # a key doubled by this run has a row in one of its batches. A duplicate an earlier run
+        # already reported (this check failed, the rows stayed in raw) is not reported again
+        # here; the run that reported it stopped before dbt, so dbt's unique tests, which cover
+        # every batch since the last successful build, still fail on it until it is fixed.
         keys = ", ".join(ident(k) for k in source.key)
+        matches = " and ".join(
+            f"doubled.{ident(k)} is not distinct from new_keys.{ident(k)}" for k in source.key
+        )
         doubled = con.execute(
             f"""
             select count(*) from (
-                select {keys} from {table}
+                select {keys} from {table} as doubled
                 semi join (
                     select distinct {keys} from {table} where _batch_id in (select unnest(?))
-                ) using ({keys})
+                ) as new_keys on {matches}
                 group by all having count(*) > 1
             )
             """,

@@ -10,13 +10,15 @@
 
 {#- Incremental by month: the KPIs of a metric and month are a function of that month's
     observations and the org tree alone (no window reaches across months), so a run recomputes
-    only the (metric, month) pairs whose inputs changed. `input_digest` fingerprints those inputs:
-    for the batch-incremental facts, the batches that observe the pair and how often (from
-    kpi_batch_months, which indexes each batch once, when it arrives); for the other models
-    (month-end snapshots, monthly extracts, all small), their observations themselves; and the org
-    tree. Pairs whose digest matches the stored one are left alone; for the others, only the
-    batches that observe them are read again. Late records, corrected files, month-end snapshots
-    and reorganisations all show up as changed digests. -#}
+    only the (metric, month) pairs whose inputs changed. `input_digest` fingerprints those inputs
+    (kpi_month_inputs: the batches that observe the pair, from kpi_batch_months, which indexes
+    each batch once, when it arrives; the month-end snapshots' and monthly extracts'
+    observations; the org tree). Pairs whose digest matches the stored one are left alone; for
+    the others, only the batches that observe them are read again. Late records, corrected
+    files, month-end snapshots and reorganisations all show up as changed digests. The post-hook
+    (kpi_delete_stale_pairs, dbt_project.yml) drops rows whose pair left the inputs or was
+    recomputed to no row (a file re-delivered empty): delete+insert alone only replaces the pairs
+    it writes. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -50,15 +52,15 @@
 
 with
 
-batch_inputs as (
+month_inputs as (
 
-    select
-        metric_name,
-        period_start,
-        sum(hash(semantic_model, _batch_id, observations)) as batch_digest
-    from {{ ref('kpi_batch_months') }}
-    where metric_name is not null
-    group by metric_name, period_start
+    select * from {{ ref('kpi_month_inputs') }}
+
+),
+
+org_versions as (
+
+    select * from {{ ref('dim_org') }}
 
 ),
 
@@ -73,56 +75,6 @@ table_observations as (
     {%- if not table_scans %}
     {{ kpi_no_observations() }}
     {%- endif %}
-
-),
-
-table_inputs as (
-
-    select
-        metric_name,
-        cast(date_trunc('month', event_date) as date) as period_start,
-        count(*) as observations,
-        sum(hash(org_code, center_code, event_date, numerator, denominator, sample)) as digest
-    from table_observations
-    group by metric_name, cast(date_trunc('month', event_date) as date)
-
-),
-
-org_versions as (
-
-    select * from {{ ref('dim_org') }}
-
-),
-
-org_tree_digest as (
-
-    select
-        sum(hash(
-            org_code, valid_from, valid_to, group_code, subsidiary_code, branch_code,
-            sub_branch_code
-        )) as digest
-    from org_versions
-
-),
-
-month_inputs as (
-
-    select
-        coalesce(batch_inputs.metric_name, table_inputs.metric_name) as metric_name,
-        coalesce(batch_inputs.period_start, table_inputs.period_start) as period_start,
-        md5(concat_ws(
-            '|',
-            coalesce(batch_inputs.batch_digest, 0),
-            coalesce(table_inputs.observations, 0),
-            coalesce(table_inputs.digest, 0),
-            org_tree_digest.digest
-        )) as input_digest
-    from batch_inputs
-    full outer join table_inputs
-        on
-            batch_inputs.metric_name = table_inputs.metric_name
-            and batch_inputs.period_start = table_inputs.period_start
-    cross join org_tree_digest
 
 ),
 

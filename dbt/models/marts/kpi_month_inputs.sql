@@ -1,0 +1,102 @@
+-- Rendered from Jinja loops over the semantic layer: indentation and line length follow the
+-- template, not the rendered SQL.
+-- noqa: disable=LT02,LT05
+{#- What the KPIs of each (metric, month) are computed from, as one fingerprint (input_digest):
+    the batches of the batch-incremental facts that observe the pair and how often (from
+    kpi_batch_months), the other models' observations of it (month-end snapshots and monthly
+    extracts, all small) and the org tree. fct_kpi_values recomputes the pairs whose digest
+    differs from the one its rows carry, and drops the rows of pairs no longer here. -#}
+{{ config(schema='intermediate', access='private') }}
+
+{{ kpi_depends_on() }}
+
+{%- set specs = kpi_metric_specs() if execute else {} %}
+{%- set index = kpi_semantic_index() if execute else {'models': {}} %}
+{%- set table_scans = [] %}
+{%- for scan in kpi_scans(specs, index) if not scan.model.batched %}
+    {%- do table_scans.append(scan) %}
+{%- endfor %}
+
+with
+
+batch_inputs as (
+
+    select
+        metric_name,
+        period_start,
+        sum(hash(semantic_model, _batch_id, observations)) as batch_digest
+    from {{ ref('kpi_batch_months') }}
+    where metric_name is not null
+    group by metric_name, period_start
+
+),
+
+table_observations as (
+
+    {%- for scan in table_scans %}
+    {{ kpi_observation_select(scan) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+    {%- if not table_scans %}
+    {{ kpi_no_observations() }}
+    {%- endif %}
+
+),
+
+table_inputs as (
+
+    select
+        metric_name,
+        cast(date_trunc('month', event_date) as date) as period_start,
+        count(*) as observations,
+        sum(hash(org_code, center_code, event_date, numerator, denominator, sample)) as digest
+    from table_observations
+    group by metric_name, cast(date_trunc('month', event_date) as date)
+
+),
+
+org_versions as (
+
+    select * from {{ ref('dim_org') }}
+
+),
+
+org_tree_digest as (
+
+    select
+        sum(hash(
+            org_code, valid_from, valid_to, org_level, is_current, group_code, subsidiary_code,
+            branch_code, sub_branch_code
+        )) as digest
+    from org_versions
+
+),
+
+month_inputs as (
+
+    select
+        coalesce(batch_inputs.metric_name, table_inputs.metric_name) as metric_name,
+        coalesce(batch_inputs.period_start, table_inputs.period_start) as period_start,
+        md5(concat_ws(
+            '|',
+            coalesce(batch_inputs.batch_digest, 0),
+            coalesce(table_inputs.observations, 0),
+            coalesce(table_inputs.digest, 0),
+            org_tree_digest.digest
+        )) as input_digest
+    from batch_inputs
+    full outer join table_inputs
+        on
+            batch_inputs.metric_name = table_inputs.metric_name
+            and batch_inputs.period_start = table_inputs.period_start
+    cross join org_tree_digest
+
+)
+
+select
+    metric_name,
+    period_start,
+    input_digest
+from month_inputs
