@@ -11,7 +11,7 @@ import duckdb
 import pytest
 import yaml
 
-from dagster_project.lib.dbt_project import REBUILD_ENV, dbt_executable
+from dagster_project.lib.dbt_project import REBUILD, dbt_executable
 from dagster_project.lib.settings import get_settings
 
 DBT_DIR = get_settings().dbt_project_dir
@@ -19,10 +19,11 @@ CLAIMS = "models/owners/claims/_claims__metrics.yml"
 
 
 def dbt_build(project: Path, warehouse: Path, select: str, rebuild: bool = False) -> None:
-    env = {**os.environ, "OPSVALUE_WORK_DB": str(warehouse), **(REBUILD_ENV if rebuild else {})}
+    env = {**os.environ, "OPSVALUE_WORK_DB": str(warehouse)}
     result = subprocess.run(
         [dbt_executable(), "build", "--project-dir", str(project), "--profiles-dir", str(project)]
-        + ["--target", "work", "--select", select],
+        + ["--target", "work", "--select", select]
+        + (REBUILD if rebuild else []),
         env=env,
         capture_output=True,
         text=True,

@@ -190,10 +190,9 @@ WATERMARK_KEY = "dbt_build_watermark"
 # The batches a refresh tests (macros/test_scope.sql): an environment variable of the dbt process,
 # not --vars, since dbt re-parses the whole project whenever --vars change.
 NEW_BATCHES_ENV = "OPSVALUE_NEW_BATCHES"
-# A rebuild (macros/incremental_batches.sql, opsvalue_rebuild()): also an environment variable,
-# since dbt re-parses the whole project when --vars change and only the files reading a changed
-# environment variable when it changes.
-REBUILD_ENV = {"OPSVALUE_REBUILD": "true"}
+# A rebuild: dbt's own flag. metric_definition_history ignores it (full_refresh=false), so its
+# history outlives rebuilds; unlike --vars, a flag does not make dbt re-parse the project.
+REBUILD = ["--full-refresh"]
 
 # The marts the publication copies and the KPI checks read: built on every run that builds.
 ALWAYS_BUILT = ("fct_kpi_values", "dim_metric_catalog", "dim_org", "data_quality_scorecard")
@@ -212,11 +211,9 @@ class BuildPlan:
     new_batches: tuple[str, ...] | None = None
 
     def env(self) -> dict[str, str]:
-        """Environment for the dbt process: rebuild or not, the batches to test or every row.
-        Both are always set ('' = no), so a value left in the caller's environment never
-        reaches dbt."""
+        """Environment for the dbt process: the batches to test, or '' for every row. Always
+        set, so a value left in the caller's environment never reaches dbt."""
         return {
-            **{key: (value if self.rebuild else "") for key, value in REBUILD_ENV.items()},
             NEW_BATCHES_ENV: (
                 json.dumps(list(self.new_batches)) if self.new_batches is not None else ""
             ),
@@ -255,9 +252,8 @@ def plan_build(
 ) -> BuildPlan:
     """What a dbt build has to do for what changed since the last successful build.
 
-    - First build, or the dbt project or the alias list changed: rebuild everything (the
-      incremental models take OPSVALUE_REBUILD=true as their full_refresh config; dbt's own
-      --full-refresh would also wipe the definition history).
+    - First build, or the dbt project or the alias list changed: rebuild everything with
+      `dbt build --full-refresh` (metric_definition_history ignores it: full_refresh=false).
     - Otherwise an incremental build of the models downstream of the changed sources (and the
       marts publication reads), excluding the rest: a day of claims does not rebuild the costs.
       Every model a test of a selected model reads stays selected, as dbt drops a test when it
@@ -272,7 +268,7 @@ def plan_build(
     now = json.loads(watermark)
     if not previous or any(before.get(key) != now[key] for key in ("dbt", "mapping_max_id")):
         reason = "first build" if not previous else "the dbt project or the alias list changed"
-        return BuildPlan(args=["build"], reason=f"full rebuild: {reason}", rebuild=True)
+        return BuildPlan(args=["build", *REBUILD], reason=f"full rebuild: {reason}", rebuild=True)
 
     nodes = {**manifest["nodes"], **manifest["sources"]}
     parents = manifest["parent_map"]

@@ -8,18 +8,11 @@
     nothing is counted twice.
 
     A change of the dbt project or of the alias list rebuilds the incremental models from
-    scratch: the pipeline sets OPSVALUE_REBUILD=true for that dbt run (lib/dbt_project.plan_build),
-    which these models, kpi_batch_months, fct_kpi_values and the gated models take as their
-    full_refresh config (opsvalue_rebuild() below). Not --full-refresh: that would also wipe
-    metric_definition_history, whose whole point is to outlive rebuilds. -#}
-
-{% macro opsvalue_rebuild() -%}
-    {#- full_refresh config of the incremental models: true when the pipeline rebuilds, else none
-        (dbt's own --full-refresh flag decides). An environment variable, not --vars: dbt
-        re-parses the whole project whenever --vars change, but only the files that read an
-        environment variable when that variable changes. -#}
-    {{ return(true if env_var('OPSVALUE_REBUILD', '') == 'true' else none) }}
-{%- endmacro %}
+    scratch: the pipeline runs `dbt build --full-refresh` (lib/dbt_project.plan_build), which
+    metric_definition_history ignores (full_refresh=false), so its history outlives rebuilds. A
+    flag rather than --vars or an environment variable read while parsing: dbt re-parses the
+    whole project when --vars change, and the files reading an environment variable when it
+    changes. -#}
 
 {% macro batch_incremental_config() %}
     {{ return({
@@ -27,7 +20,6 @@
         'incremental_strategy': 'delete+insert',
         'unique_key': '_source_file',
         'on_schema_change': 'fail',
-        'full_refresh': opsvalue_rebuild(),
     }) }}
 {% endmacro %}
 

@@ -91,7 +91,6 @@
         'materialized': 'incremental',
         'incremental_strategy': 'append',
         'on_schema_change': 'fail',
-        'full_refresh': opsvalue_rebuild(),
         'meta': {'inputs_gate': {'sources': sources, 'calendar': calendar}},
     }) }}
 {%- endmacro %}

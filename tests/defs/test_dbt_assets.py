@@ -10,7 +10,7 @@ import pytest
 from dagster_project.lib.dbt_project import (
     ALWAYS_BUILT,
     NEW_BATCHES_ENV,
-    REBUILD_ENV,
+    REBUILD,
     plan_build,
 )
 
@@ -35,8 +35,8 @@ def test_first_build_project_change_and_alias_change_rebuild_everything(manifest
         (watermark(5, 1, "a"), watermark(9, 7, "a")),
     ]:
         plan = plan_build(manifest, previous, now, {"claims"}, ["b1"])
-        assert plan.rebuild and plan.args == ["build"]
-        assert plan.env() == {**REBUILD_ENV, NEW_BATCHES_ENV: ""}  # every row tested
+        assert plan.rebuild and plan.args == ["build", *REBUILD]
+        assert plan.env() == {NEW_BATCHES_ENV: ""}  # every row tested
         assert plan.new_batches is None and not plan.excluded
 
 
@@ -61,7 +61,7 @@ def test_new_claims_build_what_claims_feed_and_test_only_the_new_batches(manifes
         assert not {by_id.get(p) for p in manifest["parent_map"][uid]} & excluded, uid
     assert plan.args[:2] == ["build", "--exclude"] and len(plan.args) == 3
     # both variables always set, so none left in the caller's environment reaches dbt
-    assert plan.env() == {"OPSVALUE_REBUILD": "", NEW_BATCHES_ENV: json.dumps(["b1"])}
+    assert plan.env() == {NEW_BATCHES_ENV: json.dumps(["b1"])}
     assert plan.new_batches == ("b1",)
 
 

@@ -24,7 +24,6 @@
     incremental_strategy='delete+insert',
     unique_key=['metric_name', 'period_start'],
     on_schema_change='fail',
-    full_refresh=opsvalue_rebuild(),
 ) }}
 
 {#- Static dependencies for dbt's DAG: every model a semantic model rests on. -#}

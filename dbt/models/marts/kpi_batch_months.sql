@@ -15,7 +15,6 @@
     incremental_strategy='delete+insert',
     unique_key='_batch_id',
     on_schema_change='fail',
-    full_refresh=opsvalue_rebuild(),
     schema='intermediate',
     access='private',
 ) }}

@@ -3,8 +3,10 @@
 -- noqa: disable=LT02,LT05
 {# Incremental on purpose (an exception to the marts folder's tables): the history must survive
     rebuilds. Each build compares every metric's current definition with its latest recorded
-    version and appends a new version when the formula, filters or sources changed. -#}
-{{ config(materialized='incremental') }}
+    version and appends a new version when the formula, filters or sources changed.
+    full_refresh=false: the pipeline rebuilds with `dbt build --full-refresh`, which this model
+    ignores, so a rebuild never wipes the history. -#}
+{{ config(materialized='incremental', full_refresh=false) }}
 
 {%- set specs = kpi_metric_specs() if execute else {} %}
 {%- set parts_compared = ['type', 'kind', 'value', 'percentile', 'parts', 'formula', 'sources'] %}
