@@ -275,13 +275,15 @@ def _git(*args: str) -> str | None:
 
 
 def code_fingerprint() -> str | None:
-    """A digest of the code being measured: the commit, the diff to it and untracked files.
+    """A digest of the code being measured: the commit, the diff to it (documentation aside)
+    and untracked files.
 
     Compared at the start and the end of a session: code (or dbt models) edited meanwhile means
     the runs measured different versions, and dbt's own watermark turns an incremental refresh
     into a full rebuild.
     """
-    head, diff = _git("rev-parse", "HEAD"), _git("diff", "HEAD")
+    # documentation (*.md) is not what is measured: editing it during a run is harmless
+    head, diff = _git("rev-parse", "HEAD"), _git("diff", "HEAD", "--", ".", ":(exclude)*.md")
     untracked = _git("ls-files", "--others", "--exclude-standard", "-z")
     if head is None or diff is None or untracked is None:
         return None
