@@ -94,6 +94,26 @@
 {%- endmacro %}
 
 
+{% macro kpi_table_observations(specs, index) -%}
+    {#- The observations of every semantic model that is not a batch-incremental fact (month-end
+        snapshots, monthly extracts: all small), read whole; an empty relation when there are
+        none. -#}
+    {%- set table_scans = [] %}
+    {%- for scan in kpi_scans(specs, index) if not scan.model.batched %}
+        {%- do table_scans.append(scan) %}
+    {%- endfor %}
+    {%- for scan in table_scans %}
+    {{ kpi_observation_select(scan) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+    {%- if not table_scans %}
+    {{ kpi_no_observations() }}
+    {%- endif %}
+{%- endmacro %}
+
+
 {% macro kpi_no_observations(lineage=false) -%}
     {#- An empty relation with the columns of kpi_observation_select. -#}
     select

@@ -42,11 +42,9 @@
     {%- endif %}
 {%- endfor %}
 
-{%- set scans = kpi_scans(specs, index) %}
 {%- set batched_scans = [] %}
-{%- set table_scans = [] %}
-{%- for scan in scans %}
-    {%- do (batched_scans if scan.model.batched else table_scans).append(scan) %}
+{%- for scan in kpi_scans(specs, index) if scan.model.batched %}
+    {%- do batched_scans.append(scan) %}
 {%- endfor %}
 
 with
@@ -65,15 +63,7 @@ org_versions as (
 
 table_observations as (
 
-    {%- for scan in table_scans %}
-    {{ kpi_observation_select(scan) }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-    {%- if not table_scans %}
-    {{ kpi_no_observations() }}
-    {%- endif %}
+    {{ kpi_table_observations(specs, index) }}
 
 ),
 

@@ -12,10 +12,6 @@
 
 {%- set specs = kpi_metric_specs() if execute else {} %}
 {%- set index = kpi_semantic_index() if execute else {'models': {}} %}
-{%- set table_scans = [] %}
-{%- for scan in kpi_scans(specs, index) if not scan.model.batched %}
-    {%- do table_scans.append(scan) %}
-{%- endfor %}
 
 with
 
@@ -33,15 +29,7 @@ batch_inputs as (
 
 table_observations as (
 
-    {%- for scan in table_scans %}
-    {{ kpi_observation_select(scan) }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-    {%- if not table_scans %}
-    {{ kpi_no_observations() }}
-    {%- endif %}
+    {{ kpi_table_observations(specs, index) }}
 
 ),
 
