@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 from dagster import AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject
+from dagster_dbt.dbt_project import using_dagster_dev
 from packaging import version
 
 from dagster_project.lib.settings import get_settings
@@ -31,9 +32,6 @@ DBT_PROJECT = DbtProject(
     project_dir=SETTINGS.dbt_project_dir,
     profiles_dir=SETTINGS.dbt_project_dir,
 )
-# Under `dagster dev` the manifest is re-parsed when the code location loads; everywhere else
-# (the CLI, tests, CI) `ensure_manifest()` prepares it explicitly before definitions load.
-DBT_PROJECT.prepare_if_dev()
 
 
 def dbt_executable() -> str:
@@ -118,6 +116,14 @@ def ensure_manifest(project: DbtProject = DBT_PROJECT) -> Path:
         raise RuntimeError(f"dbt parse failed in {project_dir}:\n{problem}")
     fingerprint_file.write_text(fingerprint)
     return manifest
+
+
+# Under `dagster dev` the manifest is prepared when the code location loads; everywhere else (the
+# CLI, tests, CI) `ensure_manifest()` is called explicitly before definitions load. Not
+# DBT_PROJECT.prepare_if_dev(): it runs the `dbt` on PATH, which an un-activated virtualenv (the
+# README's `.venv/bin/dagster dev`) does not have, and the code location then fails to load.
+if using_dagster_dev():
+    ensure_manifest()
 
 
 def keep_partial_parse(invocation_target: Path, project: DbtProject = DBT_PROJECT) -> None:

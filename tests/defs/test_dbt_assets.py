@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +88,17 @@ def test_nothing_new_still_builds_what_the_publication_reads(manifest):
     plan = plan_build(manifest, watermark(9, 1, "a"), watermark(9, 1, "a"), set(), [])
     assert not set(plan.excluded) & set(ALWAYS_BUILT)
     assert plan.new_batches == ()
+
+
+def test_dagster_dev_loads_the_code_location_without_dbt_on_path(dbt_manifest: Path) -> None:
+    """The README starts `.venv/bin/dagster dev` without activating the virtualenv, so `dbt` is not
+    on PATH; the code location (loaded with DAGSTER_IS_DEV_CLI set) must still load."""
+    env = {**os.environ, "DAGSTER_IS_DEV_CLI": "1", "PATH": os.defpath}
+    done = subprocess.run(
+        [sys.executable, "-c", "import dagster_project.definitions"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
