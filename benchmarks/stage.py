@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 import dagster as dg
 
-from dagster_project.cli import DAGSTER_YAML
-from dagster_project.lib.settings import Settings, get_settings
+from dagster_project.cli import prepare_instance
+from dagster_project.lib.settings import get_settings
 from dagster_project.lib.warehouse import pipeline_lock
 
 STAGES = ("ingest", "dbt", "publication", "site")
@@ -53,20 +52,6 @@ def stage_selection(job: dg.JobDefinition, stage: str) -> list[dg.AssetKey]:
     if missing:
         raise RuntimeError(f"assets of the refresh job in no benchmark stage: {missing}")
     return sorted(assets[stage].keys & in_job)
-
-
-def prepare_instance(settings: Settings) -> None:
-    """DAGSTER_HOME with telemetry off and the paths exported, as `run_pipeline` prepares them."""
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    config = settings.dagster_home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
-    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
-    settings.export_env()
-
-    from dagster_project.lib.dbt_project import ensure_manifest
-
-    ensure_manifest()
 
 
 def run_stage(stage: str) -> tuple[bool, dict]:
