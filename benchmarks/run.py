@@ -11,17 +11,21 @@ RSS), `--repeat` times, interleaved:
            publication, site) from an empty warehouse, work database, site and Dagster home;
 - stage.*: the same job one stage per process, in order, on one empty workspace that receives
            every day but the last one;
-- refresh: `opsvalue run` on the workspace the stages left, once the last day was delivered.
+- refresh: `opsvalue run` on the workspace the stages left, once the last day was delivered;
+- record:  `opsvalue run` on that workspace once more, after a single new claim arrived: what any
+           run with new data costs, whatever its size (start-up, gate, dbt, publication, site).
 
-The floor's KPIs are then checked against the published `marts.fct_kpi_values` of the full run
-and of the refreshed workspace (both hold every day). Prints a table, writes JSON (medians,
-every run, input size, environment, ratios full/floor and refresh/full) and exits 1 when the
-floor and the pipeline disagree, 2 when a measured step failed.
+The floor's KPIs are checked against the published `marts.fct_kpi_values` of the full run and of
+the refreshed workspace (both hold every day; the refreshed one before its extra record arrives).
+Prints a table, writes JSON (medians, every run, input size, environment, ratios full/floor,
+refresh/full and record/full) and exits 1 when the floor and the pipeline disagree, 2 when a
+measured step failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import os
@@ -54,8 +58,9 @@ PYTHON = sys.executable
 FLOOR = "floor"
 FULL = "full"
 REFRESH = "refresh"
+RECORD = "record"
 STAGE_PREFIX = "stage."
-MEASUREMENTS = (FLOOR, FULL, *(STAGE_PREFIX + s for s in STAGES), REFRESH)
+MEASUREMENTS = (FLOOR, FULL, *(STAGE_PREFIX + s for s in STAGES), REFRESH, RECORD)
 DESCRIPTIONS = {
     FLOOR: "hand-written DuckDB SQL: the 8 spine KPIs at every level from the raw CSVs",
     FULL: "opsvalue run (the refresh job) from an empty workspace",
@@ -64,12 +69,14 @@ DESCRIPTIONS = {
         for s in STAGES
     },
     REFRESH: "opsvalue run after one more day was delivered to a full load of the others",
+    RECORD: "opsvalue run after one more claim (one record, one file) arrived after the refresh",
 }
 LABELS = {
     FLOOR: "(a) floor",
     FULL: "(b) full pipeline",
     **{STAGE_PREFIX + s: f"(c) stage {s}" for s in STAGES},
     REFRESH: "(d) refresh, one day",
+    RECORD: "(e) refresh, one record",
 }
 VERSIONED = ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "dagster-dbt", "great-expectations")
 CONSOLE = Console(stderr=True)
@@ -148,6 +155,7 @@ class Bench:
         self.floor_result = self.runs_dir / FLOOR / "floor_kpis.parquet"
         self.results: dict[str, list[Run]] = {name: [] for name in MEASUREMENTS}
         self.workspaces: dict[str, Workspace] = {}
+        self.verification: dict[str, dict] = {}
         # workspaces and logs belong to one session: none of a previous one is reused
         remove_tree(self.runs_dir)
         remove_tree(self.logs_dir)
@@ -182,7 +190,7 @@ class Bench:
         if not raw.is_dir():
             base = [p for p in delivered_files(self.raw_dir) if p not in day_files]
             link_files(self.raw_dir, raw, base)
-        for relative in day_files:  # delivered by the previous repeat's refresh
+        for relative in [*day_files, RECORD_FILE]:  # delivered by the previous repeat
             (raw / relative).unlink(missing_ok=True)
         return raw
 
@@ -207,17 +215,49 @@ class Bench:
         command = [PYTHON, "-m", "dagster_project.cli", "run"]
         self.results[REFRESH].append(self._measure(REFRESH, repeat, command, ws))
 
-    def verify(self) -> dict[str, dict]:
-        """The floor's KPIs against the published KPIs of each pipeline workspace (not timed)."""
-        outcomes = {}
-        for name, ws in self.workspaces.items():
-            with floor.connect_floor() as con:
-                floor.load_result(con, self.floor_result)
-                outcome = floor.verify(con, ws.warehouse).to_json()
-            report = self.logs_dir / f"verify-{name}.json"
-            report.write_text(json.dumps(outcome, indent=2, default=str) + "\n", encoding="utf-8")
-            outcomes[name] = outcome
-        return outcomes
+    def record_source(self) -> str:
+        (path,) = [d.path for d in self.dataset.day_files if d.source == RECORD_SOURCE]
+        return path
+
+    def record(self, repeat: int) -> None:
+        """Deliver one new claim to the refreshed workspace and time `opsvalue run` on it."""
+        ws = self.workspaces[REFRESH]
+        write_record_file(self.raw_dir / self.record_source(), ws.raw_dir, repeat)
+        command = [PYTHON, "-m", "dagster_project.cli", "run"]
+        self.results[RECORD].append(self._measure(RECORD, repeat, command, ws))
+
+    def verify(self, name: str) -> dict:
+        """The floor's KPIs against the published KPIs of one pipeline workspace (not timed)."""
+        with floor.connect_floor() as con:
+            floor.load_result(con, self.floor_result)
+            outcome = floor.verify(con, self.workspaces[name].warehouse).to_json()
+        report = self.logs_dir / f"verify-{name}.json"
+        report.write_text(json.dumps(outcome, indent=2, default=str) + "\n", encoding="utf-8")
+        self.verification[name] = outcome
+        return outcome
+
+
+# The extra record: a claim of the last day under a claim id the generator never uses.
+RECORD_SOURCE = "claims"
+RECORD_FILE = "claims/claims_zz_one_record.csv"
+
+
+def write_record_file(source: Path, raw_dir: Path, repeat: int) -> Path:
+    """One CSV with the header and the first claim of the last day's file, under a new id.
+
+    Named to sort after every other claims file, with a new id each repeat.
+    """
+    with source.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        row = next(reader)
+        fields = reader.fieldnames or []
+    row["claim_id"] = f"CLM9{repeat:09d}"  # the generator numbers claims from CLM0...
+    target = raw_dir / RECORD_FILE
+    with target.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerow(row)
+    return target
 
 
 def summarise(runs: list[Run]) -> dict:
@@ -249,6 +289,7 @@ def ratios(measurements: dict[str, dict]) -> dict[str, dict]:
     pairs = {
         "full_over_floor": (FULL, FLOOR),
         "refresh_over_full": (REFRESH, FULL),
+        "record_over_full": (RECORD, FULL),
     }
     result = {
         label: {
@@ -360,8 +401,8 @@ def render_table(measurements: dict[str, dict], result_ratios: dict[str, dict]) 
             note = "1× floor"
         elif name == FULL:
             note = times(ratio(m["wall_s_median"], floor_wall), "floor")
-        elif name == REFRESH:
-            note = times(result_ratios["refresh_over_full"]["wall"], "full")
+        elif name in (REFRESH, RECORD):
+            note = times(result_ratios[f"{name}_over_full"]["wall"], "full")
         else:
             note = times(ratio(m["wall_s_median"], full_wall), "full")
         rows[name] = (LABELS[name], m, note)
@@ -425,10 +466,14 @@ def main(argv: list[str] | None = None) -> int:
             bench.full(repeat)
             bench.stages(repeat)
             bench.refresh(repeat)
+            if repeat == args.repeat:  # before the extra record changes its KPIs
+                bench.verify(FULL)
+                bench.verify(REFRESH)
+            bench.record(repeat)
     except MeasureError as exc:
         error = str(exc)
         CONSOLE.print(f"[bold red]measurement failed[/]: {exc}")
-    verification = bench.verify() if error is None else {}
+    verification = bench.verification if error is None else {}
     measurements = {n: summarise(runs) for n, runs in bench.results.items() if runs}
     result_ratios = ratios(measurements)
     verified = bool(verification) and all(v.get("ok") for v in verification.values())

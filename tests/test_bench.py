@@ -56,7 +56,7 @@ def test_bench_smoke_run_measures_every_step_with_time_and_memory(smoke):
         assert run["wall_s"] > 0 and run["cpu_s"] > 0 and run["peak_rss_mb"] > 0, name
         assert run["tree_peak_rss_mb"] >= run["peak_rss_mb"], name
         assert measurement["wall_s_median"] == run["wall_s"], name
-    for pair in ("full_over_floor", "refresh_over_full", "stages_over_full"):
+    for pair in ("full_over_floor", "refresh_over_full", "record_over_full", "stages_over_full"):
         for resource in ("wall", "cpu", "peak_rss"):
             assert result["ratios"][pair][resource] > 0, (pair, resource)
     env = result["environment"]
@@ -76,6 +76,23 @@ def test_bench_smoke_run_floor_equals_full_pipeline_and_refresh(smoke):
     for name, outcome in result["verification"].items():
         assert outcome["ok"], (name, outcome)
         assert outcome["matched_rows"] == outcome["floor_rows"] == outcome["pipeline_rows"] > 0
+
+
+@pytest.mark.slow
+@needs_gnu_time
+def test_bench_record_step_publishes_exactly_its_one_new_claim(smoke):
+    _, workdir = smoke
+    warehouse = workdir / "runs" / "stages" / "warehouse" / "opsvalue.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select claim_id from marts.fct_claims where claim_id like 'CLM9%'"
+        ).fetchall()
+        ledger = con.execute(
+            "select count(*) from meta.file_ledger"
+            " where path like '%zz_one_record%' and status = 'loaded'"
+        ).fetchone()
+    assert rows == [("CLM9000000001",)]
+    assert ledger == (1,)
 
 
 @pytest.mark.slow
