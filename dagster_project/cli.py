@@ -71,19 +71,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 # What earlier versions wrote as dagster.yaml: upgraded in place. Any other file is the user's own.
-EARLIER_DAGSTER_YAML = """\
-telemetry:
-  enabled: false
-run_queue:
-  max_concurrent_runs: 1
-"""
+EARLIER_DAGSTER_YAMLS = (
+    "telemetry:\n  enabled: false\n",
+    "telemetry:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 1\n",
+)
 
 
 def prepare_instance(settings: Settings) -> None:
     """DAGSTER_HOME with opsvalue's dagster.yaml, paths exported and the dbt manifest current."""
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     config = settings.dagster_home / "dagster.yaml"
-    if not config.exists() or config.read_text() == EARLIER_DAGSTER_YAML:
+    if not config.exists() or config.read_text() in EARLIER_DAGSTER_YAMLS:
         config.write_text(DAGSTER_YAML)
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
     settings.export_env()

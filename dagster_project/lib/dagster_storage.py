@@ -9,6 +9,8 @@ DAGSTER_HOME and every read and write Dagster makes, and changes only how connec
 
 - one engine per database file is kept with its pooled connection, and the least recently used
   are disposed beyond a few (a webserver browsing old runs must not keep every file open);
+- a commit therefore lands in the shard's WAL file and reaches the main file only at a checkpoint,
+  so a watch (the UI's live run log) wakes on changes to either file, not only the main one;
 - commits use `synchronous=NORMAL`, SQLite's setting for WAL databases (Dagster puts its shards in
   WAL mode): a killed process loses nothing it committed, an operating-system crash or power cut
   may lose the last events of run history, never anything in the warehouse.
@@ -35,13 +37,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.base import EventHandlerFn
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SqliteEventLogStorage,
+    SqliteEventLogStorageWatchdog,
+)
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from watchdog.events import FileSystemEvent, PatternMatchingEventHandler
+from watchdog.observers import Observer
 
 # the run being written, the cross-run index and a few more (a webserver reads many runs)
 KEPT_ENGINES = 4
@@ -73,6 +81,9 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             if engine is None:
                 engine = create_engine(
                     self.conn_string_for_shard(shard),
+                    # one connection at a time, a second one only while _initdb inspects the file
+                    pool_size=1,
+                    max_overflow=1,
                     # used under _db_lock, possibly from another thread than the one that opened it
                     connect_args={
                         "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -104,13 +115,48 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 engine.dispose()
 
     def wipe(self) -> None:
+        # the files are deleted: no connection may stay on them, including one another thread
+        # opened while they were being deleted (super().wipe() takes _db_lock itself)
         with self._db_lock:
-            self.dispose_engines()  # the files are deleted: no connection may stay on them
+            self.dispose_engines()
         super().wipe()
+        with self._db_lock:
+            self.dispose_engines()
 
     def dispose(self) -> None:
+        super().dispose()  # stops the watch thread first: its callbacks read through _connect
         self.dispose_engines()
-        super().dispose()
+
+    def watch(self, run_id: str, cursor: str | None, callback: EventHandlerFn) -> None:
+        # as SqliteEventLogStorage.watch, with a watchdog that also wakes on the WAL file
+        if not self._obs:
+            self._obs = Observer()
+            self._obs.start()
+        watchdog = WalAwareWatchdog(self, run_id, callback, cursor)
+        self._watchers[run_id][callback] = (
+            watchdog,
+            self._obs.schedule(watchdog, self._base_dir, recursive=True),
+        )
+
+
+class WalAwareWatchdog(SqliteEventLogStorageWatchdog):
+    """Dagster's run-log watchdog, woken by writes to the shard or to its WAL file."""
+
+    def __init__(
+        self,
+        event_log_storage: SqliteEventLogStorage,
+        run_id: str,
+        callback: EventHandlerFn,
+        cursor: str | None,
+    ) -> None:
+        super().__init__(event_log_storage, run_id, callback, cursor)
+        # the parent watches only the shard (patterns=[_log_path]); set up again for both files
+        PatternMatchingEventHandler.__init__(
+            self, patterns=[self._log_path, f"{self._log_path}-wal"]
+        )
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        self._process_log()
 
 
 class PooledSqliteStorage(DagsterSqliteStorage):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import dagster as dg
 import pytest
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-from dagster_project.cli import DAGSTER_YAML, EARLIER_DAGSTER_YAML, prepare_instance
+from dagster_project.cli import DAGSTER_YAML, EARLIER_DAGSTER_YAMLS, prepare_instance
 from dagster_project.lib.dagster_storage import (
     KEPT_ENGINES,
     PooledSqliteEventLogStorage,
@@ -89,8 +93,13 @@ def test_same_history_as_dagsters_default_storage(tmp_path, monkeypatch):
 def test_only_a_few_files_stay_open(home):
     with dg.DagsterInstance.get() as instance:
         storage = instance.event_log_storage
-        run_ids = [run_once(instance) for _ in range(KEPT_ENGINES + 2)]
+        first = run_once(instance)
+        first_engine = storage._engines[first]
+        assert first_engine.pool.checkedin() == 1, "the connection is kept between uses"
+        run_ids = [first] + [run_once(instance) for _ in range(KEPT_ENGINES + 1)]
         assert len(storage._engines) == KEPT_ENGINES
+        assert first not in storage._engines
+        assert first_engine.pool.checkedin() == 0, "an evicted engine's connection is closed"
         # an evicted run's history is still read (through a new engine)
         assert any(e.is_dagster_event for e in instance.all_logs(run_ids[0]))
 
@@ -110,11 +119,47 @@ def test_opsvalue_writes_its_dagster_yaml_and_upgrades_only_its_own(tmp_path):
     prepare_instance(get_settings())
     assert config.read_text() == DAGSTER_YAML
 
-    config.write_text(EARLIER_DAGSTER_YAML)  # what earlier versions wrote
-    prepare_instance(get_settings())
-    assert config.read_text() == DAGSTER_YAML
+    for earlier in EARLIER_DAGSTER_YAMLS:  # what earlier versions wrote
+        config.write_text(earlier)
+        prepare_instance(get_settings())
+        assert config.read_text() == DAGSTER_YAML
 
-    own = "telemetry:\n  enabled: false\n"  # a user's own instance settings are left alone
+    own = "telemetry:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 2\n"  # the user's
     config.write_text(own)
     prepare_instance(get_settings())
     assert config.read_text() == own
+
+
+def test_a_watch_sees_each_event_while_the_writer_keeps_its_connection(tmp_path):
+    """The UI follows a run through `watch`; the writer's commits go to the WAL file only."""
+    base = str(tmp_path / "runs")
+    writer, reader = PooledSqliteEventLogStorage(base), PooledSqliteEventLogStorage(base)
+    run_id = "0000-watched-run"
+    seen: list[str] = []
+    try:
+        writer.store_event(log_entry(run_id, "first"))  # the run's shard exists before the watch
+        reader.watch(run_id, None, lambda entry, _cursor: seen.append(entry.user_message))
+        for i in range(5):
+            writer.store_event(log_entry(run_id, f"event {i}"))
+            time.sleep(0.05)
+        deadline = time.monotonic() + 10
+        while len(seen) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run_id in writer._engines, "the writer still holds its connection"
+        assert seen[-5:] == [f"event {i}" for i in range(5)]
+    finally:
+        reader.dispose()
+        writer.dispose()
+
+
+def log_entry(run_id: str, message: str) -> EventLogEntry:
+    return EventLogEntry(
+        error_info=None,
+        level=logging.INFO,
+        user_message=message,
+        run_id=run_id,
+        timestamp=time.time(),
+        step_key=None,
+        job_name=None,
+        dagster_event=None,
+    )
