@@ -19,6 +19,7 @@ import duckdb
 from dagster import AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject
 from dagster_dbt.dbt_project import using_dagster_dev
+from filelock import FileLock
 from packaging import version
 
 from dagster_project.lib.settings import get_settings
@@ -99,22 +100,43 @@ def parse_project(project_dir: Path) -> str | None:
     return (result.stdout + result.stderr).strip() or f"dbt parse exited {result.returncode}"
 
 
+def _manifest_state(manifest: Path, fingerprint: str) -> str:
+    """The project's fingerprint and the manifest file it was parsed into (size, mtime)."""
+    stat = manifest.stat()
+    return f"{fingerprint}\n{stat.st_size} {stat.st_mtime_ns}\n"
+
+
 def ensure_manifest(project: DbtProject = DBT_PROJECT) -> Path:
-    """Run `dbt parse` when the manifest is missing or older than the project's files."""
+    """Run `dbt parse` unless the manifest is the one parsed here from the project as it is now.
+
+    The state file records the project's fingerprint and the manifest file that parse wrote, so a
+    manifest written since by a dbt command run by hand is parsed again too. One process parses
+    at a time: under `dagster dev` a code-location reload and a run can both find it stale.
+    """
     project_dir = Path(project.project_dir)
     manifest = Path(project.manifest_path)
-    fingerprint_file = manifest.parent / "opsvalue_fingerprint.txt"
+    state_file = manifest.parent / "opsvalue_fingerprint.txt"
     fingerprint = dbt_project_fingerprint(project_dir)
-    if (
-        manifest.exists()
-        and fingerprint_file.exists()
-        and fingerprint_file.read_text() == fingerprint
-    ):
+
+    def current() -> bool:
+        return (
+            manifest.exists()
+            and state_file.exists()
+            and state_file.read_text() == _manifest_state(manifest, fingerprint)
+        )
+
+    if current():
         return manifest
-    problem = parse_project(project_dir)
-    if problem:
-        raise RuntimeError(f"dbt parse failed in {project_dir}:\n{problem}")
-    fingerprint_file.write_text(fingerprint)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(manifest.parent / "opsvalue_parse.lock"):
+        if current():  # parsed by another process meanwhile
+            return manifest
+        problem = parse_project(project_dir)
+        if problem:
+            raise RuntimeError(f"dbt parse failed in {project_dir}:\n{problem}")
+        partial = state_file.with_suffix(".tmp")
+        partial.write_text(_manifest_state(manifest, fingerprint))
+        partial.replace(state_file)
     return manifest
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from dagster_project.lib.dbt_project import (
     REBUILD,
     plan_build,
 )
+from dagster_project.lib.settings import get_settings
 
 
 def watermark(ledger: int, mapping: int | None, dbt: str) -> str:
@@ -90,10 +92,22 @@ def test_nothing_new_still_builds_what_the_publication_reads(manifest):
     assert plan.new_batches == ()
 
 
-def test_dagster_dev_loads_the_code_location_without_dbt_on_path(dbt_manifest: Path) -> None:
+def test_dagster_dev_loads_the_code_location_without_dbt_on_path(tmp_path: Path) -> None:
     """The README starts `.venv/bin/dagster dev` without activating the virtualenv, so `dbt` is not
-    on PATH; the code location (loaded with DAGSTER_IS_DEV_CLI set) must still load."""
-    env = {**os.environ, "DAGSTER_IS_DEV_CLI": "1", "PATH": os.defpath}
+    on PATH; the code location (loaded with DAGSTER_IS_DEV_CLI set) must still load, parsing the
+    project when it has no manifest yet."""
+    project = tmp_path / "dbt"
+    shutil.copytree(
+        Path(get_settings().dbt_project_dir),
+        project,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
+    )
+    env = {
+        **os.environ,
+        "DAGSTER_IS_DEV_CLI": "1",
+        "PATH": os.defpath,
+        "OPSVALUE_DBT_DIR": str(project),
+    }
     done = subprocess.run(
         [sys.executable, "-c", "import dagster_project.definitions"],
         env=env,
@@ -102,3 +116,37 @@ def test_dagster_dev_loads_the_code_location_without_dbt_on_path(dbt_manifest: P
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    assert (project / "target" / "manifest.json").is_file(), "the project was parsed"
+
+
+def test_ensure_manifest_parses_again_after_a_manifest_written_by_hand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `dbt build` or `dbt show` run by hand rewrites target/manifest.json, perhaps from another
+    state of the project; the pipeline then parses once more rather than trust it."""
+    from dagster_dbt import DbtProject
+
+    from dagster_project.lib import dbt_project
+
+    project_dir = tmp_path / "dbt"
+    shutil.copytree(
+        Path(get_settings().dbt_project_dir),
+        project_dir,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
+    )
+    project = DbtProject(project_dir=project_dir, profiles_dir=project_dir)
+    parses: list[Path] = []
+    real_parse = dbt_project.parse_project
+
+    def counting_parse(path: Path) -> str | None:
+        parses.append(path)
+        return real_parse(path)
+
+    monkeypatch.setattr(dbt_project, "parse_project", counting_parse)
+    manifest = dbt_project.ensure_manifest(project)
+    dbt_project.ensure_manifest(project)
+    assert len(parses) == 1, "an unchanged project with its own manifest is not parsed again"
+
+    manifest.write_text(manifest.read_text())  # what a dbt command run by hand does
+    dbt_project.ensure_manifest(project)
+    assert len(parses) == 2
