@@ -41,6 +41,7 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
+import duckdb
 from rich.console import Console
 from rich.table import Table
 
@@ -215,16 +216,29 @@ class Bench:
         command = [PYTHON, "-m", "dagster_project.cli", "run"]
         self.results[REFRESH].append(self._measure(REFRESH, repeat, command, ws))
 
-    def record_source(self) -> str:
-        (path,) = [d.path for d in self.dataset.day_files if d.source == RECORD_SOURCE]
-        return path
+    def record_source(self) -> Path | None:
+        """The last day's claims file, the extra record's template (none with a single month)."""
+        paths = [d.path for d in self.dataset.day_files if d.source == RECORD_SOURCE]
+        return self.raw_dir / paths[0] if paths else None
 
     def record(self, repeat: int) -> None:
         """Deliver one new claim to the refreshed workspace and time `opsvalue run` on it."""
+        source = self.record_source()
+        if source is None:
+            CONSOLE.print(f"  {RECORD} skipped: no {RECORD_SOURCE} file for the last day")
+            return
         ws = self.workspaces[REFRESH]
-        write_record_file(self.raw_dir / self.record_source(), ws.raw_dir, repeat)
+        write_record_file(source, ws.raw_dir, repeat, self.dataset.last_day or "")
         command = [PYTHON, "-m", "dagster_project.cli", "run"]
         self.results[RECORD].append(self._measure(RECORD, repeat, command, ws))
+        # a held or rejected file would have been timed as a run without data
+        with duckdb.connect(str(ws.warehouse), read_only=True) as con:
+            (loaded,) = con.execute(
+                "select count(*) from meta.file_ledger where path = ? and status = 'loaded'",
+                [RECORD_FILE],
+            ).fetchone() or (0,)
+        if loaded != 1:
+            raise MeasureError(f"{RECORD}: {RECORD_FILE} was not loaded (see its log)")
 
     def verify(self, name: str) -> dict:
         """The floor's KPIs against the published KPIs of one pipeline workspace (not timed)."""
@@ -242,19 +256,23 @@ RECORD_SOURCE = "claims"
 RECORD_FILE = "claims/claims_zz_one_record.csv"
 
 
-def write_record_file(source: Path, raw_dir: Path, repeat: int) -> Path:
-    """One CSV with the header and the first claim of the last day's file, under a new id.
+def write_record_file(source: Path, raw_dir: Path, repeat: int, day: str) -> Path:
+    """One CSV with the header and a claim reported on `day` from `source`, under a new id.
 
     Named to sort after every other claims file, with a new id each repeat.
     """
     with source.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        row = next(reader)
+        rows = list(reader)
         fields = reader.fieldnames or []
-    row["claim_id"] = f"CLM9{repeat:09d}"  # the generator numbers claims from CLM0...
+    # the day file also holds a few late records of the month before: take one of the day
+    of_day = [r for r in rows if (r.get("reported_at") or "").startswith(day)] or rows
+    if not of_day:
+        raise MeasureError(f"{source}: no claim to copy as the extra record")
+    row = dict(of_day[0], claim_id=f"CLM9{repeat:09d}")  # the generator numbers from CLM0...
     target = raw_dir / RECORD_FILE
     with target.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerow(row)
     return target
