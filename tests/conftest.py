@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,15 +60,24 @@ def point_settings_at(ws: Workspace) -> None:
     ws.dagster_home.mkdir(parents=True, exist_ok=True)
 
 
+@contextmanager
+def restored_env() -> Iterator[None]:
+    """The settings' environment variables as they were before the body, whatever it set."""
+    saved = {k: os.environ.get(k) for k in ENV_VARS}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @pytest.fixture(autouse=True)
 def _restore_env() -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in ENV_VARS}
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with restored_env():
+        yield
 
 
 def run_on(ws: Workspace) -> None:
@@ -75,16 +85,9 @@ def run_on(ws: Workspace) -> None:
     from dagster_project.cli import run_pipeline
     from dagster_project.lib.settings import get_settings
 
-    saved = {k: os.environ.get(k) for k in ENV_VARS}
-    point_settings_at(ws)
-    try:
+    with restored_env():
+        point_settings_at(ws)
         assert run_pipeline(get_settings()), "the pipeline run failed"
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")
