@@ -23,8 +23,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from dagster_project.defs.ingest.files import list_extract_files
 from dagster_project.lib import generate
-from dagster_project.lib.ingest import list_extract_files
 
 DATASET_FILE = "dataset.json"
 LATE_ROWS = 3  # records of the month before that arrive with the day (late arrivals)

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.lib.ingest import list_extract_files
-from dagster_project.lib.settings import get_settings
+from dagster_project.core.settings import get_settings
+from dagster_project.defs.ingest.files import list_extract_files
 
 FLOOR_SQL = Path(__file__).with_name("floor.sql")
 # The eight spine metrics: the KPIs the floor computes and tests/reference_kpis.py recomputes.

@@ -49,8 +49,8 @@ from benchmarks import floor
 from benchmarks.dataset import Dataset, prepare
 from benchmarks.measure import MeasureError, Run, measure
 from benchmarks.stage import STAGES
-from dagster_project.cli import _positive_float, _positive_int
-from dagster_project.lib.settings import PROJECT_ROOT
+from dagster_project.cli.args import positive_float, positive_int
+from dagster_project.core.settings import PROJECT_ROOT
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_WORKDIR = BENCH_DIR / "work"
@@ -170,7 +170,9 @@ class Bench:
 
     def prepare_manifest(self) -> None:
         """Parse the dbt project before any measured run, so none of them pays for it."""
-        code = "from dagster_project.lib.dbt_project import ensure_manifest; ensure_manifest()"
+        code = (
+            "from dagster_project.defs.transform.project import ensure_manifest; ensure_manifest()"
+        )
         subprocess.run([PYTHON, "-c", code], check=True, cwd=PROJECT_ROOT)
 
     def floor(self, repeat: int) -> None:
@@ -455,9 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--scale", type=_positive_float, required=True, help="1 = mid-size")
-    parser.add_argument("--months", type=_positive_int, required=True, help="months of history")
-    parser.add_argument("--repeat", type=_positive_int, default=3, help="runs per measurement")
+    parser.add_argument("--scale", type=positive_float, required=True, help="1 = mid-size")
+    parser.add_argument("--months", type=positive_int, required=True, help="months of history")
+    parser.add_argument("--repeat", type=positive_int, default=3, help="runs per measurement")
     parser.add_argument("--seed", type=int, default=42, help="generator seed")
     parser.add_argument("--out", type=Path, help="JSON result (default benchmarks/results/)")
     parser.add_argument("--workdir", type=Path, help="data and workspaces")

@@ -25,9 +25,9 @@ import sys
 
 import dagster as dg
 
-from dagster_project.cli import prepare_instance
-from dagster_project.lib.settings import get_settings
-from dagster_project.lib.warehouse import pipeline_lock
+from dagster_project.core.runner import prepare_instance
+from dagster_project.core.settings import get_settings
+from dagster_project.core.warehouse import pipeline_lock
 
 STAGES = ("ingest", "dbt", "publication", "site")
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -35,10 +35,10 @@ RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 def stage_assets() -> dict[str, dg.AssetsDefinition]:
     """The assets definition behind each stage (imported late: it loads the dbt manifest)."""
-    from dagster_project.defs.dbt.assets import dbt_models
     from dagster_project.defs.ingest.assets import raw_extracts
     from dagster_project.defs.publish.assets import publication
     from dagster_project.defs.site.assets import site
+    from dagster_project.defs.transform.assets import dbt_models
 
     return {"ingest": raw_extracts, "dbt": dbt_models, "publication": publication, "site": site}
 

@@ -82,8 +82,8 @@ def _restore_env() -> Iterator[None]:
 
 def run_on(ws: Workspace) -> None:
     """One full pipeline run on a workspace; this process's settings are restored after it."""
-    from dagster_project.cli import run_pipeline
-    from dagster_project.lib.settings import get_settings
+    from dagster_project.core.runner import run_pipeline
+    from dagster_project.core.settings import get_settings
 
     with restored_env():
         point_settings_at(ws)
@@ -93,7 +93,7 @@ def run_on(ws: Workspace) -> None:
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
     """The dbt manifest, prepared once per test session."""
-    from dagster_project.lib.dbt_project import ensure_manifest
+    from dagster_project.defs.transform.project import ensure_manifest
 
     return ensure_manifest()
 

@@ -18,7 +18,7 @@ import pytest
 from benchmarks import floor
 from benchmarks.measure import GNU_TIME, TimeReport, parse_elapsed, parse_time_report
 from benchmarks.run import MEASUREMENTS
-from dagster_project.lib.settings import PROJECT_ROOT
+from dagster_project.core.settings import PROJECT_ROOT
 
 SMOKE_ARGS = ["--scale", "0.002", "--months", "3", "--repeat", "1"]
 needs_gnu_time = pytest.mark.skipif(

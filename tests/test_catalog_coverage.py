@@ -5,8 +5,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from dagster_project.lib.catalog import load_manifest, metrics_from_manifest
-from dagster_project.lib.settings import get_settings
+from dagster_project.core.settings import get_settings
+from dagster_project.defs.transform.catalog import load_manifest, metrics_from_manifest
 
 ORG_LEVELS = ("group", "subsidiary", "branch", "sub_branch")
 

@@ -11,8 +11,9 @@ import duckdb
 import pytest
 import yaml
 
-from dagster_project.lib.dbt_project import REBUILD, dbt_executable
-from dagster_project.lib.settings import get_settings
+from dagster_project.core.settings import get_settings
+from dagster_project.defs.transform.planning import REBUILD
+from dagster_project.defs.transform.project import dbt_executable
 
 DBT_DIR = get_settings().dbt_project_dir
 CLAIMS = "models/owners/claims/_claims__metrics.yml"

@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.cli import run_pipeline
-from dagster_project.lib.settings import get_settings
+from dagster_project.core.runner import run_pipeline
+from dagster_project.core.settings import get_settings
 from tests.conftest import Workspace, copy_workspace, deliver, point_settings_at
 from tests.test_refresh import assert_same_kpis, kpis
 

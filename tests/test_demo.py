@@ -6,6 +6,7 @@ import duckdb
 import pytest
 
 from dagster_project import cli
+from dagster_project.cli import pipeline as pipeline_cli
 from tests.conftest import make_workspace, point_settings_at
 
 
@@ -27,8 +28,8 @@ def snapshot(ws) -> dict:
 def test_demo_generates_builds_and_second_run_changes_nothing(tmp_path, monkeypatch, capsys):
     ws = make_workspace(tmp_path)
     point_settings_at(ws)
-    monkeypatch.setattr(cli, "DEMO_SCALE", 0.003)
-    monkeypatch.setattr(cli, "DEMO_MONTHS", 3)
+    monkeypatch.setattr(pipeline_cli, "DEMO_SCALE", 0.003)
+    monkeypatch.setattr(pipeline_cli, "DEMO_MONTHS", 3)
 
     assert cli.main(["demo"]) == 0
     out = capsys.readouterr().out
@@ -53,7 +54,7 @@ def test_demo_reports_failure_when_a_dbt_test_fails(tmp_path, monkeypatch, gener
     import json
     import shutil
 
-    from dagster_project.lib.settings import get_settings
+    from dagster_project.core.settings import get_settings
 
     ws = make_workspace(tmp_path)
     shutil.copytree(generated_raw, ws.raw_dir)

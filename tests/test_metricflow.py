@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dagster_project.lib.dbt_project import dbt_executable
-from dagster_project.lib.settings import get_settings
+from dagster_project.core.settings import get_settings
+from dagster_project.defs.transform.project import dbt_executable
 
 DBT_DIR = get_settings().dbt_project_dir
 MF = str(Path(sys.executable).parent / "mf")

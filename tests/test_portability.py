@@ -28,7 +28,7 @@ import yaml
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.tokens import Token, TokenType
 
-from dagster_project.lib.dbt_project import dbt_executable
+from dagster_project.defs.transform.project import dbt_executable
 
 ROOT = Path(__file__).resolve().parents[1]
 DBT_DIR = ROOT / "dbt"

@@ -14,8 +14,8 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from dagster_project.cli import run_pipeline
-from dagster_project.lib.settings import get_settings
+from dagster_project.core.runner import run_pipeline
+from dagster_project.core.settings import get_settings
 from tests.conftest import copy_workspace, deliver, make_workspace, point_settings_at
 
 KPI_COLUMNS = "metric_name, period_start, org_level, org_code, numerator, denominator, value"

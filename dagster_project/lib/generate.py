@@ -33,7 +33,7 @@ import numpy.typing as npt
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dagster_project.lib.contract import contract_columns, load_contract, source_meta
+from dagster_project.core.contract import contract_columns, load_contract, source_meta
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -1972,8 +1972,8 @@ def daily_event_columns() -> dict[str, str]:
     The event time column is the suite's `event_time_column`, the time this generator
     partitions the source's files by (claims by reported_at, contacts by arrived_at, ...).
     """
-    from dagster_project.lib.settings import get_settings
-    from dagster_project.lib.validation import load_suites
+    from dagster_project.core.settings import get_settings
+    from dagster_project.defs.ingest.rules.suite import load_suites
 
     suites = load_suites(get_settings().expectations_dir)
     columns = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dagster_project.lib.contract import contract_columns, source_meta
+from dagster_project.core.contract import contract_columns, source_meta
 from dagster_project.lib.generate import (
     DEFECT_KINDS,
     DefectTargets,

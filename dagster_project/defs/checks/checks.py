@@ -9,9 +9,8 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from dagster_project.lib import kpi_checks
-from dagster_project.lib.settings import get_settings
-from dagster_project.lib.warehouse import RUN_LOCK, connect, pipeline_lock
+from dagster_project.core.resources import Warehouse
+from dagster_project.defs.checks import kpi_checks
 
 KPI_VALUES = dg.AssetKey(["marts", "fct_kpi_values"])
 SHOWN = 50  # findings listed in the check's metadata
@@ -65,17 +64,15 @@ def _result(
     specs=KPI_CHECK_SPECS,
     can_subset=True,
     name="kpi_checks",
-    required_resource_keys={RUN_LOCK},
 )
 def kpi_value_checks(
-    context: dg.AssetCheckExecutionContext,
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
 ) -> Iterator[dg.AssetCheckResult]:
     """Reconciliation, rates, plausible bounds and month-over-month jumps of the published KPIs."""
-    settings = get_settings()
-    config = kpi_checks.load_config(settings.expectations_dir)
+    config = kpi_checks.load_config(warehouse.settings.expectations_dir)
     selected = {key.name for key in context.selected_asset_check_keys}
     error, warn = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
-    with pipeline_lock(settings), connect(settings) as con:
+    with warehouse.connect() as con:
         runs = {
             "group_reconciles_with_subsidiaries": (
                 lambda: kpi_checks.reconciliation(con, config),

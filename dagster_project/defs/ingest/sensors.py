@@ -4,8 +4,8 @@ import hashlib
 
 import dagster as dg
 
-from dagster_project.lib.ingest import list_extract_files
-from dagster_project.lib.settings import get_settings
+from dagster_project.core.settings import get_settings
+from dagster_project.defs.ingest.files import list_extract_files
 
 REFRESH_JOB = "refresh"
 

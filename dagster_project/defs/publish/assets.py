@@ -2,13 +2,14 @@
 
 import dagster as dg
 
-from dagster_project.lib.dbt_project import ALWAYS_BUILT, WATERMARK_KEY
-from dagster_project.lib.freshness import publication_row, refresh_stale_metrics
-from dagster_project.lib.publish import content_fingerprint, publish_snapshot, published_fingerprint
-from dagster_project.lib.settings import get_settings
-from dagster_project.lib.warehouse import RUN_LOCK, connect, pipeline_lock, read_state
+from dagster_project.core import state
+from dagster_project.core.resources import Warehouse
+from dagster_project.defs.ingest import gate_state
+from dagster_project.defs.publish.records import publication_row
+from dagster_project.defs.publish.snapshot import publish_snapshot, published_fingerprint
+from dagster_project.defs.transform.planning import ALWAYS_BUILT, content_fingerprint
 
-# The marts every build that runs dbt rebuilds (lib/dbt_project.ALWAYS_BUILT): the publication
+# The marts every build that runs dbt rebuilds (transform/planning.ALWAYS_BUILT): the publication
 # follows them. It copies every reader-facing table of the working database, rebuilt or not.
 PUBLISHED_MARTS = [dg.AssetKey(["marts", name]) for name in ALWAYS_BUILT]
 
@@ -17,7 +18,6 @@ PUBLISHED_MARTS = [dg.AssetKey(["marts", name]) for name in ALWAYS_BUILT]
     key=dg.AssetKey(["meta", "publication"]),
     deps=PUBLISHED_MARTS,
     group_name="publish",
-    required_resource_keys={RUN_LOCK},
     kinds={"duckdb"},
     description=(
         "The published snapshot data/warehouse/opsvalue.duckdb (marts, meta, quarantine), "
@@ -25,26 +25,26 @@ PUBLISHED_MARTS = [dg.AssetKey(["marts", name]) for name in ALWAYS_BUILT]
         "meta.publication has one row per publication."
     ),
 )
-def publication(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def publication(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Copies the reader-facing schemas of the working database into a new snapshot file."""
-    settings = get_settings()
-    with pipeline_lock(settings), connect(settings) as con:
-        refresh_stale_metrics(con)
+    settings = warehouse.settings
+    with warehouse.connect() as con:
+        gate_state.refresh_stale_metrics(con)
         # what dbt last built (not the current inputs: a file may have arrived since)
-        built = read_state(con, WATERMARK_KEY)
+        built = state.read_state(con, state.BUILD_WATERMARK)
         if built is None:
             raise dg.Failure("dbt has not built the marts yet: nothing to publish")
         fingerprint = content_fingerprint(con, built)
-        stale = con.execute("select count(*) from meta.stale_metrics").fetchone()[0]
-        held = con.execute(
-            "select count(*) from meta.source_gate_state where state = 'held'"
-        ).fetchone()[0]
+        stale = len(gate_state.stale_metrics(con))
+        held = gate_state.held_source_count(con)
         if published_fingerprint(settings.warehouse_path) == fingerprint:
+            state.write_state(con, state.PUBLISHED, fingerprint)
             context.log.info(f"{settings.warehouse_path} already shows this build: not republished")
             return dg.MaterializeResult(metadata={"republished": False})
         published_at = con.execute("select localtimestamp::timestamp(0)").fetchone()[0]
         row = publication_row(con, published_at, context.run.run_id)
         result = publish_snapshot(con, settings, fingerprint, row)
+        state.write_state(con, state.PUBLISHED, fingerprint)
     context.log.info(
         f"published {settings.warehouse_path} at {published_at} ({result.tables} tables, "
         f"{result.method}, {result.batches_replaced} batch(es) replaced, {result.seconds:.1f} s): "

@@ -16,11 +16,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from dagster_project.lib.contract import load_contract
-from dagster_project.lib.run_lock import run_lock
-from dagster_project.lib.settings import get_settings
-from dagster_project.lib.validation import load_suites
-from dagster_project.lib.warehouse import RUN_LOCK
+from dagster_project.core.contract import load_contract
+from dagster_project.core.resources import WAREHOUSE, Warehouse
+from dagster_project.core.settings import get_settings
+from dagster_project.defs.ingest.rules.suite import load_suites
 from tests.conftest import make_workspace, point_settings_at
 
 CONTRACT = load_contract()
@@ -29,7 +28,7 @@ EXTRACTED = "2026-11-01 00:00:00"  # the generator's extraction moment for end_m
 # Where the generator can put each kind (lib/generate.py DefectTargets), as the rules name it.
 AMOUNT_RULES = ("range:", "plausible_", "order:paid_amount", "order:realised_saving")
 
-RESOURCES = {RUN_LOCK: run_lock}
+RESOURCES = {WAREHOUSE: Warehouse()}
 
 
 @pytest.fixture(scope="module")
@@ -238,8 +237,8 @@ def test_accounting_check_finds_a_lost_row(gated, tmp_path):
     """The blocking accounting check is not a formality: a row gone from raw is reported."""
     import shutil
 
-    from dagster_project.defs.ingest.assets import accounting_problems
-    from dagster_project.lib.ingest import FileOutcome, SourceLoadReport
+    from dagster_project.defs.ingest.checks import accounting_problems
+    from dagster_project.defs.ingest.outcomes import FileOutcome, SourceLoadReport
 
     ws, con, _ = gated
     copy = tmp_path / "w.duckdb"
@@ -262,8 +261,8 @@ def test_accounting_check_finds_a_new_row_repeating_an_old_key(gated, tmp_path):
     """Only this run's keys are looked at, but against every row: an old key coming back fails."""
     import shutil
 
-    from dagster_project.defs.ingest.assets import accounting_problems
-    from dagster_project.lib.ingest import FileOutcome, SourceLoadReport
+    from dagster_project.defs.ingest.checks import accounting_problems
+    from dagster_project.defs.ingest.outcomes import FileOutcome, SourceLoadReport
 
     ws, con, _ = gated
     copy = tmp_path / "w.duckdb"

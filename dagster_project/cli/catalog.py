@@ -1,0 +1,172 @@
+"""`opsvalue catalog`: list the governed metrics, show one metric's card and history, lint."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from dagster_project.core.settings import get_settings
+from dagster_project.defs.transform.catalog import (
+    DIMENSIONS,
+    Metric,
+    lint_project,
+    load_manifest,
+    metrics_from_manifest,
+)
+
+# a wide console when piped: a catalog table is read, not wrapped at 80 columns
+OUT = Console(soft_wrap=True, width=None if Console().is_terminal else 200)
+ERR = Console(stderr=True)
+
+
+def _metrics() -> dict[str, Metric]:
+    from dagster_project.defs.transform.project import ensure_manifest
+
+    settings = get_settings()
+    ensure_manifest()
+    return metrics_from_manifest(load_manifest(settings.dbt_project_dir))
+
+
+def _published(sql: str, params: list[Any]) -> list[tuple]:
+    """Rows from the warehouse's catalog tables, or none before the first build."""
+    path = get_settings().warehouse_path
+    if not path.exists():
+        return []
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return con.execute(sql, params).fetchall()
+    except duckdb.CatalogException:  # the catalog tables are not built yet
+        return []
+    except duckdb.Error as exc:  # locked or damaged: say so rather than show an empty history
+        ERR.print(f"[yellow]could not read {path}[/]: {exc}")
+        return []
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    metrics = [m for m in _metrics().values() if args.all or m.is_kpi]
+    if args.owner:
+        metrics = [m for m in metrics if m.group == args.owner]
+    if args.dimension:
+        metrics = [m for m in metrics if m.meta.get("dimension") == args.dimension]
+    versions = dict(
+        _published("select metric_name, definition_version from marts.dim_metric_catalog", [])
+    )
+    rows = [{**m.row(), "definition_version": versions.get(m.name)} for m in metrics]
+    rows.sort(key=lambda r: (r["owner"] or "", r["dimension"] or "", r["metric_name"]))
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    table = Table(title=f"{len(rows)} governed metrics")
+    for column in ("metric", "label", "标签", "owner", "dimension", "unit", "direction", "v"):
+        table.add_column(column, no_wrap=True)
+    for r in rows:
+        table.add_row(
+            r["metric_name"],
+            r["label"],
+            r["label_zh"] or "",
+            r["owner"] or "",
+            r["dimension"] or "",
+            r["unit"] or "",
+            r["direction"] or "",
+            str(r["definition_version"] or "–"),
+        )
+    OUT.print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    metrics = _metrics()
+    metric = metrics.get(args.metric)
+    if metric is None:
+        close = difflib.get_close_matches(args.metric, list(metrics), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        ERR.print(f"[red]no metric named {args.metric!r}[/]{hint}: see `opsvalue catalog`")
+        return 2
+    card = metric.row()
+    card.update(
+        {
+            "description": metric.description,
+            "owner_name": metric.owner_name,
+            "is_kpi": metric.is_kpi,
+            "semantic_definition": {"type": metric.type, "type_params": metric.type_params},
+            "history": [
+                {"version": v, "changed_at": str(at), "change": summary}
+                for v, at, summary in _published(
+                    "select definition_version, changed_at, change_summary "
+                    "from marts.metric_definition_history where metric_name = ? "
+                    "order by definition_version",
+                    [metric.name],
+                )
+            ],
+        }
+    )
+    if args.json:
+        print(json.dumps(card, ensure_ascii=False, indent=2, default=str))
+        return 0
+    OUT.print(f"[bold]{metric.name}[/] — {metric.label} / {card['label_zh'] or ''}")
+    for key in (
+        "description",
+        "definition",
+        "formula",
+        "owner",
+        "owner_name",
+        "owner_email",
+        "dimension",
+        "unit",
+        "direction",
+        "rollup",
+        "org_attribute",
+        "source_systems",
+        "source_columns",
+        "targets",
+        "file",
+    ):
+        OUT.print(f"  {key:<15} {card.get(key)}")
+    OUT.print("  semantic layer  " + json.dumps(card["semantic_definition"], ensure_ascii=False))
+    OUT.print("  history:")
+    for h in card["history"] or [{"version": "–", "changed_at": "not built yet", "change": ""}]:
+        OUT.print(f"    v{h['version']}  {h['changed_at']}  {h['change']}")
+    return 0
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    project_dir = Path(args.project_dir) if args.project_dir else get_settings().dbt_project_dir
+    errors = lint_project(project_dir)
+    for error in errors:
+        ERR.print(f"[red]✗[/] {error}")
+    if errors:
+        ERR.print(f"[red]{len(errors)} catalog problem(s)[/] in {project_dir}")
+        return 1
+    metrics = metrics_from_manifest(load_manifest(project_dir))
+    kpis = [m for m in metrics.values() if m.is_kpi]
+    owners = {m.group for m in kpis}
+    dims = {m.meta.get("dimension") for m in kpis}
+    OUT.print(
+        f"[green]catalog OK[/]: {len(kpis)} KPIs ({len(metrics)} metrics) from {len(owners)} "
+        f"owners across {len(dims)} of {len(DIMENSIONS)} dimensions"
+    )
+    return 0
+
+
+def add_catalog_parser(sub: argparse._SubParsersAction) -> None:
+    catalog = sub.add_parser("catalog", help="the governed metric catalog: list, show, lint")
+    catalog.add_argument("--owner", help="only this data owner's metrics (dbt group)")
+    catalog.add_argument("--dimension", choices=DIMENSIONS, help="only this dimension")
+    catalog.add_argument("--all", action="store_true", help="include building-block volumes")
+    catalog.add_argument("--json", action="store_true", help="JSON instead of a table")
+    catalog.set_defaults(func=cmd_list)
+    actions = catalog.add_subparsers(dest="action")
+    show = actions.add_parser("show", help="one metric's full definition and history")
+    show.add_argument("metric")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_show)
+    lint = actions.add_parser("lint", help="reject catalog faults (exit 1)")
+    lint.add_argument("--project-dir", help="dbt project folder (default: the project's dbt/)")
+    lint.set_defaults(func=cmd_lint)

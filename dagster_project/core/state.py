@@ -1,0 +1,93 @@
+"""`meta.pipeline_state`: the small facts the pipeline keeps about its own progress.
+
+One key/value table, owned by this module (its DDL and every query), used by more than one
+concern, which is why it lives in the shared core:
+
+- `BUILD_WATERMARK`: what the last successful dbt build was built from (defs/transform);
+- `PUBLISHED`: the content fingerprint of the last publication, written by the publication into
+  the working database and into the snapshot it publishes (defs/publish);
+- `SITE`: the fingerprint of the snapshot the live site was built from (defs/site);
+- `SNAPSHOT_WHOLE_BYTES`: a snapshot's size when it was last written whole (defs/publish).
+
+The dbt asset decides whether a run has anything to do from this table alone: it never looks at
+the published file or the site folder, which belong to the steps after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+
+from dagster_project.core.sql import ident
+from dagster_project.core.warehouse import table_exists
+
+STATE_TABLE = "meta.pipeline_state"
+BUILD_WATERMARK = "dbt_build_watermark"
+PUBLISHED = "published_fingerprint"
+SITE = "site_fingerprint"
+SNAPSHOT_WHOLE_BYTES = "snapshot_written_whole_bytes"
+
+STATE_DDL = f"""
+create schema if not exists meta;
+create table if not exists {STATE_TABLE} (
+    state_key varchar primary key,
+    state_value varchar not null,
+    updated_at timestamp not null default current_timestamp
+);
+"""
+
+
+def _table(database: str) -> str:
+    return f"{ident(database)}.{STATE_TABLE}" if database else STATE_TABLE
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(STATE_DDL)
+
+
+def read_state(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    ensure_table(con)
+    row = con.execute(
+        f"select state_value from {STATE_TABLE} where state_key = ?", [key]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def read_existing(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    """A value from a database that may have no state table (a read-only snapshot)."""
+    if not table_exists(con, "meta", "pipeline_state"):
+        return None
+    row = con.execute(
+        f"select state_value from {STATE_TABLE} where state_key = ?", [key]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def write_state(con: duckdb.DuckDBPyConnection, key: str, value: str, database: str = "") -> None:
+    """Set one key; `database` names an attached database (a snapshot being written)."""
+    if not database:
+        ensure_table(con)
+    # delete and insert rather than upsert: a snapshot's copy of the table has no primary key
+    con.execute(f"delete from {_table(database)} where state_key = ?", [key])
+    con.execute(
+        f"insert into {_table(database)} (state_key, state_value, updated_at) "
+        "values (?, ?, current_timestamp)",
+        [key, value],
+    )
+
+
+def copy_state(con: duckdb.DuckDBPyConnection, database: str, leave_out: Sequence[str]) -> None:
+    """The working database's state into an attached database, without the keys left out."""
+    ensure_table(con)
+    placeholders = ", ".join("?" for _ in leave_out) or "null"
+    con.execute(
+        f"create or replace table {_table(database)} as select * from {STATE_TABLE} "
+        f"where state_key not in ({placeholders})",
+        list(leave_out),
+    )
+
+
+def is_state_table(schema: str, name: str) -> bool:
+    """Whether a relation is this table (the publication never drops it from a snapshot)."""
+    return f"{schema}.{name}" == STATE_TABLE

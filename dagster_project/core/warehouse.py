@@ -1,0 +1,129 @@
+"""DuckDB helpers: one way to open the warehouse, with the memory and spill settings applied."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import duckdb
+
+from dagster_project.core.settings import Settings
+from dagster_project.core.sql import ident, literal
+
+
+@contextmanager
+def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the pipeline's working database; writers get the memory limit and a spill folder.
+
+    Only the pipeline opens this file. Readers outside it (analysts, dashboards, MetricFlow) use
+    the published snapshot instead (`connect_published`), so they never contend for its lock.
+    """
+    path = settings.work_db_path
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"working database {path} does not exist yet: run `opsvalue demo`")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        _configure(con, settings)
+        if not read_only:
+            con.execute(f"set temp_directory = {literal(str(path.parent / 'tmp'))}")
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def connect_published(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the published snapshot (what analysts and dashboards see)."""
+    path = settings.warehouse_path
+    if not path.exists():
+        raise FileNotFoundError(f"no published warehouse at {path}: run `opsvalue demo` first")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        _configure(con, settings)
+        yield con
+    finally:
+        con.close()
+
+
+def _configure(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    con.execute(f"set memory_limit = {literal(settings.duckdb_memory_limit)}")
+    con.execute(f"set threads = {int(settings.duckdb_threads)}")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def ensure_text_table(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    name: str,
+    text_columns: Sequence[str],
+    tracking_columns: Sequence[tuple[str, str]],
+) -> None:
+    """Create `schema.name` with text columns plus typed tracking columns, or add any text
+    column it lacks: the raw and quarantine tables keep every column a file brings, as text."""
+    table = f"{ident(schema)}.{ident(name)}"
+    con.execute(f"create schema if not exists {ident(schema)}")
+    if not table_exists(con, schema, name):
+        cols = [f"{ident(c)} varchar" for c in text_columns]
+        cols += [f"{ident(c)} {data_type}" for c, data_type in tracking_columns]
+        con.execute(f"create table {table} ({', '.join(cols)})")
+        return
+    have = {r[0] for r in con.execute(f"describe {table}").fetchall()}
+    for column in text_columns:
+        if column not in have:
+            con.execute(f"alter table {table} add column {ident(column)} varchar")
+
+
+class PipelineBusy(RuntimeError):
+    """Another process is running the pipeline against the same working database."""
+
+
+_LOCK_DEPTH = 0  # re-entrant within a process: the CLI holds it for a run, each step inside too
+
+
+@contextmanager
+def pipeline_lock(settings: Settings) -> Iterator[None]:
+    """Exclusive right to write the working database, or PipelineBusy at once.
+
+    DuckDB would also refuse a second writer, but only when it opens the file, possibly halfway
+    through a run; this lock is taken before anything is read or written. It is an flock, so the
+    kernel releases it when the holder dies, even by kill -9: no stale lock to clean up.
+    """
+    global _LOCK_DEPTH
+    if _LOCK_DEPTH:
+        _LOCK_DEPTH += 1
+        try:
+            yield
+        finally:
+            _LOCK_DEPTH -= 1
+        return
+    path = settings.work_db_path.parent / "pipeline.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise PipelineBusy(
+                f"another opsvalue run (pid {holder}) is writing {settings.work_db_path}; "
+                "this one stops without writing (the sensor or schedule will start the next)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        _LOCK_DEPTH = 1
+        try:
+            yield
+        finally:
+            _LOCK_DEPTH = 0
+    finally:
+        os.close(fd)  # releases the flock

@@ -1,0 +1,66 @@
+"""The one custom GX expectation of the suites: a value is in its contract type's canonical text.
+
+GX is slow to import (about 2 s), so the door imports this module on first use only.
+Importing it registers `expect_column_values_to_match_contract_type` with GX, so suite
+files can use it like any built-in expectation. The door (rules/sql.py) applies the same rule
+in DuckDB with `type_check_sql`; both use `type_pattern` for the canonical forms.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.execution_engine import PandasExecutionEngine
+from great_expectations.expectations.expectation import ColumnMapExpectation
+from great_expectations.expectations.metrics.map_metric_provider import (
+    ColumnMapMetricProvider,
+    column_condition_partial,
+)
+
+from dagster_project.defs.ingest.rules.types import DATE_FORMAT, TIMESTAMP_FORMAT, type_pattern
+
+
+class ColumnValuesMatchContractType(ColumnMapMetricProvider):
+    """GX metric: the value, as text, is in the canonical form of a contract data type."""
+
+    condition_metric_name = "column_values.match_contract_type"
+    condition_value_keys = ("data_type",)
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, data_type: str, **kwargs: Any) -> pd.Series:
+        pattern = type_pattern(data_type)
+        if pattern is None:
+            return pd.Series(True, index=column.index)
+        text = column.astype("str")
+        ok = text.str.fullmatch(pattern).fillna(False).astype(bool)
+        formats = {"timestamp": TIMESTAMP_FORMAT, "date": DATE_FORMAT}
+        if data_type in formats:
+            # a real calendar moment, not just the shape (2026-02-30 is not a date)
+            parsed = pd.to_datetime(text.where(ok), format=formats[data_type], errors="coerce")
+            ok &= parsed.notna()
+        return ok
+
+
+class ExpectColumnValuesToMatchContractType(ColumnMapExpectation):
+    """Expect each value, as text, to be in the input contract's canonical form of a data type.
+
+    timestamp = YYYY-MM-DD HH:MM:SS and a real moment, date = YYYY-MM-DD and a real day,
+    boolean = true|false, integer = up to 9 digits, decimal(p,s) = at most p-s digits before and s
+    after the point. The door judges the same rule in DuckDB.
+    """
+
+    data_type: str
+    map_metric: ClassVar[str] = "column_values.match_contract_type"
+    success_keys: ClassVar[tuple[str, ...]] = ("data_type", "mostly")
+    args_keys: ClassVar[tuple[str, ...]] = ("column", "data_type")
+
+
+def gx_suite(document: Mapping[str, Any]) -> gx.ExpectationSuite:
+    """GX's reading of a suite document, with the contract-type expectation registered."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return gx.ExpectationSuite(**{k: v for k, v in document.items() if k != "id"})

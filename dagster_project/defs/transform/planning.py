@@ -1,0 +1,198 @@
+"""What a run asks of dbt: the build watermark and the plan of one `dbt build`.
+
+dbt is only re-run when new raw data was loaded or the dbt project changed since the last
+successful build; that is what makes a second `opsvalue demo` with no new files fast. A refresh
+builds only what the changed sources feed, plus the marts the publication reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from dagster_project.defs.ingest import gate_state, ledger
+from dagster_project.defs.transform.project import dbt_project_fingerprint
+
+# Master data that staging maps every record through (canonical_org_code looks org codes up in
+# the alias list): when it changes, the incremental facts must be rebuilt, not just extended.
+MAPPING_SOURCES = ("org_aliases",)
+
+
+def build_watermark(con: duckdb.DuckDBPyConnection) -> str:
+    """What the marts are built from: the newest ledger entry, the newest version of the
+    mapping sources, and the dbt project fingerprint."""
+    ledger_max = ledger.max_ledger_id(con)
+    mapping = ledger.max_ledger_id(con, MAPPING_SOURCES)
+    return json.dumps(
+        {"ledger_max_id": ledger_max, "mapping_max_id": mapping, "dbt": dbt_project_fingerprint()}
+    )
+
+
+# The batches a refresh tests (macros/test_scope.sql): an environment variable of the dbt process,
+# not --vars, since dbt re-parses the whole project whenever --vars change.
+NEW_BATCHES_ENV = "OPSVALUE_NEW_BATCHES"
+
+
+# A rebuild: dbt's own flag. metric_definition_history ignores it (full_refresh=false), so its
+# history outlives rebuilds; unlike --vars, a flag does not make dbt re-parse the project.
+REBUILD = ["--full-refresh"]
+
+
+# The marts the publication copies and the KPI checks read: built on every run that builds.
+ALWAYS_BUILT = ("fct_kpi_values", "dim_metric_catalog", "dim_org", "data_quality_scorecard")
+
+
+# The pipeline's own tables (ledger, gate states, GX results) change on every run that loads.
+META_SOURCE = "meta"
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """One dbt invocation: its arguments and, for the log, why it is what it is."""
+
+    args: list[str]
+    reason: str
+    rebuild: bool = False
+    excluded: tuple[str, ...] = ()
+    new_batches: tuple[str, ...] | None = None
+
+    def env(self) -> dict[str, str]:
+        """Environment for the dbt process: the batches to test, or '' for every row. Always
+        set, so a value left in the caller's environment never reaches dbt."""
+        return {
+            NEW_BATCHES_ENV: (
+                json.dumps(list(self.new_batches)) if self.new_batches is not None else ""
+            ),
+        }
+
+
+def ledger_changes(
+    con: duckdb.DuckDBPyConnection, since_ledger_id: int | None
+) -> tuple[set[str], list[str]]:
+    """Sources with file versions recorded after `since_ledger_id`, and those versions' batches."""
+    rows = ledger.changes_since(con, since_ledger_id)
+    return {source for source, _ in rows}, [batch for _, batch in rows]
+
+
+def _closure(start: set[str], edges: Mapping[str, list[str]]) -> set[str]:
+    seen, todo = set(start), list(start)
+    while todo:
+        for nxt in edges.get(todo.pop(), []):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _excluded_models(manifest: Mapping[str, Any], changed_sources: set[str]) -> list[str]:
+    """The models no changed source feeds and no test of a built model reads: left as they are."""
+    nodes = {**manifest["nodes"], **manifest["sources"]}
+    parents = manifest["parent_map"]
+    # The batch-incremental facts read the file ledger only to find their own source's new
+    # batches: a ledger entry of another source is no reason to run them.
+    children = {
+        uid: [
+            child
+            for child in kids
+            if not (
+                nodes.get(uid, {}).get("source_name") == META_SOURCE
+                and nodes.get(child, {}).get("config", {}).get("unique_key") == "_source_file"
+            )
+        ]
+        for uid, kids in manifest["child_map"].items()
+    }
+    changed = changed_sources | {META_SOURCE}
+    start = {uid for uid, node in manifest["sources"].items() if node["source_name"] in changed}
+    models = {uid for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+    always = {uid for uid in models if nodes[uid]["name"] in ALWAYS_BUILT}
+    selected = (_closure(start, children) & models) | always
+    # every node some test of a selected model reads (dbt drops a test whose parent is excluded)
+    # (a relationships test reads two models: when the looked-up side changed, the rows that
+    # point into it are tested again, so their model is kept even if no changed source feeds it)
+    tests = [
+        uid
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "test" and set(parents.get(uid, [])) & selected
+    ]
+    needed = {parent for uid in tests for parent in parents.get(uid, [])}
+    return sorted(nodes[uid]["name"] for uid in models - selected - needed)
+
+
+def _lookup_sources(manifest: Mapping[str, Any]) -> set[str]:
+    """The sources under the models that tests look values up in (the `to` side of
+    relationships tests): a change there can break rows that are not new."""
+    parents = manifest["parent_map"]
+    looked_up = {
+        parent
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "test"
+        and (node.get("test_metadata") or {}).get("name") == "relationships"
+        for parent in parents.get(uid, [])
+        if parent != node.get("attached_node")
+    }
+    upstream = _closure(looked_up, parents)
+    return {
+        manifest["sources"][uid]["source_name"] for uid in upstream if uid in manifest["sources"]
+    }
+
+
+def plan_build(
+    manifest: Mapping[str, Any],
+    previous: str | None,
+    watermark: str,
+    changed_sources: set[str],
+    new_batches: list[str],
+) -> BuildPlan:
+    """What a dbt build has to do for what changed since the last successful build.
+
+    - First build, or the dbt project or the alias list changed: rebuild everything with
+      `dbt build --full-refresh` (metric_definition_history ignores it: full_refresh=false).
+    - Otherwise an incremental build of the models downstream of the changed sources (and the
+      marts publication reads), excluding the rest: a day of claims does not rebuild the costs.
+      Every model a test of a selected model reads stays selected, as dbt drops a test when it
+      excludes any node the test reads: new org units keep the claims staging view, whose
+      relationships test then checks every claim's org code against them.
+    - When none of the changed sources feeds a model that tests look values up in (org units,
+      centers, the catalog), the tests of the batch-carrying models check only the rows of the new
+      batches (macros/test_scope.sql, environment variable OPSVALUE_NEW_BATCHES): a new row
+      repeating an old key is still found, as the unique test compares the new keys with all rows.
+    """
+    before = json.loads(previous) if previous else {}
+    now = json.loads(watermark)
+    if not previous or any(before.get(key) != now[key] for key in ("dbt", "mapping_max_id")):
+        reason = "first build" if not previous else "the dbt project or the alias list changed"
+        return BuildPlan(args=["build", *REBUILD], reason=f"full rebuild: {reason}", rebuild=True)
+
+    excluded = _excluded_models(manifest, changed_sources)
+    lookup_sources = _lookup_sources(manifest)
+    args = ["build"]
+    if excluded:
+        # one value: dagster-dbt re-reads --exclude with argparse (one value per flag)
+        args += ["--exclude", " ".join(excluded)]
+    touched = changed_sources & lookup_sources
+    if touched:
+        scope = None
+        reason = f"incremental, every row tested ({', '.join(sorted(touched))} changed)"
+    else:
+        scope = tuple(new_batches)
+        reason = f"incremental, tests on the {len(scope)} new batch(es)"
+    return BuildPlan(
+        args=args,
+        reason=f"{reason}; {len(excluded)} model(s) no changed source feeds left as they are",
+        excluded=tuple(excluded),
+        new_batches=scope,
+    )
+
+
+def content_fingerprint(con: duckdb.DuckDBPyConnection, build_watermark: str) -> str:
+    """What the readers would see: the dbt build's inputs plus the gate and freshness state."""
+    digest = hashlib.sha256(build_watermark.encode())
+    rows = gate_state.gate_rows(con)
+    if rows:
+        digest.update(repr(rows).encode())
+    return digest.hexdigest()

@@ -1,1 +1,0 @@
-"""Reusable code that defines no assets: settings, DuckDB helpers, contract, dbt translator."""

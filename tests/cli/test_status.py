@@ -1,0 +1,50 @@
+"""`opsvalue status` on warehouses in various states (no run yet, a held source)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+from dagster_project import cli
+from dagster_project.defs.ingest.gate_state import ensure_tables, refresh_stale_metrics
+from dagster_project.defs.publish import records
+from tests.conftest import make_workspace, point_settings_at
+
+
+def test_status_without_a_warehouse_says_what_to_do(tmp_path, capsys):
+    point_settings_at(make_workspace(tmp_path))
+    assert cli.main(["status"]) == 1
+    assert "opsvalue demo" in capsys.readouterr().err
+
+
+def test_status_shows_held_sources_and_stale_metrics(tmp_path, capsys):
+    ws = make_workspace(tmp_path)
+    point_settings_at(ws)
+    ws.work_db.parent.mkdir(parents=True)
+    with duckdb.connect(str(ws.work_db)) as con:
+        ensure_tables(con)
+        records.ensure_table(con)
+        con.execute(
+            "insert into meta.source_gate_state (source, data_owner, state, check_name, reason, "
+            "since, last_file, last_loaded_at, is_stale, open_quarantine_rows) values "
+            "('claims', 'claims', 'held', 'columns', 'claims/c.csv: missing required column(s) "
+            "org_code', ?, 'claims/c.csv', ?, false, 3), "
+            "('tasks', 'operations', 'ok', null, null, null, 'tasks/t.csv', ?, false, 0)",
+            [datetime(2026, 11, 2, 8), datetime(2026, 11, 1, 8), datetime(2026, 11, 2, 8)],
+        )
+        con.execute("insert into meta.publication values (?, 'r', 1, 1)", [datetime(2026, 11, 2)])
+        # the metric catalog says which sources each metric draws on
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.dim_metric_catalog as select * from (values "
+            "('claims_auto_rate', 'claims'), ('task_sla_rate', 'tasks')) "
+            "as t(metric_name, source_systems)"
+        )
+        refresh_stale_metrics(con)
+    assert cli.main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "held" in out and "columns" in out and "missing required column(s) org_code" in out
+    assert "claims_auto_rate" in out and "2026-11-02 00:00" in out
+    assert cli.main(["status", "--json"]) == 0
+    assert '"state": "held"' in capsys.readouterr().out

@@ -1,0 +1,217 @@
+"""The published snapshot: reader-facing schemas only, comments kept, read-only, atomic."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import duckdb
+import pytest
+
+from dagster_project.core.settings import get_settings
+from dagster_project.core.warehouse import PipelineBusy, connect, pipeline_lock
+from dagster_project.defs.publish.records import publication_row
+from dagster_project.defs.publish.snapshot import (
+    publish_snapshot,
+    published_fingerprint,
+    remove_leftovers,
+)
+from dagster_project.defs.transform.planning import content_fingerprint
+from tests.conftest import make_workspace, point_settings_at
+
+
+@pytest.fixture
+def settings(tmp_path):
+    point_settings_at(make_workspace(tmp_path))
+    settings = get_settings()
+    with connect(settings) as con:
+        con.execute("create schema raw")
+        con.execute("create table raw.claims as select 'c1' as claim_id")
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.fct_kpi_values as select 'nps' as metric_name, 0.5::double value"
+        )
+        con.execute("comment on table marts.fct_kpi_values is 'One row per metric.'")
+        con.execute("comment on column marts.fct_kpi_values.value is 'The KPI''s value.'")
+        con.execute("create schema meta")
+        con.execute("create view meta.stale_metrics as select 'nps' as metric_name")
+    return settings
+
+
+def publish(settings) -> None:
+    with connect(settings) as con:
+        fingerprint = content_fingerprint(con, "watermark")
+        row = publication_row(con, datetime(2026, 11, 26, 6, 30), "run-1")
+        publish_snapshot(con, settings, fingerprint, row)
+
+
+def test_publish_snapshot_copies_reader_schemas_with_comments_and_no_raw(settings):
+    publish(settings)
+    path = settings.warehouse_path
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444, "read-only on disk"
+    assert not path.with_name(path.name + ".wal").exists()
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = dict(
+            con.execute(
+                "select schema_name || '.' || table_name, comment from duckdb_tables()"
+            ).fetchall()
+        )
+        column = con.execute(
+            "select comment from duckdb_columns() "
+            "where table_name = 'fct_kpi_values' and column_name = 'value'"
+        ).fetchone()[0]
+        runs = con.execute("select run_id from meta.publication").fetchall()
+    assert "raw.claims" not in tables
+    assert tables["marts.fct_kpi_values"] == "One row per metric."
+    assert "meta.stale_metrics" in tables, "views are published as tables"
+    assert column == "The KPI's value."
+    assert runs == [("run-1",)], "the snapshot lists its own publication"
+    assert published_fingerprint(path) is not None
+
+
+def test_a_new_snapshot_replaces_the_old_while_a_reader_keeps_its_view(settings):
+    publish(settings)
+    reader = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        with connect(settings) as con:
+            con.execute("insert into marts.fct_kpi_values values ('aht', 300)")
+        publish(settings)
+        old = reader.execute("select count(*) from marts.fct_kpi_values").fetchone()[0]
+    finally:
+        reader.close()
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        new = con.execute("select count(*) from marts.fct_kpi_values").fetchone()[0]
+    assert (old, new) == (1, 2)
+
+
+def test_remove_leftovers_deletes_interrupted_snapshots_only(settings):
+    publish(settings)
+    folder = settings.warehouse_path.parent
+    (folder / ".publishing-dead-opsvalue.duckdb").write_bytes(b"half")
+    removed = remove_leftovers(settings.warehouse_path)
+    assert [p.name for p in removed] == [".publishing-dead-opsvalue.duckdb"]
+    assert settings.warehouse_path.exists()
+
+
+HOLDER = """
+import sys, time
+from dagster_project.core.settings import get_settings
+from dagster_project.core.warehouse import pipeline_lock
+with pipeline_lock(get_settings()):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_pipeline_lock_refuses_a_second_writer_and_dies_with_its_holder(settings):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(PipelineBusy, match=f"pid {holder.pid}"), pipeline_lock(settings):
+            pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    deadline = time.monotonic() + 10
+    while True:  # the kernel released the flock with the killed process: no stale lock
+        try:
+            with pipeline_lock(settings):
+                break
+        except PipelineBusy:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+
+def snapshot_contents(path) -> dict:
+    """Every reader table's rows (sorted) and every comment of a database file."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where schema_name in ('marts', 'meta', 'quarantine') "
+            "and table_name not in ('pipeline_state', 'publication') order by all"
+        ).fetchall()
+        rows = {
+            f"{s}.{t}": con.execute(f'select * from "{s}"."{t}" order by all').fetchall()
+            for s, t in tables
+        }
+        comments = con.execute(
+            "select schema_name, table_name, column_name, comment from duckdb_columns() "
+            "where schema_name in ('marts', 'meta', 'quarantine') and comment is not null "
+            "order by all"
+        ).fetchall()
+    return {"rows": rows, "comments": comments}
+
+
+def test_a_publication_updates_the_previous_snapshot_to_the_same_content_as_a_whole_copy(
+    settings, tmp_path
+):
+    """The second publication starts from a copy of the first: batches gone, added and replaced,
+    a small table changed, a comment changed; the result equals a snapshot written whole."""
+    with connect(settings) as con:
+        con.execute(
+            "create table marts.fct_claims as select * from (values "
+            "('c1', 'f1', 'b1', 'run1'), ('c2', 'f1', 'b1', 'run1'), ('c3', 'f2', 'b2', 'run1')) "
+            "as t(claim_id, _source_file, _batch_id, _dbt_invocation_id)"
+        )
+        # the history a refresh leaves alone
+        con.execute(
+            "insert into marts.fct_claims select 'h' || i, 'f0', 'b0', 'run0' from range(20) r(i)"
+        )
+        con.execute("comment on column marts.fct_claims.claim_id is 'Claim number.'")
+        con.execute("comment on column marts.fct_claims._source_file is 'Delivered file.'")
+    publish(settings)
+    with connect(settings) as con:
+        con.execute("delete from marts.fct_claims where _batch_id = 'b1'")  # f1 re-delivered
+        con.execute("insert into marts.fct_claims values ('c1', 'f1', 'b3', 'run2')")
+        con.execute("insert into marts.fct_claims values ('c4', 'f4', 'b4', 'run2')")
+        con.execute("update marts.fct_kpi_values set value = 0.7")
+        con.execute("comment on column marts.fct_claims.claim_id is 'Claim number (FNOL).'")
+        con.execute("comment on column marts.fct_claims._source_file is null")
+        fingerprint = content_fingerprint(con, "watermark-2")
+        row = publication_row(con, datetime(2026, 11, 27, 6, 30), "run-2")
+        result = publish_snapshot(con, settings, fingerprint, row)
+    assert result.method == "updated" and result.batches_replaced == 3  # b1 out, b3 and b4 in
+    updated = snapshot_contents(settings.warehouse_path)
+    assert updated["rows"]["marts.fct_claims"][:3] == [
+        ("c1", "f1", "b3", "run2"),
+        ("c3", "f2", "b2", "run1"),
+        ("c4", "f4", "b4", "run2"),
+    ]
+    assert len(updated["rows"]["marts.fct_claims"]) == 23
+    # the same publication written whole, into another folder
+    whole = make_workspace(tmp_path / "whole")
+    whole.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    other = dataclasses.replace(settings, warehouse_path=whole.warehouse)
+    with connect(settings) as con:
+        row = publication_row(con, datetime(2026, 11, 27, 6, 30), "run-2")
+        written = publish_snapshot(con, other, fingerprint, row, incremental=False)
+    assert written.method == "whole"
+    assert snapshot_contents(whole.warehouse) == updated
+
+
+def test_a_rebuild_is_published_whole_table_by_table(settings):
+    with connect(settings) as con:
+        con.execute(
+            "create table marts.fct_claims as select 'c' || i as claim_id, 'f' || i as "
+            "_source_file, 'b' || i as _batch_id, 'run1' as _dbt_invocation_id "
+            "from range(10) as r(i)"
+        )
+    publish(settings)
+    with connect(settings) as con:  # every batch rewritten by a new dbt run: a rebuild
+        con.execute("update marts.fct_claims set _dbt_invocation_id = 'run2'")
+        fingerprint = content_fingerprint(con, "watermark-2")
+        row = publication_row(con, datetime(2026, 11, 27, 6, 30), "run-2")
+        result = publish_snapshot(con, settings, fingerprint, row)
+    assert result.batches_replaced == 0  # the table was copied whole, not batch by batch
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.execute(
+            "select count(*), min(_dbt_invocation_id) from marts.fct_claims"
+        ).fetchone() == (10, "run2")
