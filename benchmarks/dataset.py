@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from dagster_project.lib import generate
+import opsgen
 from dagster_project.lib.ingest import list_extract_files
 
 DATASET_FILE = "dataset.json"
@@ -76,8 +76,8 @@ class Dataset:
 
 def split_last_day(raw_dir: Path) -> tuple[str | None, list[DayFile]]:
     """Cut the last day (plus a few late records of the month before) out of the extracts, into
-    `<source>/<source>_<day>.csv` beside the month files (lib/generate.split_last_day)."""
-    delivery = generate.split_last_day(raw_dir, raw_dir, late_rows=LATE_ROWS)
+    `<source>/<source>_<day>.csv` beside the month files (opsgen.split_last_day)."""
+    delivery = opsgen.split_last_day(raw_dir, raw_dir, late_rows=LATE_ROWS)
     day_files = [
         DayFile(
             source=source,

@@ -53,7 +53,7 @@ def _raw_has_files(raw_dir: Path) -> bool:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from dagster_project.lib.generate import generate
+    from opsgen import generate
 
     result = generate(
         out=Path(args.out),
@@ -115,7 +115,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if not _raw_has_files(settings.raw_dir):
         CONSOLE.print(f"[bold]no extracts in {settings.raw_dir}[/]: generating demo data")
-        from dagster_project.lib.generate import generate
+        from opsgen import generate
 
         generate(out=settings.raw_dir, scale=DEMO_SCALE, months=DEMO_MONTHS, seed=DEMO_SEED)
     from dagster_project.lib.warehouse import PipelineBusy
