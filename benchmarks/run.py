@@ -49,7 +49,7 @@ from benchmarks import floor
 from benchmarks.dataset import Dataset, prepare
 from benchmarks.measure import MeasureError, Run, measure
 from benchmarks.stage import STAGES
-from dagster_project.cli import _positive_float, _positive_int
+from dagster_project.cli import _months, _positive_int, _scale
 from dagster_project.lib.settings import PROJECT_ROOT
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -455,8 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--scale", type=_positive_float, required=True, help="1 = mid-size")
-    parser.add_argument("--months", type=_positive_int, required=True, help="months of history")
+    parser.add_argument("--scale", type=_scale, required=True, help="1 = mid-size")
+    parser.add_argument("--months", type=_months, required=True, help="months of history")
     parser.add_argument("--repeat", type=_positive_int, default=3, help="runs per measurement")
     parser.add_argument("--seed", type=int, default=42, help="generator seed")
     parser.add_argument("--out", type=Path, help="JSON result (default benchmarks/results/)")

@@ -6,15 +6,22 @@ import argparse
 import logging
 import os
 import sys
+import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 
 from dagster_project.cli_catalog import add_catalog_parser
 from dagster_project.cli_site import add_site_parsers
 from dagster_project.cli_status import add_status_parser, report_gates
 from dagster_project.lib.settings import Settings, get_settings
+from opsgen import guard
+
+T = TypeVar("T", int, float)
 
 CONSOLE = Console(stderr=True)
 
@@ -55,17 +62,21 @@ def _raw_has_files(raw_dir: Path) -> bool:
 def cmd_generate(args: argparse.Namespace) -> int:
     from opsgen import generate
 
-    result = generate(
-        out=Path(args.out),
-        scale=args.scale,
-        months=args.months,
-        seed=args.seed,
-        defects=args.defects,
-        progress=True,
-    )
+    try:
+        result = generate(
+            out=Path(args.out),
+            scale=args.scale,
+            months=args.months,
+            seed=args.seed,
+            defects=args.defects,
+            progress=True,
+        )
+    except guard.GenerationRefused as exc:
+        CONSOLE.print(f"[bold red]not generated[/]: {escape(str(exc))}")
+        return 1
     CONSOLE.print(
         f"[green]generated[/] {sum(result.rows.values()):,} rows in {len(result.files)} files "
-        f"under {args.out} in {result.seconds:.1f} s"
+        f"under {escape(args.out)} in {result.seconds:.1f} s"
     )
     return 0
 
@@ -117,7 +128,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         CONSOLE.print(f"[bold]no extracts in {settings.raw_dir}[/]: generating demo data")
         from opsgen import generate
 
-        generate(out=settings.raw_dir, scale=DEMO_SCALE, months=DEMO_MONTHS, seed=DEMO_SEED)
+        try:
+            generate(out=settings.raw_dir, scale=DEMO_SCALE, months=DEMO_MONTHS, seed=DEMO_SEED)
+        except guard.GenerationRefused as exc:  # no room for the demo
+            CONSOLE.print(f"[bold red]not generated[/]: {escape(str(exc))}")
+            return 1
     from dagster_project.lib.warehouse import PipelineBusy
 
     try:
@@ -155,13 +170,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -169,11 +177,50 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _share(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1, got {text}")
+def _checked(
+    text: str, parse: Callable[[str], T], kind: str, problem: Callable[[T], str | None]
+) -> T:
+    """`text` parsed, then held against the generator's bounds (opsgen.guard)."""
+    try:
+        value = parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {kind}, got {text!r}") from None
+    message = problem(value)
+    if message:
+        raise argparse.ArgumentTypeError(message)
     return value
+
+
+def _scale(text: str) -> float:
+    return _checked(text, float, "a number", guard.scale_problem)
+
+
+def _months(text: str) -> int:
+    return _checked(text, int, "a whole number", guard.months_problem)
+
+
+def _seed(text: str) -> int:
+    return _checked(text, int, "a whole number", guard.seed_problem)
+
+
+def _defects(text: str) -> float:
+    return _checked(text, float, "a number", guard.defects_problem)
+
+
+def generate_description() -> str:
+    """`opsvalue generate --help`: the limits, from opsgen.guard."""
+    paragraphs = (
+        "Write demo extracts of every source of the input contract under --out, in the layout "
+        "of data/raw/README.md.",
+        f"Limits: --scale more than 0 and at most {guard.SCALE_MAX:g}, --months from "
+        f"{guard.MONTHS_MIN} to {guard.MONTHS_MAX}. Before writing, the command estimates the "
+        f"disk space the run needs (about {guard.BYTES_PER_SCALE_MONTH / 1e6:.0f} MB per unit "
+        f"of scale and month) and its memory (about {guard.MEMORY_PER_SCALE_MONTH / 1e6:.0f} MB "
+        "per unit of scale and month, more with --defects), and refuses when the machine lacks "
+        "them.",
+        "Exit codes: 0 written, 1 refused (nothing written), 2 arguments out of bounds.",
+    )
+    return "\n\n".join(textwrap.fill(p, width=88) for p in paragraphs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,14 +230,34 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="generate demo data if data/raw is empty, then run it all")
     demo.set_defaults(func=cmd_demo)
 
-    gen = sub.add_parser("generate", help="write demo extracts in the input contract's shape")
-    gen.add_argument("--out", default=str(get_settings().raw_dir), help="target folder")
-    gen.add_argument(
-        "--scale", type=_positive_float, default=DEMO_SCALE, help="1 = a mid-size insurer"
+    gen = sub.add_parser(
+        "generate",
+        help="write demo extracts in the input contract's shape",
+        description=generate_description(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    gen.add_argument("--months", type=_positive_int, default=DEMO_MONTHS, help="months of history")
-    gen.add_argument("--seed", type=int, default=DEMO_SEED, help="random seed")
-    gen.add_argument("--defects", type=_share, default=0.0, help="share of defective rows")
+    gen.add_argument(
+        "--out",
+        default=str(get_settings().raw_dir),
+        help="target folder (default: the delivery folder, %(default)s)",
+    )
+    gen.add_argument(
+        "--scale",
+        type=_scale,
+        default=DEMO_SCALE,
+        help=f"1 = a mid-size insurer; more than 0, at most {guard.SCALE_MAX:g} "
+        "(default %(default)s)",
+    )
+    gen.add_argument(
+        "--months",
+        type=_months,
+        default=DEMO_MONTHS,
+        help=f"months of history, {guard.MONTHS_MIN} to {guard.MONTHS_MAX} (default %(default)s)",
+    )
+    gen.add_argument("--seed", type=_seed, default=DEMO_SEED, help="random seed, 0 or more")
+    gen.add_argument(
+        "--defects", type=_defects, default=0.0, help="share of defective rows, 0 to below 1"
+    )
     gen.set_defaults(func=cmd_generate)
 
     add_catalog_parser(sub)

@@ -23,20 +23,39 @@ Modules: `org` (the fixed organisation), `volumes` (calendar, rhythms, volumes, 
 `split` (cut the last day off generated extracts, for refresh tests and benchmarks).
 """
 
-from opsgen.defects import DEFECT_KINDS
-from opsgen.generator import GenerateResult, generate
-from opsgen.split import DayDelivery, daily_event_columns, split_last_day
-from opsgen.table import DefectTargets, Table
-from opsgen.writer import select_sql
+from __future__ import annotations
 
-__all__ = [
-    "DEFECT_KINDS",
-    "DayDelivery",
-    "DefectTargets",
-    "GenerateResult",
-    "Table",
-    "daily_event_columns",
-    "generate",
-    "select_sql",
-    "split_last_day",
-]
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what __getattr__ below returns, for editors and type checkers
+    from opsgen.defects import DEFECT_KINDS as DEFECT_KINDS
+    from opsgen.generator import GenerateResult as GenerateResult
+    from opsgen.generator import generate as generate
+    from opsgen.split import DayDelivery as DayDelivery
+    from opsgen.split import daily_event_columns as daily_event_columns
+    from opsgen.split import split_last_day as split_last_day
+    from opsgen.table import DefectTargets as DefectTargets
+    from opsgen.table import Table as Table
+    from opsgen.writer import select_sql as select_sql
+
+# Loaded on first use (PEP 562): the `opsvalue` command reads the generator's bounds
+# (opsgen.guard) at every start, and the generator itself loads pandas and DuckDB (0.4 s).
+_HOMES = {
+    "DEFECT_KINDS": "opsgen.defects",
+    "DayDelivery": "opsgen.split",
+    "DefectTargets": "opsgen.table",
+    "GenerateResult": "opsgen.generator",
+    "Table": "opsgen.table",
+    "daily_event_columns": "opsgen.split",
+    "generate": "opsgen.generator",
+    "select_sql": "opsgen.writer",
+    "split_last_day": "opsgen.split",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'opsgen' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

@@ -101,3 +101,27 @@ def test_generate_removes_stale_months(tmp_path: Path) -> None:
 def test_generate_rejects_bad_arguments(tmp_path: Path, kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         generate(out=tmp_path / "raw", progress=False, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"scale": float("nan")},
+        {"scale": float("inf")},
+        {"scale": -1.0},
+        {"scale": 1e9},
+        {"scale": 20.001},
+        {"months": 121},
+        {"months": 100_000},
+        {"months": -3},
+        {"defects": float("nan")},
+        {"defects": -0.1},
+    ],
+)
+def test_generate_rejects_arguments_out_of_bounds(
+    tmp_path: Path, kwargs: dict[str, object]
+) -> None:
+    out = tmp_path / "raw"
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        generate(out=out, progress=False, **kwargs)  # type: ignore[arg-type]
+    assert not out.exists(), "nothing is written"
