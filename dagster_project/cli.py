@@ -70,6 +70,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             seed=args.seed,
             defects=args.defects,
             progress=True,
+            force=args.force,
         )
     except guard.GenerationRefused as exc:
         CONSOLE.print(f"[bold red]not generated[/]: {escape(str(exc))}")
@@ -130,7 +131,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         try:
             generate(out=settings.raw_dir, scale=DEMO_SCALE, months=DEMO_MONTHS, seed=DEMO_SEED)
-        except guard.GenerationRefused as exc:  # no room for the demo
+        except guard.GenerationRefused as exc:  # someone else's files in data/raw, or no room
             CONSOLE.print(f"[bold red]not generated[/]: {escape(str(exc))}")
             return 1
     from dagster_project.lib.warehouse import PipelineBusy
@@ -208,10 +209,15 @@ def _defects(text: str) -> float:
 
 
 def generate_description() -> str:
-    """`opsvalue generate --help`: the limits, from opsgen.guard."""
+    """`opsvalue generate --help`: the folder rule and the limits, from opsgen.guard."""
     paragraphs = (
         "Write demo extracts of every source of the input contract under --out, in the layout "
-        "of data/raw/README.md.",
+        "of data/raw/README.md, and list them in <out>/_manifest/generated.json.",
+        "The folder must be empty or missing, or hold only files an earlier `opsvalue generate` "
+        "wrote there and nobody has changed since (those listed in its generated.json; its "
+        "README.md is left alone). Any other file (a delivered extract, a note, a generated "
+        "file edited or delivered over since) makes the command refuse, naming the folder and "
+        "the files, without writing or deleting anything; --force writes over it anyway.",
         f"Limits: --scale more than 0 and at most {guard.SCALE_MAX:g}, --months from "
         f"{guard.MONTHS_MIN} to {guard.MONTHS_MAX}. Before writing, the command estimates the "
         f"disk space the run needs (about {guard.BYTES_PER_SCALE_MONTH / 1e6:.0f} MB per unit "
@@ -257,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=_seed, default=DEMO_SEED, help="random seed, 0 or more")
     gen.add_argument(
         "--defects", type=_defects, default=0.0, help="share of defective rows, 0 to below 1"
+    )
+    gen.add_argument(
+        "--force",
+        action="store_true",
+        help="write even into a folder holding files the generator did not write there: "
+        "files of the same name are replaced, other <source>_*.csv in the source folders deleted",
     )
     gen.set_defaults(func=cmd_generate)
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from opsgen.context import Context, Workload
 from opsgen.guard import check_arguments, check_resources
+from opsgen.marker import Marker, check_folder
 from opsgen.org import CENTERS, build_org
 from opsgen.sources.claims import build_claims
 from opsgen.sources.contacts import build_complaints, build_contacts, build_nps_responses
@@ -53,6 +54,7 @@ def generate(
     defects: float = 0.0,
     end_month: str = "2026-10",
     progress: bool = True,
+    force: bool = False,
 ) -> GenerateResult:
     """Write demo extracts of every contract source under `out` (see the package docstring).
 
@@ -60,20 +62,31 @@ def generate(
     the share of rows per source that carry one of DEFECT_KINDS (0 = clean). ValueError for
     arguments outside the bounds of opsgen.guard (SCALE_MAX, MONTHS_MAX).
 
-    A run the disk or the memory cannot hold raises GenerationRefused before anything is
-    written. Files this run writes are overwritten, and stale `<source>_*.csv` files in those
-    folders are deleted.
+    `out` must be empty, missing, or hold only files an earlier run wrote there and nobody has
+    changed since (listed in `_manifest/generated.json`, opsgen.marker); anything else, or a run
+    the disk or the memory cannot hold, raises GenerationRefused before anything is written or
+    deleted. `force` writes over a folder with other files: files this run writes are
+    overwritten, and other `<source>_*.csv` files in those folders are deleted.
     """
     check_arguments(scale, months, seed, defects)
     started = time.perf_counter()
     period = Period.ending(end_month, months)
     out = Path(out)
-    check_resources(out, scale, months, defects)
+    owned = check_folder(out, force)
+    check_resources(out, scale, months, defects, sum(r.bytes for r in owned.values()))
     out.mkdir(parents=True, exist_ok=True)
+    run = {
+        "seed": seed,
+        "scale": scale,
+        "months": months,
+        "defects": defects,
+        "end_month": end_month,
+    }
+    marker = Marker(out, owned, run)
     org = build_org(rng_for(seed, "org"))
     ctx = Context(period, org, scale, Workload(np.zeros((months, len(CENTERS), org.n_sb))))
     with duckdb.connect() as con, progress_bar(progress) as bar:
-        writer = Writer(con, out, ctx, bar, defects, seed)
+        writer = Writer(con, out, ctx, bar, defects, seed, marker)
         write_sources(writer, ctx, seed)
         manifest = writer.finish()
     files = (*writer.files, manifest)

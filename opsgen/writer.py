@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -21,6 +22,9 @@ from opsgen.defects import DEFECT_KINDS, inject_defects
 from opsgen.org import ALIAS_USE, apply_aliases
 from opsgen.table import Table
 from opsgen.volumes import DAY, Period, rng_for
+
+if TYPE_CHECKING:  # for the annotation only: opsgen.marker imports MANIFEST_DIR from here
+    from opsgen.marker import Marker
 
 MANIFEST_DIR = "_manifest"
 MANIFEST_FILE = "defects.csv"
@@ -116,7 +120,7 @@ def sql_path(path: Path) -> str:
 
 
 class Writer:
-    """Writes sources file by file and collects the defect manifest."""
+    """Writes sources file by file and collects the defect manifest; `marker` lists each file."""
 
     def __init__(
         self,
@@ -126,9 +130,10 @@ class Writer:
         progress: Progress,
         rate: float,
         seed: int,
+        marker: Marker,
     ) -> None:
         self.con, self.out, self.ctx, self.progress = con, out, ctx, progress
-        self.rate, self.seed = rate, seed
+        self.rate, self.seed, self.marker = rate, seed, marker
         self.contract = contract_columns()
         self.keys = {name: meta.key for name, meta in source_meta().items()}
         self.files: list[Path] = []
@@ -155,13 +160,16 @@ class Writer:
         self.progress.update(task, total=len(names))
         folder = self.out / source
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in sorted(folder.glob(f"{source}_*.csv")):
-            if stale.name not in names.values():
-                stale.unlink()
+        stale = [p for p in sorted(folder.glob(f"{source}_*.csv")) if p.name not in names.values()]
+        for path in stale:
+            path.unlink()
+        self.marker.forget(stale)
+        self.marker.start(folder / name for name in names.values())
         for part, name in names.items():
             lo, hi = np.searchsorted(table.part, [part, part + 1], side="left")
             self.write_file(source, table, folder / name, int(lo), int(hi))
             self.progress.update(task, advance=1, rows=self.rows.get(source, 0))
+        self.marker.record(folder / name for name in names.values())
 
     def write_file(self, source: str, table: Table, path: Path, lo: int, hi: int) -> None:
         columns = self.contract[source]
@@ -191,10 +199,12 @@ class Writer:
         folder = self.out / MANIFEST_DIR
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / MANIFEST_FILE
+        self.marker.start([path])
         self.con.execute(
             "COPY (SELECT source, file, record_key, defect_kind FROM manifest "
             f"ORDER BY file_no, row_no) TO {sql_path(path)} (HEADER)"
         )
+        self.marker.record([path])
         self.defects = int(self.con.execute("SELECT count(*) FROM manifest").fetchone()[0])
         return path
 

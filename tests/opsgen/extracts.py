@@ -79,7 +79,9 @@ def record_key(row: dict[str, str], key: tuple[str, ...]) -> str:
     return "|".join(row[k] for k in key)
 
 
-def run(out: Path, seed: int = 42, defects: float = 0.0, months: int = MONTHS) -> Path:
+def run(
+    out: Path, seed: int = 42, defects: float = 0.0, months: int = MONTHS, force: bool = False
+) -> Path:
     generate(
         out=out,
         scale=SCALE,
@@ -88,5 +90,6 @@ def run(out: Path, seed: int = 42, defects: float = 0.0, months: int = MONTHS) -
         defects=defects,
         end_month=END_MONTH,
         progress=False,
+        force=force,
     )
     return out

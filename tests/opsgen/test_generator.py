@@ -9,6 +9,7 @@ import pytest
 
 from dagster_project.lib.contract import contract_columns
 from opsgen import generate
+from opsgen.marker import read_marker
 from tests.opsgen.extracts import (
     DATE,
     LABELS,
@@ -85,13 +86,24 @@ def test_generate_formats_timestamps_dates_and_booleans(clean: Path) -> None:
 
 def test_generate_removes_stale_months(tmp_path: Path) -> None:
     out = run(tmp_path / "raw", months=3)
-    (out / "claims" / "notes.txt").write_text("kept", encoding="utf-8")
     run(out, months=2)
     assert sorted(p.name for p in (out / "claims").glob("*.csv")) == [
         "claims_2026-09.csv",
         "claims_2026-10.csv",
     ]
-    assert (out / "claims" / "notes.txt").exists()
+    assert "claims/claims_2026-08.csv" not in read_marker(out), "the marker forgets it too"
+
+
+def test_generate_with_force_removes_stale_months_and_keeps_other_files(tmp_path: Path) -> None:
+    # Without force, the note makes the folder someone else's (tests/opsgen/test_marker.py).
+    out = run(tmp_path / "raw", months=3)
+    (out / "claims" / "notes.txt").write_text("kept", encoding="utf-8")
+    run(out, months=2, force=True)
+    assert sorted(p.name for p in (out / "claims").glob("*.csv")) == [
+        "claims_2026-09.csv",
+        "claims_2026-10.csv",
+    ]
+    assert (out / "claims" / "notes.txt").read_text(encoding="utf-8") == "kept"
 
 
 @pytest.mark.parametrize(
