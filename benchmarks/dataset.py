@@ -23,8 +23,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import opsgen
 from dagster_project.defs.ingest.files import list_extract_files
-from dagster_project.lib import generate
 
 DATASET_FILE = "dataset.json"
 LATE_ROWS = 3  # records of the month before that arrive with the day (late arrivals)
@@ -76,8 +76,8 @@ class Dataset:
 
 def split_last_day(raw_dir: Path) -> tuple[str | None, list[DayFile]]:
     """Cut the last day (plus a few late records of the month before) out of the extracts, into
-    `<source>/<source>_<day>.csv` beside the month files (lib/generate.split_last_day)."""
-    delivery = generate.split_last_day(raw_dir, raw_dir, late_rows=LATE_ROWS)
+    `<source>/<source>_<day>.csv` beside the month files (opsgen.split_last_day)."""
+    delivery = opsgen.split_last_day(raw_dir, raw_dir, late_rows=LATE_ROWS)
     day_files = [
         DayFile(
             source=source,

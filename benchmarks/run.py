@@ -49,7 +49,7 @@ from benchmarks import floor
 from benchmarks.dataset import Dataset, prepare
 from benchmarks.measure import MeasureError, Run, measure
 from benchmarks.stage import STAGES
-from dagster_project.cli.args import positive_float, positive_int
+from dagster_project.cli.args import months, positive_int, scale
 from dagster_project.core.settings import PROJECT_ROOT
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -457,8 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--scale", type=positive_float, required=True, help="1 = mid-size")
-    parser.add_argument("--months", type=positive_int, required=True, help="months of history")
+    parser.add_argument("--scale", type=scale, required=True, help="1 = mid-size")
+    parser.add_argument("--months", type=months, required=True, help="months of history")
     parser.add_argument("--repeat", type=positive_int, default=3, help="runs per measurement")
     parser.add_argument("--seed", type=int, default=42, help="generator seed")
     parser.add_argument("--out", type=Path, help="JSON result (default benchmarks/results/)")

@@ -101,7 +101,7 @@ def dbt_manifest() -> Path:
 @pytest.fixture(scope="session")
 def generated_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Clean generated extracts, written once per session; tests copy them before changing any."""
-    from dagster_project.lib.generate import generate
+    from opsgen import generate
 
     out = tmp_path_factory.mktemp("generated") / "raw"
     generate(out=out, scale=TEST_SCALE, months=TEST_MONTHS, seed=TEST_SEED, progress=False)
@@ -127,11 +127,11 @@ def copy_workspace(ws: Workspace, root: Path) -> Workspace:
 def loaded_but_last_day(tmp_path_factory: pytest.TempPathFactory, generated_raw: Path):
     """A full pipeline run over the generated extracts minus their last day, and that day.
 
-    The day's files (lib/generate.split_last_day: the newest day of every monthly source plus
+    The day's files (opsgen.split_last_day: the newest day of every monthly source plus
     a few late records of the month before) wait in `delivery.files`; delivering them gives
     exactly the records `built` was computed from.
     """
-    from dagster_project.lib.generate import split_last_day
+    from opsgen import split_last_day
 
     root = tmp_path_factory.mktemp("last_day")
     ws = make_workspace(root / "ws")

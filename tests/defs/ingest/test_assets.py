@@ -25,7 +25,7 @@ from tests.conftest import make_workspace, point_settings_at
 CONTRACT = load_contract()
 SUITES = load_suites(get_settings().expectations_dir)
 EXTRACTED = "2026-11-01 00:00:00"  # the generator's extraction moment for end_month 2026-10
-# Where the generator can put each kind (lib/generate.py DefectTargets), as the rules name it.
+# Where the generator can put each kind (opsgen/table.py DefectTargets), as the rules name it.
 AMOUNT_RULES = ("range:", "plausible_", "order:paid_amount", "order:realised_saving")
 
 RESOURCES = {WAREHOUSE: Warehouse()}
@@ -37,7 +37,7 @@ def gated(tmp_path_factory: pytest.TempPathFactory):
     import os
 
     from dagster_project.defs.ingest.assets import raw_extracts
-    from dagster_project.lib.generate import generate
+    from opsgen import generate
 
     ws = make_workspace(tmp_path_factory.mktemp("defects"))
     generate(out=ws.raw_dir, scale=0.01, months=6, seed=11, defects=0.02, progress=False)
