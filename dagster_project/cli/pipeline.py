@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -23,6 +25,12 @@ CONSOLE = Console(stderr=True)
 DEMO_SCALE = 0.01
 DEMO_MONTHS = 24
 DEMO_SEED = 42
+
+
+def duckdb_cli() -> str:
+    """The analysts' DuckDB CLI: the one installed beside this Python (duckdb-cli), else PATH's."""
+    beside = Path(sys.executable).parent / "duckdb"
+    return str(beside) if beside.exists() else (shutil.which("duckdb") or "duckdb")
 
 
 def _raw_has_files(raw_dir: Path) -> bool:
@@ -89,7 +97,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"  Dagster UI:         DAGSTER_HOME={settings.dagster_home} "
         "dagster dev -m dagster_project.definitions"
     )
-    out.print(f"  analysts:           duckdb -readonly {settings.warehouse_path}")
+    out.print(f"  analysts:           {duckdb_cli()} -readonly {settings.warehouse_path}")
     return 0
 
 
