@@ -15,7 +15,7 @@ from rich.markup import escape
 from dagster_project.cli import args as arg_types
 from dagster_project.cli.status import report_gates
 from dagster_project.core.runner import run_pipeline
-from dagster_project.core.settings import get_settings
+from dagster_project.core.settings import Settings, get_settings
 from opsgen import guard
 
 CONSOLE = Console(stderr=True)
@@ -64,9 +64,30 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_aside_damaged(settings: Settings) -> None:
+    """`--set-aside-damaged`: rename a damaged working database or snapshot, and say so."""
+    from dagster_project.core import faults
+
+    for path, then in (
+        (settings.work_db_path, "rebuilt from the extracts in data/raw"),
+        (settings.warehouse_path, "published anew from the working database"),
+    ):
+        problem = faults.database_problem(path)
+        if problem:
+            aside = faults.set_aside(path)
+            CONSOLE.print(
+                f"[yellow]set aside[/] {escape(problem)}: now {escape(str(aside))}; {then}"
+            )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from dagster_project.core.faults import check_pipeline_paths
+
     settings = get_settings()
     started = time.perf_counter()
+    if args.set_aside_damaged:
+        _set_aside_damaged(settings)
+    check_pipeline_paths(settings)  # before generating: a run that cannot finish starts nothing
     if not _raw_has_files(settings.raw_dir):
         CONSOLE.print(f"[bold]no extracts in {settings.raw_dir}[/]: generating demo data")
         from opsgen import generate
@@ -104,6 +125,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from dagster_project.core.warehouse import PipelineBusy
 
+    if args.set_aside_damaged:
+        _set_aside_damaged(get_settings())
     try:
         ok = run_pipeline(get_settings())
     except PipelineBusy as exc:
@@ -136,6 +159,7 @@ def generate_description() -> str:
 
 def add_pipeline_parsers(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="generate demo data if data/raw is empty, then run it all")
+    _add_set_aside(demo)
     demo.set_defaults(func=cmd_demo)
 
     gen = sub.add_parser(
@@ -180,4 +204,14 @@ def add_pipeline_parsers(sub: argparse._SubParsersAction) -> None:
     gen.set_defaults(func=cmd_generate)
 
     run = sub.add_parser("run", help="materialise every asset (ingest, dbt build, dashboards)")
+    _add_set_aside(run)
     run.set_defaults(func=cmd_run)
+
+
+def _add_set_aside(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set-aside-damaged",
+        action="store_true",
+        help="first rename a damaged working database or published snapshot to "
+        "<name>.damaged-<time> (kept, not deleted), so the run rebuilds or republishes it",
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from dagster_project.core.faults import check_published_snapshot, check_writable_folder
 from dagster_project.core.settings import get_settings
 
 OUT = Console(soft_wrap=True)
@@ -40,6 +41,9 @@ def cmd_site(args: argparse.Namespace) -> int:
     else:
         default = settings.site_dir
     out = Path(args.out) if args.out else default
+    # before anything is built: the live site stays as it is
+    check_published_snapshot(settings.warehouse_path)
+    check_writable_folder(out.parent, "where the site is built")
     try:
         if os.path.abspath(out) == os.path.abspath(settings.site_dir) and not args.org:
             # the live dashboards: built beside them and swapped in, like the pipeline does,

@@ -18,6 +18,7 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from dagster_project.core.faults import check_published_snapshot, check_working_database
 from dagster_project.core.settings import get_settings
 from dagster_project.core.warehouse import connect, connect_published
 from dagster_project.defs.ingest import gate_state
@@ -87,11 +88,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not settings.work_db_path.exists():
         ERR.print(f"no working database at {settings.work_db_path}: run `opsvalue demo` first")
         return 1
+    check_working_database(settings.work_db_path)
     try:
         with connect(settings, read_only=True) as con:
             status = read_status(con)
     except duckdb.IOException:
         # a run holds the working database: show the state as of the last publication
+        check_published_snapshot(settings.warehouse_path)
         try:
             with connect_published(settings) as con:
                 status = read_status(con)
@@ -106,8 +109,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             "published_at": status.published_at,
         }
         OUT.print_json(json.dumps(payload, default=str))
-        return 0
-    render(status, OUT)
+    else:
+        render(status, OUT)
+    # what readers see is part of the state: a damaged snapshot is reported after it (exit 4)
+    check_published_snapshot(settings.warehouse_path)
     return 0
 
 

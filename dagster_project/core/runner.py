@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 
+from dagster_project.core import state
+from dagster_project.core.faults import check_pipeline_paths
 from dagster_project.core.settings import Settings
-from dagster_project.core.warehouse import pipeline_lock
+from dagster_project.core.warehouse import connect, pipeline_lock
 
 # Instance settings for runs started by `dagster dev` (sensor, schedule, UI): one run at a time,
 # the others queue, because DuckDB allows one writing process per file. Telemetry would try the
@@ -54,8 +56,29 @@ def prepare_instance(settings: Settings) -> None:
     ensure_manifest()
 
 
+def forget_missing_products(settings: Settings) -> None:
+    """A snapshot or site that is gone (deleted, or set aside as damaged) is made again.
+
+    The dbt step decides from the working database's state alone whether the run has work to
+    do (it never looks at the files downstream of it); when the files that state says were
+    published are gone, the state is corrected here, before the run, so the run republishes.
+    """
+    if not settings.work_db_path.is_file():
+        return
+    with connect(settings) as con:
+        if not settings.warehouse_path.exists():
+            state.forget(con, state.PUBLISHED)
+        if not (settings.site_dir / "index.html").exists():
+            state.forget(con, state.SITE)
+
+
 def run_pipeline(settings: Settings) -> bool:
-    """Materialise every asset in-process, with the definitions `dagster dev` shows."""
+    """Materialise every asset in-process, with the definitions `dagster dev` shows.
+
+    Raises core.faults.Fault, before anything is written, when a folder the run writes is not
+    writable or a database it reads is damaged.
+    """
+    check_pipeline_paths(settings)
     prepare_instance(settings)
     import dagster as dg
 
@@ -64,6 +87,7 @@ def run_pipeline(settings: Settings) -> bool:
     job = defs.resolve_job_def("refresh")
     # held for the whole run, so no other run (CLI, sensor, schedule) writes in between
     with pipeline_lock(settings), dg.DagsterInstance.get() as instance:
+        forget_missing_products(settings)
         result = job.execute_in_process(
             instance=instance,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},

@@ -77,6 +77,12 @@ def write_state(con: duckdb.DuckDBPyConnection, key: str, value: str, database: 
     )
 
 
+def forget(con: duckdb.DuckDBPyConnection, key: str) -> None:
+    """Drop one key: the next run does that step's work again."""
+    ensure_table(con)
+    con.execute(f"delete from {STATE_TABLE} where state_key = ?", [key])
+
+
 def copy_state(con: duckdb.DuckDBPyConnection, database: str, leave_out: Sequence[str]) -> None:
     """The working database's state into an attached database, without the keys left out."""
     ensure_table(con)

@@ -80,7 +80,7 @@ def published_fingerprint(path: Path) -> str | None:
     try:
         with duckdb.connect(str(path), read_only=True) as con:
             return state.read_existing(con, state.PUBLISHED)
-    except duckdb.Error as exc:  # damaged or foreign file: publish over it
+    except duckdb.Error as exc:  # the asset refuses a damaged one first (core/faults.py)
         LOG.warning("could not read the published snapshot %s: %s", path, exc)
         return None
 
