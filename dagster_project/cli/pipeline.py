@@ -7,6 +7,8 @@ import shutil
 import sys
 import textwrap
 import time
+import uuid
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -100,14 +102,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from dagster_project.core.warehouse import PipelineBusy
 
     try:
-        ok = run_pipeline(settings)
+        ok = _run_with_progress(settings)
     except PipelineBusy as exc:
         CONSOLE.print(f"[bold yellow]not started[/]: {exc}")
         return 3
-    report_gates(CONSOLE)  # a held batch is an ordinary day: reported, not a failure
     elapsed = time.perf_counter() - started
     if not ok:
-        CONSOLE.print("[bold red]pipeline failed[/]: see the Dagster log above")
         return 1
     index = settings.site_dir / "index.html"
     out = Console(soft_wrap=True)  # paths stay on one line, copy-pasteable
@@ -128,12 +128,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.set_aside_damaged:
         _set_aside_damaged(get_settings())
     try:
-        ok = run_pipeline(get_settings())
+        ok = _run_with_progress(get_settings())
     except PipelineBusy as exc:
         CONSOLE.print(f"[bold yellow]not started[/]: {exc}")
         return 3
-    report_gates(CONSOLE)
     return 0 if ok else 1
+
+
+def _run_with_progress(settings: Settings) -> bool:
+    """One run with a line per stage on the terminal and the full log in a file."""
+    from dagster_project.cli.progress import Progress, terminal_console
+    from dagster_project.core.faults import check_writable_folder
+
+    check_writable_folder(settings.log_dir, "where each run's full log is written")
+    run_id = str(uuid.uuid4())
+    log_path = settings.log_dir / f"{datetime.now():%Y%m%d-%H%M%S}-{run_id[:8]}.log"
+    terminal = terminal_console()
+    terminal.print(f"[bold]run[/] {run_id[:8]}: full log in {escape(str(log_path))}")
+    progress = Progress(terminal, log_path)
+    try:
+        outcome = run_pipeline(settings, log_path=log_path, on_event=progress, run_id=run_id)
+    finally:
+        progress.stop()
+    report_gates(terminal)  # a held batch is an ordinary day: reported, not a failure
+    progress.finish(outcome.success)
+    if not outcome.success:
+        terminal.print(
+            f"the run's events: DAGSTER_HOME={escape(str(settings.dagster_home))} "
+            f"dagster dev -m dagster_project.definitions, run {run_id}"
+        )
+    return outcome.success
 
 
 def generate_description() -> str:
