@@ -7,6 +7,7 @@ serve) and `status`. The pipeline itself is started through `core.runner`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -55,7 +56,10 @@ def _crash_report(exc: BaseException) -> Path:
     """The traceback in a file (the log folder, else the system's temporary folder)."""
     text = "".join(traceback.format_exception(exc))
     name = f"crash-{datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}.log"
-    for folder in (get_settings().log_dir, Path(tempfile.gettempdir())):
+    folders = [Path(tempfile.gettempdir())]
+    with contextlib.suppress(Exception):  # the settings themselves may be what failed
+        folders.insert(0, get_settings().log_dir)
+    for folder in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / name).write_text(f"opsvalue {' '.join(sys.argv[1:])}\n{text}")
