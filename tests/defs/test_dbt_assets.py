@@ -51,7 +51,12 @@ def test_new_claims_build_what_claims_feed_and_test_only_the_new_batches(manifes
     excluded = set(plan.excluded)
     # what no changed source feeds stays as it is; what claims feed is rebuilt
     assert {"fct_op_costs", "fct_staffing_monthly", "fct_contacts", "fct_tasks"} <= excluded
-    assert not excluded & {"stg_claims__claims", "fct_claims", "kpi_batch_months", *ALWAYS_BUILT}
+    assert not excluded & {
+        "stg_claims__claims",
+        "fct_claims",
+        "int_kpi_months_observed_by_batch",
+        *ALWAYS_BUILT,
+    }
     assert excluded < names(manifest)
     # dbt drops a test when it excludes a node the test reads: every test of what claims feed runs
     by_id = {uid: n["name"] for uid, n in manifest["nodes"].items()}

@@ -10,13 +10,12 @@
     so each run adds the batches it has not indexed, reading only their rows, and its post-hook
     (kpi_delete_gone_batch_months, set in dbt_project.yml) drops the batches that left their
     fact. -#}
+{#- Incremental, unlike the rest of its folder (tables): the index grows batch by batch. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='_batch_id',
     on_schema_change='fail',
-    schema='intermediate',
-    access='private',
 ) }}
 
 {{ kpi_depends_on() }}
