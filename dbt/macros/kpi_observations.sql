@@ -86,7 +86,7 @@
                 }{% if not loop.last %},{% endif %}
                 {%- endfor %}
             ], recursive := true)
-        from {{ scan.model.relation }}
+        from {{ ref(scan.model.node_name) }}
         {%- if row_filter %}
         where {{ row_filter }}
         {%- endif %}
@@ -134,8 +134,8 @@
 
 {% macro kpi_depends_on() -%}
     {#- Every model a semantic model rests on, for dbt's DAG: fct_kpi_values and the
-        int_kpi_months_* models read them through the semantic index (relation names, not ref()),
-        which dbt cannot see.
+        int_kpi_months_* models ref() them by names taken from the semantic index when they run,
+        which dbt cannot see while parsing.
         Rendered as SQL comments; the ref() calls are what dbt records while parsing. -#}
     {%- for name in [
         'fct_claims', 'fct_applications', 'fct_endorsements', 'fct_policies_in_force_monthly',

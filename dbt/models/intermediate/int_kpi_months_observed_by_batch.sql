@@ -34,7 +34,7 @@ with
 new_batches_{{ loop.index }} as (
 
     select distinct _batch_id
-    from {{ scan.model.relation }}
+    from {{ ref(scan.model.node_name) }}
     {%- if is_incremental() %}
     where _batch_id not in (
         select indexed._batch_id
@@ -51,7 +51,7 @@ batches_{{ loop.index }} as (
         '{{ scan.model.name }}' as semantic_model,
         _batch_id,
         any_value(_source_file) as _source_file
-    from {{ scan.model.relation }}
+    from {{ ref(scan.model.node_name) }}
     where _batch_id in (select new_batches_{{ loop.index }}._batch_id from new_batches_{{ loop.index }})
     group by _batch_id
 
