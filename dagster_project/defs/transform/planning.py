@@ -41,6 +41,9 @@ NEW_BATCHES_ENV = "OPSVALUE_NEW_BATCHES"
 # A rebuild: dbt's own flag. metric_definition_history ignores it (full_refresh=false), so its
 # history outlives rebuilds; unlike --vars, a flag does not make dbt re-parse the project.
 REBUILD = ["--full-refresh"]
+# dbt's unit tests check the models' SQL on given rows, not the data: tests/test_dbt_unit_tests.py
+# runs them; a pipeline build leaves them out (they would add a second or two to every refresh).
+UNIT_TESTS = "test_type:unit"
 
 
 # The marts the publication copies and the KPI checks read: built on every run that builds.
@@ -166,14 +169,16 @@ def plan_build(
     now = json.loads(watermark)
     if not previous or any(before.get(key) != now[key] for key in ("dbt", "mapping_max_id")):
         reason = "first build" if not previous else "the dbt project or the alias list changed"
-        return BuildPlan(args=["build", *REBUILD], reason=f"full rebuild: {reason}", rebuild=True)
+        return BuildPlan(
+            args=["build", *REBUILD, "--exclude", UNIT_TESTS],
+            reason=f"full rebuild: {reason}",
+            rebuild=True,
+        )
 
     excluded = _excluded_models(manifest, changed_sources)
     lookup_sources = _lookup_sources(manifest)
-    args = ["build"]
-    if excluded:
-        # one value: dagster-dbt re-reads --exclude with argparse (one value per flag)
-        args += ["--exclude", " ".join(excluded)]
+    # one value: dagster-dbt re-reads --exclude with argparse (one value per flag)
+    args = ["build", "--exclude", " ".join([UNIT_TESTS, *excluded])]
     touched = changed_sources & lookup_sources
     if touched:
         scope = None

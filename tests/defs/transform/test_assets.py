@@ -16,6 +16,7 @@ from dagster_project.defs.transform.planning import (
     ALWAYS_BUILT,
     NEW_BATCHES_ENV,
     REBUILD,
+    UNIT_TESTS,
     plan_build,
 )
 
@@ -40,7 +41,7 @@ def test_first_build_project_change_and_alias_change_rebuild_everything(manifest
         (watermark(5, 1, "a"), watermark(9, 7, "a")),
     ]:
         plan = plan_build(manifest, previous, now, {"claims"}, ["b1"])
-        assert plan.rebuild and plan.args == ["build", *REBUILD]
+        assert plan.rebuild and plan.args == ["build", *REBUILD, "--exclude", UNIT_TESTS]
         assert plan.env() == {NEW_BATCHES_ENV: ""}  # every row tested
         assert plan.new_batches is None and not plan.excluded
 
@@ -51,7 +52,12 @@ def test_new_claims_build_what_claims_feed_and_test_only_the_new_batches(manifes
     excluded = set(plan.excluded)
     # what no changed source feeds stays as it is; what claims feed is rebuilt
     assert {"fct_op_costs", "fct_staffing_monthly", "fct_contacts", "fct_tasks"} <= excluded
-    assert not excluded & {"stg_claims__claims", "fct_claims", "kpi_batch_months", *ALWAYS_BUILT}
+    assert not excluded & {
+        "stg_claims__claims",
+        "fct_claims",
+        "int_kpi_months_observed_by_batch",
+        *ALWAYS_BUILT,
+    }
     assert excluded < names(manifest)
     # dbt drops a test when it excludes a node the test reads: every test of what claims feed runs
     by_id = {uid: n["name"] for uid, n in manifest["nodes"].items()}
@@ -65,6 +71,7 @@ def test_new_claims_build_what_claims_feed_and_test_only_the_new_batches(manifes
     for uid in claims_tests:
         assert not {by_id.get(p) for p in manifest["parent_map"][uid]} & excluded, uid
     assert plan.args[:2] == ["build", "--exclude"] and len(plan.args) == 3
+    assert plan.args[2].split() == [UNIT_TESTS, *plan.excluded]  # unit tests run in pytest only
     # both variables always set, so none left in the caller's environment reaches dbt
     assert plan.env() == {NEW_BATCHES_ENV: json.dumps(["b1"])}
     assert plan.new_batches == ("b1",)
