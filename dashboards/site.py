@@ -5,8 +5,9 @@
 - `index.html`: the group page (or, for a scoped build, the scoped unit's page) with the
   directory of every unit; `<level>/<code>.html` for every subsidiary, branch, sub-branch and
   center; `catalog.html` and `quality.html`;
-- `assets/`: plotly.min.js (one local copy shared by all pages), site.css, site.js and units.js
-  (the search box's list of units). No page loads anything from the network.
+- `assets/`: plotly.min.js (one local copy shared by all pages), site.css and site.js (copied
+  from dashboards/static/) and units.js (the search box's list of units). No page loads
+  anything from the network.
 
 A page whose content is unchanged since the last build is not rewritten (its content hash is
 in a meta tag), and every write is atomic, so a web server never serves a half-written page.
@@ -61,7 +62,7 @@ from dashboards.model import (
     values_by_unit,
 )
 from dashboards.org_pages import render_org_page
-from dashboards.templates import SITE_CSS, SITE_JS
+from dashboards.templates import static_bytes
 
 log = logging.getLogger(__name__)
 
@@ -235,13 +236,13 @@ def write_plotlyjs(site_dir: Path) -> Path | None:
 def write_assets(site_dir: Path, ctx: SiteContext) -> tuple[list[Path], int]:
     """The shared assets; (those written, total bytes of all of them)."""
     written = [p for p in [write_plotlyjs(site_dir)] if p]
-    for name, text in (
-        (SITE_CSS_FILE, SITE_CSS + "\n"),
-        (SITE_JS_FILE, SITE_JS + "\n"),
-        (UNITS_JS_FILE, units_script(ctx)),
+    for name, data in (
+        (SITE_CSS_FILE, static_bytes(SITE_CSS_FILE)),
+        (SITE_JS_FILE, static_bytes(SITE_JS_FILE)),
+        (UNITS_JS_FILE, units_script(ctx).encode("utf-8")),
     ):
         path = site_dir / ASSETS_DIR / name
-        if write_if_changed(path, text.encode("utf-8")):
+        if write_if_changed(path, data):
             written.append(path)
     total = sum(p.stat().st_size for p in (site_dir / ASSETS_DIR).iterdir() if p.is_file())
     return written, total
