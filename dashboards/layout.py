@@ -88,10 +88,24 @@ def metric_anchor(metric_name: str) -> str:
     return f"metric-{slug(metric_name)}"
 
 
+# Characters that could end or change the <script> element holding JSON ("</script>", "<!--"
+# and its "<script" escape states), or end a line in an older JavaScript parser. JSON has them
+# only inside strings, where the \u escape means the same character: the value is unchanged.
+SCRIPT_ESCAPES = str.maketrans(
+    {
+        "<": "\\u003c",
+        ">": "\\u003e",
+        "&": "\\u0026",
+        "\u2028": "\\u2028",
+        "\u2029": "\\u2029",
+    }
+)
+
+
 def json_for_script(value: object) -> str:
-    """JSON safe inside <script>: no "</" can close the element early."""
+    """JSON that is inert inside an HTML <script> element, whatever its strings hold."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    return text.translate(SCRIPT_ESCAPES)
 
 
 # --- the site as the pages see it -------------------------------------------------------------

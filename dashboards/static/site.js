@@ -3,23 +3,69 @@
   "use strict";
   var CONFIG = { displayModeBar: false, responsive: true };
   var LANG_KEY = "opsvalue-lang";
+  var CHARTS = "[data-spark], #compare-chart";
+  // A page whose charts cannot be drawn says so: blank chart boxes would pass for "no data".
+  var FAILURES = {
+    data: [
+      "The charts of this page cannot be shown: its chart data is unreadable.",
+      "本页图表无法显示：图表数据无法读取。"
+    ],
+    library: [
+      "The charts of this page cannot be shown: the chart library (assets/plotly.min.js) " +
+        "did not load.",
+      "本页图表无法显示：图表库（assets/plotly.min.js）未能加载。"
+    ],
+    chart: [
+      "Some charts of this page cannot be shown: their data is missing or invalid.",
+      "本页部分图表无法显示：其数据缺失或无效。"
+    ]
+  };
   var data = readData();
+
+  function fail(kind, detail) {
+    if (window.console) { window.console.error("opsvalue: " + FAILURES[kind][0], detail || ""); }
+    if (document.getElementById("page-error")) { return; }  // the first failure is enough
+    var box = document.createElement("p");
+    var main = document.querySelector("main") || document.body;
+    var zh = document.documentElement.getAttribute("data-lang") === "zh";
+    box.id = "page-error";
+    box.className = "page-error";
+    box.setAttribute("role", "alert");
+    box.setAttribute("data-en", FAILURES[kind][0]);
+    box.setAttribute("data-zh", FAILURES[kind][1]);
+    box.textContent = FAILURES[kind][zh ? 1 : 0];
+    main.insertBefore(box, main.firstChild);
+  }
 
   function readData() {
     var el = document.getElementById("page-data");
-    if (!el) { return {}; }
-    try { return JSON.parse(el.textContent); } catch (err) { return {}; }
+    var parsed = null;
+    if (!el) {
+      if (document.querySelector(CHARTS)) { fail("data", "no page-data element"); }
+      return {};
+    }
+    try { parsed = JSON.parse(el.textContent); } catch (err) { fail("data", err); return {}; }
+    if (!parsed || typeof parsed !== "object") { fail("data", "not an object"); return {}; }
+    return parsed;
   }
 
-  function plot(div, spec) {
-    if (!window.Plotly || !div || !spec) { return; }
-    window.Plotly.newPlot(div, spec.data, spec.layout, CONFIG);
+  function draw(div, spec, update) {
+    if (!window.Plotly) { return; }  // reported once, when the page starts
+    if (!spec || !spec.data) { fail("chart", div.id); return; }
+    try {
+      var drawn = update
+        ? window.Plotly.react(div, spec.data, spec.layout, CONFIG)
+        : window.Plotly.newPlot(div, spec.data, spec.layout, CONFIG);
+      if (drawn && drawn.then) { drawn.then(null, function (err) { fail("chart", err); }); }
+    } catch (err) {
+      fail("chart", err);
+    }
   }
 
   function drawSparklines() {
     var sparks = data.sparks || {};
     document.querySelectorAll("[data-spark]").forEach(function (div) {
-      plot(div, sparks[div.getAttribute("data-spark")]);
+      draw(div, sparks[div.getAttribute("data-spark")], false);
     });
   }
 
@@ -40,10 +86,7 @@
     document.querySelectorAll(".metric-picker").forEach(function (sel) { sel.value = metric; });
     pickedLabel();
     var chart = document.getElementById("compare-chart");
-    var spec = compare[metric];
-    if (chart && spec && window.Plotly) {
-      window.Plotly.react(chart, spec.data, spec.layout, CONFIG);
-    }
+    if (chart) { draw(chart, compare[metric], true); }
   }
 
   function swapAttr(el, attr, zh) {
@@ -143,6 +186,7 @@
   });
   setLang(initialLang());
   initSearch();
+  if (!window.Plotly && document.querySelector(CHARTS)) { fail("library"); }
   drawSparklines();
   initPicker();
 })();
