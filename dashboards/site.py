@@ -55,6 +55,8 @@ from dashboards.model import (
     history_by_metric,
     metric_infos,
     metric_latest_months,
+    pack_gate_rows,
+    pack_publication,
     publication,
     quality_rows,
     scope_tree,
@@ -148,14 +150,15 @@ def site_context(marts: Marts, org: str | None = None) -> SiteContext:
         if (r.get("org_level"), r.get("org_code")) in keys
     ]
     values = values_by_unit(fct)
+    scoped = tree.root != full.root
     return SiteContext(
         tree=tree,
         values=values,
         metric_months=metric_latest_months(values),
         infos=metric_infos(marts.rows("marts.dim_metric_catalog")),
-        publication=publication(marts),
+        publication=pack_publication(publication(marts)) if scoped else publication(marts),
         paths=site_paths(tree),
-        scoped=tree.root != full.root,
+        scoped=scoped,
     )
 
 
@@ -170,9 +173,13 @@ def render_pages(marts: Marts, ctx: SiteContext) -> list[RenderedPage]:
         )
     )
     gates = marts.rows("meta.source_gate_state") if marts.has("meta.source_gate_state") else None
-    pages.append(
-        render_quality_page(ctx, quality_rows(marts.rows("marts.data_quality_scorecard")), gates)
-    )
+    quality = quality_rows(marts.rows("marts.data_quality_scorecard"))
+    if ctx.scoped:
+        # The scorecard counts the whole group's deliveries and has no org: a pack shows no
+        # figure of it (render_quality_page says why), and no gate reason or file name.
+        gates = pack_gate_rows(gates) if gates is not None else None
+        quality = []
+    pages.append(render_quality_page(ctx, quality, gates))
     return pages
 
 
