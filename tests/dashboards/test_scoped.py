@@ -11,6 +11,7 @@ import pytest
 
 from dashboards import build_site
 from dashboards.formatting import format_count, format_value
+from dashboards.site_folder import SiteFolderError
 from tests.dashboards.conftest import BUILT_AT
 from tests.dashboards.synthetic import ALL_UNITS, HELD_SOURCE
 
@@ -113,13 +114,14 @@ def test_scoped_build_of_a_center_is_its_page_only(
     assert leaks(site_dir, {"C-CC"}) == []
 
 
-def test_scoped_build_over_a_full_build_removes_other_units(
-    synthetic_warehouse: Path, tmp_path: Path
-) -> None:
+def test_scoped_build_refuses_a_full_site_folder(synthetic_warehouse: Path, tmp_path: Path) -> None:
+    """A pack never replaces the group's site (a copy of the live one may be served)."""
     site_dir = tmp_path / "site"
     build_site(synthetic_warehouse, site_dir, built_at=BUILT_AT)
-    build_site(synthetic_warehouse, site_dir, org="PNC", built_at=BUILT_AT)
-    assert leaks(site_dir, {"PNC", "PNC-BJ", "PNC-BJ-01", "PNC-BJ-02"}) == []
+    before = {p: p.read_bytes() for p in site_dir.rglob("*") if p.is_file()}
+    with pytest.raises(SiteFolderError, match="refusing to build a pack for PNC into .* the full"):
+        build_site(synthetic_warehouse, site_dir, org="PNC", built_at=BUILT_AT)
+    assert {p: p.read_bytes() for p in site_dir.rglob("*") if p.is_file()} == before
 
 
 def test_scoped_build_unknown_org_names_the_code(synthetic_warehouse: Path, tmp_path: Path) -> None:
