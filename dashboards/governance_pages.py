@@ -30,7 +30,14 @@ from dashboards.layout import (
     tier_words,
     tr,
 )
-from dashboards.model import MetricInfo, QualityRow, TargetRow, VersionRow, metric_order
+from dashboards.model import (
+    PACK_HIDDEN_GATE_FIELDS,
+    MetricInfo,
+    QualityRow,
+    TargetRow,
+    VersionRow,
+    metric_order,
+)
 
 # Pass rates at or above these are shown green, then amber; below, red.
 PASS_RATE_GOOD = 0.99
@@ -197,7 +204,8 @@ def pass_rate_class(rate: float | None) -> str:
     return "cell--warn" if rate >= PASS_RATE_WARN else "cell--bad"
 
 
-def render_gate_table(gates: Sequence[Mapping[str, object]]) -> str:
+def render_gate_table(gates: Sequence[Mapping[str, object]], *, pack: bool = False) -> str:
+    """The gate state of every source; a pack's table has no reason or file column."""
     rows = []
     for gate in sorted(gates, key=lambda g: str(g.get("source"))):
         state = str(gate.get("state") or "").lower()
@@ -210,19 +218,19 @@ def render_gate_table(gates: Sequence[Mapping[str, object]]) -> str:
             else (state or MISSING,) * 2
         )
         stale = tr(ui("stale"), "span", "tag tag--stale") if gate.get("is_stale") else ""
+        reason = "" if pack else f"<td>{esc(gate.get('reason') or '')}</td>"
+        last_file = "" if pack else f'<td class="code">{esc(gate.get("last_file") or "")}</td>'
         rows.append(
             f'<tr data-source="{esc(gate.get("source"))}" data-state="{esc(state)}">'
             f"<td>{esc(gate.get('source'))}{stale}</td><td>{esc(gate.get('data_owner'))}</td>"
             f"<td>{tr(words, 'span', f'status status--{pill_status}')}</td>"
-            f"<td>{esc(gate.get('check_name') or '')}</td><td>{esc(gate.get('reason') or '')}</td>"
-            f'<td class="num">{esc(format_timestamp(gate.get("since")))}</td>'
-            f'<td class="code">{esc(gate.get("last_file") or "")}</td>'
+            f"<td>{esc(gate.get('check_name') or '')}</td>{reason}"
+            f'<td class="num">{esc(format_timestamp(gate.get("since")))}</td>{last_file}'
             f'<td class="num">{esc(format_timestamp(gate.get("last_loaded_at")))}</td></tr>'
         )
-    head = "".join(
-        tr(ui(k), "th")
-        for k in ("source", "owner", "gate", "check", "reason", "since", "last_file", "last_loaded")
-    )
+    columns = ("source", "owner", "gate", "check", "reason", "since", "last_file", "last_loaded")
+    hidden = PACK_HIDDEN_GATE_FIELDS if pack else ()
+    head = "".join(tr(ui(k), "th") for k in columns if k not in hidden)
     return (
         '<section class="panel"><div class="panel__head">'
         f"{tr(ui('gate_states'), 'h2', 'panel__title')}</div>"
@@ -304,11 +312,17 @@ def render_quality_tables(rows: Sequence[QualityRow]) -> str:
 def render_quality_page(
     ctx: SiteContext, rows: Sequence[QualityRow], gates: Sequence[Mapping[str, object]] | None
 ) -> RenderedPage:
-    """The data-quality scorecard by source and owner, with the gate states."""
+    """The data-quality scorecard by source and owner, with the gate states.
+
+    A pack (ctx.scoped) shows the gates without reasons or file names, and no scorecard figure:
+    they count the whole group's deliveries (the caller passes no rows).
+    """
     parts = []
     if gates:
-        parts.append(render_gate_table(gates))
-    if rows:
+        parts.append(render_gate_table(gates, pack=ctx.scoped))
+    if ctx.scoped:
+        parts.append(tr(ui("quality_pack"), "div", "empty"))
+    elif rows:
         parts.append(render_quality_tables(rows))
     else:
         parts.append(tr(ui("no_quality"), "div", "empty"))

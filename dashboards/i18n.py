@@ -116,6 +116,12 @@ UI: dict[str, Words] = {
         "The data-quality scorecard is not published yet.",
         "数据质量记分卡尚未发布。",
     ),
+    "quality_pack": (
+        "Delivery counts and pass rates are kept for the whole group, not per unit, so they are "
+        "not part of this pack. The gates above say which sources are held back.",
+        "交付行数与通过率按全集团统计、未按机构拆分，因此不包含在本数据包中。"
+        "上方闸门状态显示哪些来源被拦截。",
+    ),
     "source": ("Source", "来源"),
     "period": ("Month", "月份"),
     "delivered": ("Rows delivered", "交付行数"),

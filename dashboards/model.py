@@ -10,7 +10,7 @@ import json
 import logging
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from dashboards.formatting import (
@@ -674,6 +674,28 @@ def publication(marts: Marts) -> Publication:
         held=tuple(sorted(held, key=lambda h: h.source)),
         stale_metrics=stale,
     )
+
+
+# --- what a manager's pack may show ------------------------------------------------------------
+# The gate's reasons and file names are free text about the whole group: a delivered file's name
+# can carry any unit's code or name ("claims_LIF-SH_2026-10.csv"). A pack for one subtree shows
+# the gates' structured facts only (source, owner, state, check, since) and words of its own.
+PACK_HIDDEN_GATE_FIELDS = ("reason", "last_file")
+PACK_STALE_REASON = "a source of this metric is held back or late: see Data quality"
+
+
+def pack_publication(found: Publication) -> Publication:
+    """The publication notice as a pack shows it: held sources without the gate's reason."""
+    return replace(
+        found,
+        held=tuple(replace(h, reason=None) for h in found.held),
+        stale_metrics=dict.fromkeys(found.stale_metrics, PACK_STALE_REASON),
+    )
+
+
+def pack_gate_rows(rows: Iterable[Record]) -> list[Record]:
+    """Gate states as a pack shows them: no reason, no file name."""
+    return [{**row, **dict.fromkeys(PACK_HIDDEN_GATE_FIELDS)} for row in rows]
 
 
 # --- data quality -----------------------------------------------------------------------------

@@ -355,19 +355,30 @@ def test_build_site_rebuild_rewrites_only_pages_whose_data_changed(
 def test_build_site_removes_pages_no_longer_in_the_site(
     synthetic_warehouse: Path, tmp_path: Path
 ) -> None:
+    """A closed unit's page goes; files the build did not write stay, even pages."""
+    warehouse = Path(shutil.copy(synthetic_warehouse, tmp_path / "copy.duckdb"))
     site_dir = tmp_path / "site"
-    gone = site_dir / "branch" / "closed-branch.html"
-    gone.parent.mkdir(parents=True)
-    gone.write_text("<html>an old unit</html>", encoding="utf-8")
-    keep = site_dir / "notes.txt"
-    keep.write_text("not ours", encoding="utf-8")
-    result = build_site(synthetic_warehouse, site_dir, built_at=BUILT_AT)
-    assert result.removed == [gone] and not gone.exists() and keep.exists()
+    build_site(warehouse, site_dir, built_at=BUILT_AT)
+    foreign = [site_dir / "notes.txt", site_dir / "branch" / "hand-made.html"]
+    for path in foreign:
+        path.write_text("not ours", encoding="utf-8")
+    with duckdb.connect(str(warehouse)) as con:
+        # the unit closed: no current row, no values
+        con.execute(
+            "update marts.dim_org set is_current = false, valid_to = date '2026-10-01'"
+            " where org_code = ?",
+            [TINY_UNIT],
+        )
+        con.execute("delete from marts.fct_kpi_values where org_code = ?", [TINY_UNIT])
+    result = build_site(warehouse, site_dir, built_at=BUILT_AT)
+    gone = page_path(site_dir, "sub_branch", TINY_UNIT)
+    assert result.removed == [gone] and not gone.exists()
+    assert all(path.read_text(encoding="utf-8") == "not ours" for path in foreign)
 
 
 def test_build_site_rewrites_stale_plotlyjs(synthetic_warehouse: Path, tmp_path: Path) -> None:
+    build_site(synthetic_warehouse, tmp_path / "site", built_at=BUILT_AT)
     asset = tmp_path / "site" / "assets" / "plotly.min.js"
-    asset.parent.mkdir(parents=True)
     asset.write_text("/* an older plotly.js */", encoding="utf-8")
     result = build_site(synthetic_warehouse, tmp_path / "site", built_at=BUILT_AT)
     assert asset in result.assets_written
