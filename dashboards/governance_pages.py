@@ -30,14 +30,8 @@ from dashboards.layout import (
     tier_words,
     tr,
 )
-from dashboards.model import (
-    PACK_HIDDEN_GATE_FIELDS,
-    MetricInfo,
-    QualityRow,
-    TargetRow,
-    VersionRow,
-    metric_order,
-)
+from dashboards.model import MetricInfo, TargetRow, VersionRow, metric_order
+from dashboards.notices import PACK_HIDDEN_GATE_FIELDS, QualityRow
 
 # Pass rates at or above these are shown green, then amber; below, red.
 PASS_RATE_GOOD = 0.99

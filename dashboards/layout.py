@@ -21,13 +21,12 @@ from dashboards.model import (
     OTHER_DIMENSION,
     KpiPoint,
     MetricInfo,
-    OrgTree,
-    OrgUnit,
-    Publication,
     UnitKey,
     UnitValues,
     metric_order,
 )
+from dashboards.notices import Publication
+from dashboards.org_tree import OrgTree, OrgUnit
 from dashboards.templates import page_template
 
 ASSETS_DIR = "assets"

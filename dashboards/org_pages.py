@@ -52,16 +52,8 @@ from dashboards.layout import (
     tier_words,
     tr,
 )
-from dashboards.model import (
-    CENTER,
-    KpiPoint,
-    MetricInfo,
-    OrgUnit,
-    RankRow,
-    Tile,
-    rank_units,
-    unit_tiles,
-)
+from dashboards.model import KpiPoint, MetricInfo, RankRow, Tile, rank_units, unit_tiles
+from dashboards.org_tree import CENTER, OrgUnit
 
 ADDITIVE = frozenset({"additive", "semi_additive"})
 STATUS_KEYS = ("green", "amber", "red")

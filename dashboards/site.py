@@ -45,23 +45,15 @@ from dashboards.layout import (
 )
 from dashboards.marts import Marts, read_marts
 from dashboards.model import (
-    CENTER,
-    GROUP,
-    OrgTree,
-    OrgUnit,
-    build_org_tree,
     history_by_metric,
     metric_infos,
     metric_latest_months,
-    pack_gate_rows,
-    pack_publication,
-    publication,
-    quality_rows,
-    scope_tree,
     targets_by_metric,
     values_by_unit,
 )
+from dashboards.notices import pack_gate_rows, pack_publication, publication, quality_rows
 from dashboards.org_pages import render_org_page
+from dashboards.org_tree import CENTER, GROUP, OrgTree, OrgUnit, build_org_tree, scope_tree
 from dashboards.site_folder import (
     FULL,
     PACK,

@@ -8,19 +8,15 @@ from dashboards.marts import Marts
 from dashboards.model import (
     KpiPoint,
     MetricInfo,
-    OrgUnit,
-    build_org_tree,
-    current_org_rows,
     metric_infos,
     metric_latest_months,
     outlier_flags,
-    publication,
-    quarantine_counts,
     rank_units,
-    scope_tree,
     unit_tiles,
     values_by_unit,
 )
+from dashboards.notices import publication, quarantine_counts
+from dashboards.org_tree import OrgUnit, build_org_tree, current_org_rows, scope_tree
 
 START = date(2015, 1, 1)
 MOVE = date(2026, 3, 1)
