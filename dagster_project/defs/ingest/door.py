@@ -12,7 +12,13 @@ import duckdb
 from dagster_project.core.sql import ident, literal
 from dagster_project.core.warehouse import ensure_text_table
 from dagster_project.defs.ingest import quarantine, results
-from dagster_project.defs.ingest.files import Sniffed, line_count, sniff_csv, sniff_parquet
+from dagster_project.defs.ingest.files import (
+    Sniffed,
+    line_count,
+    opened_for_duckdb,
+    sniff_csv,
+    sniff_parquet,
+)
 from dagster_project.defs.ingest.outcomes import FileOutcome, Gate, Pending, RejectedFile
 from dagster_project.defs.ingest.rules.sql import (
     broken_rules_sql,
@@ -38,10 +44,11 @@ RAW_LINEAGE_COLUMNS = (
 LINEAGE_COLUMNS = tuple(name for name, _ in RAW_LINEAGE_COLUMNS)
 
 
-def _reader_sql(path: Path, sniffed: Sniffed) -> str:
-    """The table function reading one file as text columns named as the contract expects."""
-    file_literal = literal(str(path))
-    if path.suffix.lower() == ".parquet":
+def _reader_sql(readable: str, is_parquet: bool, sniffed: Sniffed) -> str:
+    """The table function reading one file as text columns named as the contract expects;
+    `readable` names the opened file itself (`files.opened_for_duckdb`), never a glob."""
+    file_literal = literal(readable)
+    if is_parquet:
         cols = ", ".join(
             f"cast({ident(c)} as varchar) as {ident(n)}"
             for c, n in zip(sniffed.columns, sniffed.names, strict=True)
@@ -58,11 +65,14 @@ def _reader_sql(path: Path, sniffed: Sniffed) -> str:
     )
 
 
-def _stage(con: duckdb.DuckDBPyConnection, path: Path, sniffed: Sniffed) -> tuple[int, int]:
+def _stage(
+    con: duckdb.DuckDBPyConnection, path: Path, readable: str, sniffed: Sniffed
+) -> tuple[int, int]:
     """Read the file into temp table `_stage_rows`, seen through view `_stage` with the data row
     number `_row_number`; returns (rows staged, malformed rows set aside)."""
     con.execute("drop table if exists _rejects; drop table if exists _rejects_scan")
-    reader = _reader_sql(path, sniffed)
+    is_parquet = path.suffix.lower() == ".parquet"
+    reader = _reader_sql(readable, is_parquet, sniffed)
     try:
         # DuckDB reads the file in parallel and, with preserve_insertion_order (its default),
         # stores the rows in file order, numbered by consecutive rowids; a row_number() over ()
@@ -74,7 +84,8 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, sniffed: Sniffed) -> tupl
         )
     except duckdb.Error as exc:
         kind = path.suffix.lstrip(".")
-        raise RejectedFile("file:unreadable", f"unreadable as {kind}: {exc}") from exc
+        detail = str(exc).replace(readable, path.name)
+        raise RejectedFile("file:unreadable", f"unreadable as {kind}: {detail}") from exc
     first, last = con.execute("select min(rowid), max(rowid) from _stage_rows").fetchone()
     if not staged or last - first + 1 == staged:
         # rowids of a table made inside a transaction start high, not at 0
@@ -84,7 +95,7 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, sniffed: Sniffed) -> tupl
     con.execute(
         f"create or replace temp view _stage as select *, {number} as _row_number from _stage_rows"
     )
-    if path.suffix.lower() == ".parquet":
+    if is_parquet:
         return staged, 0
     rejects = con.execute(
         "select line, string_agg(distinct error_type, ', ') from _rejects "
@@ -338,6 +349,34 @@ def _header_problems(gate: Gate, sniffed: Sniffed, columns: Sequence[str]) -> st
     return "; ".join(problems)
 
 
+def _read(
+    con: duckdb.DuckDBPyConnection,
+    gate: Gate,
+    columns: Sequence[str],
+    item: Pending,
+    readable: str,
+) -> tuple[int, int, Sniffed]:
+    """The file rules, then the file staged: (rows staged, malformed rows, what the sniff saw)."""
+    path = item.path
+    if item.twin:
+        raise RejectedFile(
+            "file:duplicate_delivery",
+            f"same content as {item.twin}, which is already loaded (the same file under a new "
+            "name); nothing of it is loaded twice",
+            rows=max(line_count(path) - 1, 0),
+        )
+    is_parquet = path.suffix.lower() == ".parquet"
+    sniffed = sniff_parquet(con, path, readable) if is_parquet else sniff_csv(path)
+    problems = _header_problems(gate, sniffed, columns)
+    if problems:
+        rows = None
+        with contextlib.suppress(RejectedFile):
+            rows, _ = _stage(con, path, readable, sniffed)
+        raise RejectedFile("columns", problems, rows=rows)
+    staged, malformed = _stage(con, path, readable, sniffed)
+    return staged, malformed, sniffed
+
+
 def through_door(
     con: duckdb.DuckDBPyConnection,
     gate: Gate,
@@ -351,22 +390,10 @@ def through_door(
     """One file through the door, inside the caller's transaction: raises RejectedFile, or
     writes its rows to raw and quarantine and returns the outcome and the rule counts."""
     path, rel_path = item.path, item.rel_path
-    if item.twin:
-        raise RejectedFile(
-            "file:duplicate_delivery",
-            f"same content as {item.twin}, which is already loaded (the same file under a new "
-            "name); nothing of it is loaded twice",
-            rows=max(line_count(path) - 1, 0),
-        )
-    is_parquet = path.suffix.lower() == ".parquet"
-    sniffed = sniff_parquet(con, path) if is_parquet else sniff_csv(path)
-    problems = _header_problems(gate, sniffed, columns)
-    if problems:
-        rows = None
-        with contextlib.suppress(RejectedFile):
-            rows, _ = _stage(con, path, sniffed)
-        raise RejectedFile("columns", problems, rows=rows)
-    staged, malformed = _stage(con, path, sniffed)
+    if item.refusal is not None:  # a link: refused without reading what it points to
+        raise item.refusal
+    with opened_for_duckdb(path, item.stat) as readable:
+        staged, malformed, sniffed = _read(con, gate, columns, item, readable)
     delivered = staged + malformed
     truncated_row = None
     if not sniffed.ends_with_newline and staged:

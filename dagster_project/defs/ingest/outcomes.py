@@ -99,3 +99,4 @@ class Pending:
     stat: Any
     previous: FileVersion | None  # the ledger's newest version of the same path
     twin: str | None  # an already loaded file of the source with the same bytes
+    refusal: RejectedFile | None = None  # a link: refused without reading what it points to
