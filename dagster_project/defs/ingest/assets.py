@@ -71,7 +71,8 @@ def _file_logger(log: dg.DagsterLogManager):
             log.warning(f"rejected {outcome.message}")
         elif outcome.status != "unchanged":
             extra = f" ({outcome.message})" if outcome.message else ""
-            log.info(f"{outcome.status} {outcome.path}: {outcome.rows} rows{extra}")
+            what = "loaded, replacing its earlier version," if outcome.replaces else "loaded"
+            log.info(f"{what} {outcome.path}: {outcome.rows} rows{extra}")
 
     return log_file
 
@@ -115,7 +116,8 @@ def _load_source(
     )
     gate_state.write_gate_state(con, state, now)
     context.log.info(
-        f"{name}: {report.count('loaded') + report.count('replaced')} file(s) loaded, "
+        f"{name}: {report.count('loaded')} file(s) loaded ({report.replaced} replacing an "
+        f"earlier version), "
         f"{report.count('unchanged')} unchanged, {report.count('rejected')} rejected, "
         f"{report.rows_quarantined} row(s) quarantined; gate {state.state}"
     )
@@ -131,8 +133,9 @@ def _materialization(
         asset_key=raw_key(report.source),
         metadata={
             "dagster/row_count": dg.MetadataValue.int(int(total)),
-            "files_loaded": report.count("loaded"),
-            "files_replaced": report.count("replaced"),
+            # as before: new files, and files loaded over an earlier version of themselves
+            "files_loaded": report.count("loaded") - report.replaced,
+            "files_replaced": report.replaced,
             "files_unchanged": report.count("unchanged"),
             "files_rejected": report.count("rejected"),
             "rows_loaded": report.rows_loaded,

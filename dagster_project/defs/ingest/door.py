@@ -414,7 +414,6 @@ def through_door(
     except RejectedFile as exc:
         exc.evidence = counts
         raise
-    status = "replaced" if item.previous and item.previous.is_loaded else "loaded"
     same_bytes = item.previous is not None and item.previous.content_hash == item.digest
     loaded = _commit_rows(
         con, source, gate, table, sniffed.names, columns, rel_path, batch_id, loaded_at,
@@ -434,7 +433,7 @@ def through_door(
         notes.append(f"{normalised:,} value(s) normalised")
     outcome = FileOutcome(
         rel_path,
-        status,
+        "loaded",
         loaded,
         "; ".join(notes),
         rows_delivered=delivered,
@@ -442,5 +441,6 @@ def through_door(
         rows_flagged=int(flagged),
         rows_rejected=0,
         batch_id=batch_id,
+        replaces=bool(item.previous and item.previous.is_loaded),
     )
     return outcome, counts

@@ -99,6 +99,7 @@ def ingest_source(
     """
     gate = gate or Gate()
     ledger.ensure_ledger(con)
+    ledger.settle_versions(con, source)  # a ledger of the earlier convention, once
     results_table.ensure_tables(con)
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
     table = f"{RAW_SCHEMA}.{ident(source)}"
@@ -400,6 +401,8 @@ def _record(
             suite_fingerprint=gate.suite.fingerprint if gate.suite else None,
         ),
     )
+    if outcome.status == "loaded":  # the versions it replaces say so, in the same transaction
+        ledger.settle_versions(con, source, item.rel_path)
     results_table.record_rule_counts(con, outcome.batch_id, source, item.rel_path, counts, at)
     outcome.rule_counts = {
         rule: n
