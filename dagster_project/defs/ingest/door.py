@@ -13,8 +13,8 @@ from dagster_project.core.sql import ident, literal
 from dagster_project.core.warehouse import ensure_text_table
 from dagster_project.defs.ingest import quarantine, results
 from dagster_project.defs.ingest.files import (
+    MAX_LINE_BYTES,
     Sniffed,
-    line_count,
     opened_for_duckdb,
     sniff_csv,
     sniff_parquet,
@@ -60,7 +60,8 @@ def _reader_sql(readable: str, is_parquet: bool, sniffed: Sniffed) -> str:
     columns = "{" + ", ".join(f"{literal(n)}: 'VARCHAR'" for n in sniffed.names) + "}"
     return (
         f"read_csv({file_literal}, columns = {columns}, header = true, auto_detect = false, "
-        "delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
+        f"delim = ',', quote = '\"', escape = '\"', max_line_size = {MAX_LINE_BYTES}, "
+        "store_rejects = true, "
         "rejects_table = '_rejects', rejects_scan = '_rejects_scan')"
     )
 
@@ -101,6 +102,7 @@ def _stage(
         "select line, string_agg(distinct error_type, ', ') from _rejects "
         "group by line order by line"
     ).fetchall()
+    _refuse_long_lines(con, staged + len(rejects))
     if any("ENCODING" in (r[1] or "") for r in rejects):
         raise RejectedFile(
             "file:encoding",
@@ -124,6 +126,28 @@ def _stage(
         )
         con.execute("create or replace temp view _stage as select * from _stage_numbered")
     return staged, len(rejects)
+
+
+def _refuse_long_lines(con: duckdb.DuckDBPyConnection, delivered: int) -> None:
+    """A record longer than MAX_LINE_BYTES rejects the file: DuckDB cannot split it, so its key
+    would be lost in quarantine (a correction could never release it by key); the department
+    re-delivers the file with the value shortened, under the same name."""
+    long_lines = con.execute(
+        "select line, max(try_cast(regexp_extract(error_message, 'Actual Size:\\s*(\\d+)', 1) "
+        "as bigint)) from _rejects where error_type = 'LINE SIZE OVER MAXIMUM' "
+        "group by line order by line"
+    ).fetchall()
+    if not long_lines:
+        return
+    line, size = long_lines[0]
+    more = f" (and {len(long_lines) - 1:,} more)" if len(long_lines) > 1 else ""
+    length = f"{size / 1e6:,.1f} MB" if size else "too long"
+    raise RejectedFile(
+        "file:line_too_long",
+        f"line {line:,} is {length}{more}, over the limit of {MAX_LINE_BYTES / 1e6:g} MB per "
+        "record; re-deliver the file with the value shortened",
+        rows=delivered,
+    )
 
 
 def _normalised_select(suite: Suite | None, names: Sequence[str]) -> str:
@@ -363,10 +387,10 @@ def _read(
             "file:duplicate_delivery",
             f"same content as {item.twin}, which is already loaded (the same file under a new "
             "name); nothing of it is loaded twice",
-            rows=max(line_count(path) - 1, 0),
+            rows=item.scan.data_rows if item.scan and path.suffix.lower() == ".csv" else None,
         )
     is_parquet = path.suffix.lower() == ".parquet"
-    sniffed = sniff_parquet(con, path, readable) if is_parquet else sniff_csv(path)
+    sniffed = sniff_parquet(con, path, readable) if is_parquet else sniff_csv(path, item.scan)
     problems = _header_problems(gate, sniffed, columns)
     if problems:
         rows = None

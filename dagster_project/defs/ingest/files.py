@@ -50,6 +50,16 @@ _READ_FLAGS = (
 
 
 SNIFF_BYTES = 64 * 1024
+SCAN_CHUNK = 1 << 20
+
+# Limits of a CSV delivery (data/raw/README.md). A header row must end within the first 64 KiB
+# and hold at most MAX_COLUMNS columns (a contract has a few dozen; extra ones are kept in raw, so
+# a runaway export must not widen the table without bound). A record may be at most
+# MAX_LINE_BYTES long (DuckDB's max_line_size, stated here so the limit is ours): a longer one
+# rejects the file, naming the line.
+MAX_HEADER_BYTES = SNIFF_BYTES
+MAX_COLUMNS = 1_000
+MAX_LINE_BYTES = 2_000_000
 
 
 # First bytes of files that are not text: a workbook or archive renamed to .csv is the usual one.
@@ -165,9 +175,55 @@ def copy_file(path: Path, target: Path) -> None:
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def file_hash(path: Path) -> str:
+@dataclass(frozen=True)
+class Scan:
+    """One streaming read of a whole file: its hash, and for a CSV what the text rules need.
+
+    The text rules (no NUL byte, UTF-8) are judged on every byte of the file in the same read as
+    the hash, so they do not depend on where in the file a bad byte sits."""
+
+    digest: str
+    size: int
+    lines: int  # line ends, plus an unterminated last line
+    ends_with_newline: bool
+    nul_at: tuple[int, int] | None = None  # (offset, line) of the first NUL byte
+    bad_utf8_at: tuple[int, int] | None = None  # (offset, line) of the first byte not UTF-8
+
+    @property
+    def data_rows(self) -> int:
+        """Rows below the header, as line ends count them (a quoted line end counts too)."""
+        return max(self.lines - 1, 0)
+
+
+def scan_file(path: Path, text: bool = True) -> Scan:
+    """Hash a delivered file and, when `text`, find its first NUL byte and first byte that is
+    not UTF-8 (offset and line); one read of 1 MiB chunks, never through a link."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    size = lines = 0
+    last = b"\n"
+    nul_at = bad_at = None
     with open_binary(path) as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        while chunk := fh.read(SCAN_CHUNK):
+            digest.update(chunk)
+            if text and nul_at is None and (at := chunk.find(b"\x00")) >= 0:
+                nul_at = (size + at, lines + chunk.count(b"\n", 0, at) + 1)
+            if text and bad_at is None and not chunk.isascii():
+                pending = len(decoder.getstate()[0])  # bytes of a character cut by the chunk
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    at = exc.start - pending
+                    line = lines + chunk.count(b"\n", 0, max(at, 0)) + 1
+                    bad_at = (size + at, line)
+            elif text and bad_at is None and (pending := len(decoder.getstate()[0])):
+                bad_at = (size - pending, lines + 1)  # a character cut short by ASCII
+            lines += chunk.count(b"\n")
+            size += len(chunk)
+            last = chunk[-1:]
+    if text and bad_at is None and (pending := len(decoder.getstate()[0])):
+        bad_at = (size - pending, lines + (last != b"\n"))  # the file ends inside a character
+    return Scan(digest.hexdigest(), size, lines + (last != b"\n"), last == b"\n", nul_at, bad_at)
 
 
 @dataclass(frozen=True)
@@ -180,24 +236,11 @@ class Sniffed:
     has_bom: bool
 
 
-def line_count(path: Path) -> int:
-    count, last = 0, b"\n"
-    with open_binary(path) as fh:
-        while chunk := fh.read(1 << 20):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
-    return count + (last != b"\n")
-
-
-def _encoding_problem(sample: bytes) -> str | None:
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def _encoding_problem(window: bytes, offset: int, line: int) -> str:
+    """The message for the first byte that is not UTF-8; `window` holds the bytes from there."""
+    where = f"byte 0x{window[0]:02x} at offset {offset:,}, line {line:,}"
     try:
-        decoder.decode(sample, final=False)  # a character cut at the sample's end is fine
-        return None
-    except UnicodeDecodeError as exc:
-        where = f"byte 0x{sample[exc.start]:02x} at offset {exc.start}"
-    try:
-        text = codecs.getincrementaldecoder("gb18030")().decode(sample, final=False)
+        text = codecs.getincrementaldecoder("gb18030")().decode(window, final=False)
         cjk = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
         if cjk:
             snippet = "".join(cjk[:8])
@@ -207,15 +250,18 @@ def _encoding_problem(sample: bytes) -> str | None:
     return f"not UTF-8 ({where})"
 
 
-def sniff_csv(path: Path) -> Sniffed:
-    """File rules on the first bytes of a CSV; raises RejectedFile for a file that cannot load."""
+def sniff_csv(path: Path, scan: Scan | None = None) -> Sniffed:
+    """The file rules of a CSV: its first bytes (signature, header) and, from the scan of the
+    whole file, NUL bytes and UTF-8; raises RejectedFile for a file that cannot load."""
+    scan = scan or scan_file(path)
     with open_binary(path) as fh:
-        size = os.fstat(fh.fileno()).st_size
-        if size == 0:
+        if os.fstat(fh.fileno()).st_size == 0:
             raise RejectedFile("file:empty", "empty file (0 bytes)", rows=0)
         sample = fh.read(SNIFF_BYTES)
-        fh.seek(max(size - 1, 0))
-        last = fh.read(1)
+        window = b""
+        if scan.bad_utf8_at is not None:
+            fh.seek(scan.bad_utf8_at[0])
+            window = fh.read(256)
     for signature, what in BINARY_SIGNATURES.items():
         if sample.startswith(signature):
             raise RejectedFile("file:not_csv", f"not a CSV file: the bytes are {what}")
@@ -223,24 +269,44 @@ def sniff_csv(path: Path) -> Sniffed:
         raise RejectedFile(
             "file:encoding", "UTF-16 text: the contract is UTF-8, re-export as UTF-8"
         )
-    if b"\x00" in sample:
-        raise RejectedFile("file:not_csv", "not a CSV file: binary content (NUL bytes)")
-    problem = _encoding_problem(sample)
-    if problem:
-        raise RejectedFile("file:encoding", problem, rows=max(line_count(path) - 1, 0))
+    if scan.nul_at is not None:
+        offset, line = scan.nul_at
+        raise RejectedFile(
+            "file:not_csv",
+            f"not a CSV file: binary content (a NUL byte at offset {offset:,}, line {line:,})",
+        )
+    if scan.bad_utf8_at is not None and window:
+        problem = _encoding_problem(window, *scan.bad_utf8_at)
+        raise RejectedFile("file:encoding", problem, rows=scan.data_rows)
     has_bom = sample.startswith(codecs.BOM_UTF8)
-    text = sample.decode("utf-8-sig", errors="ignore")
-    first = text.split("\n", 1)[0].rstrip("\r")
+    end = sample.find(b"\n")
+    if end < 0 and scan.size > len(sample):
+        raise RejectedFile(
+            "file:header",
+            f"the header row is longer than {MAX_HEADER_BYTES // 1024} KB (no line end in the "
+            f"first {MAX_HEADER_BYTES:,} bytes); the contract allows at most {MAX_COLUMNS:,} "
+            "columns",
+            rows=scan.data_rows,
+        )
+    first = sample[: end if end >= 0 else len(sample)].decode("utf-8-sig", errors="ignore")
+    first = first.rstrip("\r")
     if not first.strip():
         raise RejectedFile("file:no_header", "no header row (the first line is empty)")
     columns = tuple(next(csv.reader(io.StringIO(first))))
+    if len(columns) > MAX_COLUMNS:
+        raise RejectedFile(
+            "file:header",
+            f"the header has {len(columns):,} columns; the contract allows at most "
+            f"{MAX_COLUMNS:,} (its own and extra ones)",
+            rows=scan.data_rows,
+        )
     names = tuple(c.strip().lower() for c in columns)
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise RejectedFile("file:header", f"duplicate column name(s) {', '.join(duplicates)}")
     if any(not n for n in names):
         raise RejectedFile("file:header", "a column of the header row has no name")
-    return Sniffed(columns, names, last == b"\n", has_bom)
+    return Sniffed(columns, names, scan.ends_with_newline, has_bom)
 
 
 def sniff_parquet(con: duckdb.DuckDBPyConnection, path: Path, readable: str) -> Sniffed:

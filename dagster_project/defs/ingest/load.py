@@ -36,11 +36,10 @@ from dagster_project.defs.ingest.door import RAW_SCHEMA, ensure_raw_table, throu
 from dagster_project.defs.ingest.files import (
     NOT_KEPT_RULES,
     copy_file,
-    file_hash,
-    line_count,
     link_digest,
     link_refusal,
     list_extract_files,
+    scan_file,
 )
 from dagster_project.defs.ingest.outcomes import (
     DeliveryFailed,
@@ -168,10 +167,12 @@ def _pending_files(
             listing.append((rel_path, None))
             continue
         try:
-            digest = file_hash(path)
+            # the hash and the text rules (NUL bytes, UTF-8) in one read of the whole file
+            scan = scan_file(path, text=path.suffix.lower() == ".csv")
         except RejectedFile as exc:  # became a link or a pipe since listed: judged next run
             LOG.warning("%s: %s; left for the next run", rel_path, exc)
             continue
+        digest = scan.digest
         if previous and not rejudge and previous.content_hash == digest:
             ledger.refresh_mtime(con, rel_path, digest, stat.st_mtime_ns)
             listing.append((rel_path, FileOutcome(rel_path, "unchanged")))
@@ -186,7 +187,7 @@ def _pending_files(
             new_digests.get(digest),
         )
         new_digests.setdefault(digest, rel_path)
-        todo.append(Pending(path, rel_path, digest, stat, previous, twin))
+        todo.append(Pending(path, rel_path, digest, stat, previous, twin, scan=scan))
         listing.append((rel_path, None))
     return listing, todo
 
@@ -200,16 +201,8 @@ def _rejected_outcome(
     item: Pending, batch_id: str, exc: RejectedFile | DeliveryFailed
 ) -> FileOutcome:
     rows = exc.rows if isinstance(exc, RejectedFile) else None
-    if (
-        rows is None
-        and isinstance(exc, DeliveryFailed)
-        and item.refusal is None
-        and item.path.suffix.lower() == ".csv"
-    ):
-        try:
-            rows = max(line_count(item.path) - 1, 0)
-        except (OSError, RejectedFile):
-            rows = None
+    if rows is None and isinstance(exc, DeliveryFailed) and item.path.suffix.lower() == ".csv":
+        rows = item.scan.data_rows if item.scan else None
     return FileOutcome(
         item.rel_path,
         "rejected",

@@ -106,3 +106,4 @@ class Pending:
     previous: FileVersion | None  # the ledger's newest version of the same path
     twin: str | None  # an already loaded file of the source with the same bytes
     refusal: RejectedFile | None = None  # a link: refused without reading what it points to
+    scan: Any = None  # files.Scan of the whole file (hash, NUL, UTF-8); None for a link
