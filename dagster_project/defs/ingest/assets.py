@@ -13,7 +13,7 @@ import duckdb
 
 from dagster_project.core.resources import Warehouse
 from dagster_project.core.settings import Settings
-from dagster_project.defs.ingest import checks, gate_state, ledger, results
+from dagster_project.defs.ingest import checks, gate_state, ledger, results, unread
 from dagster_project.defs.ingest.checks import CHECK_SPECS, CONTRACT, raw_key
 from dagster_project.defs.ingest.files import list_extract_files
 from dagster_project.defs.ingest.load import ingest_source
@@ -168,6 +168,16 @@ def _assess_freshness(
     return reference, freshness
 
 
+def _record_unread(
+    context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, settings: Settings
+) -> None:
+    """List what data/raw holds that the door does not read; warn of each newcomer."""
+    entries = unread.unread_entries(settings.raw_dir, CONTRACT)
+    for entry in unread.record(con, entries, datetime.now().replace(microsecond=0)):
+        if not entry.by_design:
+            context.log.warning(f"not read: data/raw/{entry.path}: {entry.reason}")
+
+
 @dg.multi_asset(specs=INGEST_SPECS, check_specs=CHECK_SPECS, can_subset=True, name="raw_extracts")
 def raw_extracts(
     context: dg.AssetExecutionContext, warehouse: Warehouse
@@ -195,6 +205,7 @@ def raw_extracts(
             if dg.AssetCheckKey(raw_key(name), checks.ACCOUNTING_CHECK) in wanted:
                 yield checks.accounting_check(con, CONTRACT[name], report)
         reference, freshness = _assess_freshness(con, settings)
+        _record_unread(context, con, settings)
         for item in freshness:
             key = dg.AssetCheckKey(raw_key(item.source), checks.FRESHNESS_CHECK)
             if item.source in selected and key in wanted:
