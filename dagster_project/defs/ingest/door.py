@@ -67,10 +67,14 @@ def _reader_sql(readable: str, is_parquet: bool, sniffed: Sniffed) -> str:
 
 
 def _stage(
-    con: duckdb.DuckDBPyConnection, path: Path, readable: str, sniffed: Sniffed
+    con: duckdb.DuckDBPyConnection, path: Path, sniffed: Sniffed, readable: str | None = None
 ) -> tuple[int, int]:
     """Read the file into temp table `_stage_rows`, seen through view `_stage` with the data row
-    number `_row_number`; returns (rows staged, malformed rows set aside)."""
+    number `_row_number`; returns (rows staged, malformed rows set aside). `readable` is the
+    opened file (`files.opened_for_duckdb`); without it the file is opened here."""
+    if readable is None:
+        with opened_for_duckdb(path) as opened:
+            return _stage(con, path, sniffed, opened)
     con.execute("drop table if exists _rejects; drop table if exists _rejects_scan")
     is_parquet = path.suffix.lower() == ".parquet"
     reader = _reader_sql(readable, is_parquet, sniffed)
@@ -395,9 +399,9 @@ def _read(
     if problems:
         rows = None
         with contextlib.suppress(RejectedFile):
-            rows, _ = _stage(con, path, readable, sniffed)
+            rows, _ = _stage(con, path, sniffed, readable)
         raise RejectedFile("columns", problems, rows=rows)
-    staged, malformed = _stage(con, path, readable, sniffed)
+    staged, malformed = _stage(con, path, sniffed, readable)
     return staged, malformed, sniffed
 
 
