@@ -1,16 +1,17 @@
 """`opsvalue status`: the quality gates as the terminal shows them.
 
 Per source: its owner, last file, when data last entered the warehouse, whether the gate holds new
-data back (which rule, since when), open quarantined rows and freshness; then the stale metrics and
-the last publication. The same tables the dashboards read (meta.source_gate_state,
-meta.stale_metrics, meta.publication).
+data back (which rule, since when), open quarantined rows and freshness; then what data/raw holds
+that the door does not read (stray, compressed or linked files, unknown folders), the stale
+metrics and the last publication. The same tables the dashboards read (meta.source_gate_state,
+meta.unread_files, meta.stale_metrics, meta.publication).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,8 +21,9 @@ from rich.table import Table
 
 from dagster_project.core.settings import get_settings
 from dagster_project.core.warehouse import connect, connect_published
-from dagster_project.defs.ingest import gate_state
+from dagster_project.defs.ingest import gate_state, unread
 from dagster_project.defs.ingest.gate_state import SourceStatus
+from dagster_project.defs.ingest.unread import UnreadFile
 from dagster_project.defs.publish import records
 
 OUT = Console(soft_wrap=True, width=None if Console().is_terminal else 200)
@@ -33,6 +35,7 @@ class Status:
     sources: list[SourceStatus]
     stale_metrics: list[tuple[str, str]]
     published_at: datetime | None
+    unread: list[UnreadFile] = field(default_factory=list)
 
 
 def read_status(con: duckdb.DuckDBPyConnection) -> Status:
@@ -41,6 +44,7 @@ def read_status(con: duckdb.DuckDBPyConnection) -> Status:
         gate_state.source_statuses(con),
         gate_state.stale_metrics(con),
         records.last_published_at(con),
+        unread.unread_files(con),
     )
 
 
@@ -70,6 +74,7 @@ def render(status: Status, console: Console) -> None:
     for s in status.sources:
         if s.state == "held":
             console.print(f"[bold red]held[/] {s.source} (owner {s.data_owner}): {s.reason}")
+    render_unread(status.unread, console)
     if status.stale_metrics:
         metrics = Table(title="Stale metrics", title_justify="left")
         metrics.add_column("metric", no_wrap=True)
@@ -80,6 +85,24 @@ def render(status: Status, console: Console) -> None:
     else:
         console.print("stale metrics: none")
     console.print(f"last publication: {_when(status.published_at)}")
+
+
+def render_unread(files: list[UnreadFile], console: Console) -> None:
+    """What data/raw holds that the door does not read: a table, then a line for what is skipped
+    by name on purpose."""
+    unexpected = [f for f in files if not f.by_design]
+    if unexpected:
+        table = Table(title="Not read from data/raw", title_justify="left")
+        for column in ("path", "why", "since"):
+            table.add_column(column, no_wrap=column != "why")
+        for f in unexpected:
+            table.add_row(f.path, f.reason, _when(f.first_seen_at))
+        console.print(table)
+    else:
+        console.print("not read from data/raw: nothing")
+    skipped = [f.path for f in files if f.by_design]
+    if skipped:
+        console.print(f"skipped by name ('_' or '.'): {', '.join(skipped)}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -104,6 +127,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             "sources": [asdict(s) for s in status.sources],
             "stale_metrics": [{"metric_name": m, "reason": r} for m, r in status.stale_metrics],
             "published_at": status.published_at,
+            "unread_files": [asdict(f) for f in status.unread],
         }
         OUT.print_json(json.dumps(payload, default=str))
         return 0
@@ -138,3 +162,9 @@ def report_gates(console: Console) -> None:
     quarantined = sum(s.open_quarantine_rows for s in status.sources)
     if quarantined:
         console.print(f"{quarantined:,} row(s) in quarantine: `opsvalue status` for the details")
+    unexpected = [f for f in status.unread if not f.by_design]
+    if unexpected:
+        console.print(
+            f"[bold yellow]{len(unexpected):,} item(s) in data/raw not read[/] (e.g. "
+            f"{unexpected[0].path}: {unexpected[0].reason}): `opsvalue status` lists them"
+        )

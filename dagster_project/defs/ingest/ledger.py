@@ -4,8 +4,13 @@ This module owns the table: its DDL and every query on it. Other modules (the ga
 dbt build planning, the publication, `opsvalue status`) call the functions below and get named
 fields back; none of them writes SQL against the ledger. dbt reads it through its `meta` source.
 
-A row is one version of one file: loaded, replaced (a new version of a loaded file), unchanged
-versions are not recorded, rejected (held back whole). Rows are only ever appended.
+A row is one version of one file (unchanged versions are not recorded), with its status:
+- `loaded`: its rows are in raw (and quarantine) now;
+- `replaced`: its rows were in raw until a later version of the same path was loaded, which
+  replaced them; the later version's row says `loaded`;
+- `rejected`: held back whole (an earlier loaded version of the path stays `loaded`).
+Rows are appended; the one change made to a recorded row is `loaded` becoming `replaced`, in
+the transaction that records the version replacing it (`settle_versions`).
 """
 
 from __future__ import annotations
@@ -71,6 +76,30 @@ class FileVersion:
     @property
     def is_loaded(self) -> bool:
         return self.status in ("loaded", "replaced")
+
+
+def settle_versions(con: duckdb.DuckDBPyConnection, source: str, path: str | None = None) -> None:
+    """Of the versions of each path whose rows were loaded, the newest says `loaded` and the
+    earlier ones `replaced` (of one path, or of every path of the source).
+
+    Ledgers written before this rule marked the newer version `replaced` and left the older one
+    `loaded`; the same statement puts them right the first time it runs on a source. Row counts
+    are not touched, so every published number stays the same."""
+    con.execute(
+        f"""
+        update {LEDGER_TABLE} as entry
+        set status = settled.status
+        from (
+            select ledger_id,
+                case when ledger_id = max(ledger_id) over (partition by path)
+                    then 'loaded' else 'replaced' end as status
+            from {LEDGER_TABLE}
+            where source = ? and (path = ? or ? is null) and status in ('loaded', 'replaced')
+        ) as settled
+        where entry.ledger_id = settled.ledger_id and entry.status <> settled.status
+        """,
+        [source, path, path],
+    )
 
 
 def current_versions(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, FileVersion]:
