@@ -39,6 +39,11 @@ PASS_RATE_WARN = 0.95
 QUALITY_MONTHS = 13
 
 
+def scroll_box(table: str) -> str:
+    """A table in a box that scrolls sideways when the table is wider than the screen."""
+    return f'<div class="table-scroll">{table}</div>'
+
+
 # --- catalog ----------------------------------------------------------------------------------
 
 
@@ -54,10 +59,8 @@ def render_versions(versions: Sequence[VersionRow]) -> str:
         f"<tr>{tr(ui('version'), 'th')}{tr(ui('changed_at'), 'th')}"
         f"{tr(ui('change_summary'), 'th')}<th>hash</th></tr>"
     )
-    return (
-        f'<p class="sub-title">{tr(ui("versions"))}</p>'
-        f'<table class="grid-table"><thead>{head}</thead><tbody>{rows}</tbody></table>'
-    )
+    table = f'<table class="grid-table"><thead>{head}</thead><tbody>{rows}</tbody></table>'
+    return f'<p class="sub-title">{tr(ui("versions"))}</p>{scroll_box(table)}'
 
 
 def render_targets(targets: Sequence[TargetRow], info: MetricInfo) -> str:
@@ -71,10 +74,8 @@ def render_targets(targets: Sequence[TargetRow], info: MetricInfo) -> str:
         f"<tr>{tr(ui('tier'), 'th')}{tr(ui('target'), 'th', 'r')}"
         f"{tr(ui('red_threshold'), 'th', 'r')}</tr>"
     )
-    return (
-        f'<p class="sub-title">{tr(ui("targets"))}</p>'
-        f'<table class="grid-table"><thead>{head}</thead><tbody>{rows}</tbody></table>'
-    )
+    table = f'<table class="grid-table"><thead>{head}</thead><tbody>{rows}</tbody></table>'
+    return f'<p class="sub-title">{tr(ui("targets"))}</p>{scroll_box(table)}'
 
 
 def version_text(info: MetricInfo) -> str:
@@ -225,11 +226,13 @@ def render_gate_table(gates: Sequence[Mapping[str, object]], *, pack: bool = Fal
     columns = ("source", "owner", "gate", "check", "reason", "since", "last_file", "last_loaded")
     hidden = PACK_HIDDEN_GATE_FIELDS if pack else ()
     head = "".join(tr(ui(k), "th") for k in columns if k not in hidden)
+    table = (
+        f'<table class="grid-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
     return (
         '<section class="panel"><div class="panel__head">'
-        f"{tr(ui('gate_states'), 'h2', 'panel__title')}</div>"
-        f'<table class="grid-table"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></section>"
+        f"{tr(ui('gate_states'), 'h2', 'panel__title')}</div>{scroll_box(table)}</section>"
     )
 
 
@@ -276,11 +279,14 @@ def render_quality_tables(rows: Sequence[QualityRow]) -> str:
                 f"{esc(format_value(row.pass_rate, 'percent'))}</td>"
                 f'<td class="muted">{esc(rules)}</td></tr>'
             )
+        table = (
+            f'<table class="grid-table"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>"
+        )
         sections.append(
             f'<section class="panel" data-owner="{esc(owner)}"><div class="panel__head">'
             f'<h2 class="panel__title">{tr(ui("owner"))}: {esc(owner)}</h2></div>'
-            f'<table class="grid-table"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table></section>"
+            f"{scroll_box(table)}</section>"
         )
     grid_head = "".join(f'<th class="r">{esc(m.strftime("%b %y"))}</th>' for m in months)
     grid_rows = "".join(
@@ -293,12 +299,13 @@ def render_quality_tables(rows: Sequence[QualityRow]) -> str:
         + "</tr>"
         for source in sorted(latest_by_source)
     )
+    grid = (
+        f'<table class="grid-table"><thead><tr>{tr(ui("source"), "th")}{grid_head}</tr></thead>'
+        f"<tbody>{grid_rows}</tbody></table>"
+    )
     history = (
         f'<section class="panel"><div class="panel__head">'
-        f"{tr(ui('pass_rate_history'), 'h2', 'panel__title')}</div>"
-        f'<div style="overflow-x:auto"><table class="grid-table"><thead><tr>'
-        f"{tr(ui('source'), 'th')}{grid_head}</tr></thead><tbody>{grid_rows}</tbody></table>"
-        "</div></section>"
+        f"{tr(ui('pass_rate_history'), 'h2', 'panel__title')}</div>{scroll_box(grid)}</section>"
     )
     return "\n".join(sections) + "\n" + history
 
