@@ -53,10 +53,15 @@ def _configure(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute(f"set threads = {int(settings.duckdb_threads)}")
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def table_exists(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, database: str | None = None
+) -> bool:
+    """Whether a table or view exists in the connection's database, or in the attached database
+    `database` names (an attached snapshot's tables are not this database's)."""
     row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ? "
+        "and table_catalog = coalesce(?, current_database())",
+        [schema, table, database],
     ).fetchone()
     return bool(row and row[0])
 
