@@ -3,7 +3,8 @@
 Per source: its owner, last file, when data last entered the warehouse, whether the gate holds new
 data back (which rule, since when), open quarantined rows and freshness; then the stale metrics and
 the last publication. The same tables the dashboards read (meta.source_gate_state,
-meta.stale_metrics, meta.publication).
+meta.stale_metrics, meta.publication). Then what needs a decision about deliveries: published files
+missing from the delivery folder, and withdrawals waiting for the next run.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ import argparse
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dagster_project.core.settings import get_settings
 from dagster_project.core.warehouse import connect, connect_published
-from dagster_project.defs.ingest import gate_state
+from dagster_project.defs.ingest import gate_state, withdrawals
 from dagster_project.defs.ingest.gate_state import SourceStatus
+from dagster_project.defs.ingest.withdrawals import MissingFile, Withdrawal
 from dagster_project.defs.publish import records
 
 OUT = Console(soft_wrap=True, width=None if Console().is_terminal else 200)
@@ -33,14 +37,19 @@ class Status:
     sources: list[SourceStatus]
     stale_metrics: list[tuple[str, str]]
     published_at: datetime | None
+    missing_files: list[MissingFile]
+    pending_withdrawals: list[Withdrawal]
 
 
-def read_status(con: duckdb.DuckDBPyConnection) -> Status:
-    """The gate state, stale metrics and last publication from the warehouse's meta tables."""
+def read_status(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> Status:
+    """The gate state, stale metrics and last publication from the warehouse's meta tables, and
+    the published files no longer in `raw_dir`."""
     return Status(
         gate_state.source_statuses(con),
         gate_state.stale_metrics(con),
         records.last_published_at(con),
+        withdrawals.missing_files(con, raw_dir),
+        withdrawals.pending(con),
     )
 
 
@@ -80,6 +89,29 @@ def render(status: Status, console: Console) -> None:
     else:
         console.print("stale metrics: none")
     console.print(f"last publication: {_when(status.published_at)}")
+    render_deliveries(status, console)
+
+
+def render_deliveries(status: Status, console: Console) -> None:
+    """Published files gone from the delivery folder, and withdrawals waiting (nothing if none)."""
+    if status.missing_files:
+        missing = Table(
+            title="Missing from the delivery folder, still published", title_justify="left"
+        )
+        for column in ("file", "rows", "loaded at"):
+            missing.add_column(column, no_wrap=True)
+        for m in status.missing_files:
+            missing.add_row(escape(m.path), f"{m.rows_loaded or 0:,}", _when(m.loaded_at))
+        console.print(missing)
+        console.print(
+            "[bold yellow]missing, still published[/]: restore each file to the delivery folder, "
+            'or withdraw it: `opsvalue withdraw <source>/<file> --reason "..."`'
+        )
+    for w in status.pending_withdrawals:
+        console.print(
+            f"[yellow]withdrawal waiting for the next run[/]: {escape(w.path)}, asked by "
+            f"{escape(w.requested_by)} at {_when(w.requested_at)}: {escape(w.reason)}"
+        )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -89,12 +121,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 1
     try:
         with connect(settings, read_only=True) as con:
-            status = read_status(con)
+            status = read_status(con, settings.raw_dir)
     except duckdb.IOException:
         # a run holds the working database: show the state as of the last publication
         try:
             with connect_published(settings) as con:
-                status = read_status(con)
+                status = read_status(con, settings.raw_dir)
         except (duckdb.Error, FileNotFoundError) as exc:
             ERR.print(f"a run is writing {settings.work_db_path} and nothing is published: {exc}")
             return 1
@@ -104,6 +136,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             "sources": [asdict(s) for s in status.sources],
             "stale_metrics": [{"metric_name": m, "reason": r} for m, r in status.stale_metrics],
             "published_at": status.published_at,
+            "missing_files": [asdict(m) for m in status.missing_files],
+            "pending_withdrawals": [asdict(w) for w in status.pending_withdrawals],
         }
         OUT.print_json(json.dumps(payload, default=str))
         return 0
@@ -126,7 +160,7 @@ def report_gates(console: Console) -> None:
         return
     try:
         with connect(settings, read_only=True) as con:
-            status = read_status(con)
+            status = read_status(con, settings.raw_dir)
     except duckdb.Error:
         return
     for s in status.sources:
@@ -138,3 +172,4 @@ def report_gates(console: Console) -> None:
     quarantined = sum(s.open_quarantine_rows for s in status.sources)
     if quarantined:
         console.print(f"{quarantined:,} row(s) in quarantine: `opsvalue status` for the details")
+    render_deliveries(status, console)

@@ -92,7 +92,9 @@ def compute_gate_state(
         (h for h in histories if h.path in present and h.status == "rejected"),
         key=lambda h: h.held_since,
     )
-    last = max(histories, key=lambda h: (h.loaded_at, h.ledger_id), default=None)
+    # a withdrawal is not a delivery
+    received = [h for h in histories if h.status != ledger.WITHDRAWN]
+    last = max(received, key=lambda h: (h.loaded_at, h.ledger_id), default=None)
     loaded_at = ledger.last_loaded_at(con, source)
     open_rows = quarantine.open_rows(con, source)
     newest_event = None

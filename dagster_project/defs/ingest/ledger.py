@@ -5,7 +5,8 @@ dbt build planning, the publication, `opsvalue status`) call the functions below
 fields back; none of them writes SQL against the ledger. dbt reads it through its `meta` source.
 
 A row is one version of one file: loaded, replaced (a new version of a loaded file), unchanged
-versions are not recorded, rejected (held back whole). Rows are only ever appended.
+versions are not recorded, rejected (held back whole), or withdrawn (its rows taken out on request,
+`withdrawals.py`). Rows are only ever appended.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import duckdb
 from dagster_project.core.warehouse import table_exists
 
 LEDGER_TABLE = "meta.file_ledger"
+# the statuses under which a version's rows are in raw, and the one that takes them out
+LOADED = ("loaded", "replaced")
+WITHDRAWN = "withdrawn"
 
 LEDGER_DDL = f"""
 create schema if not exists meta;
@@ -70,7 +74,7 @@ class FileVersion:
 
     @property
     def is_loaded(self) -> bool:
-        return self.status in ("loaded", "replaced")
+        return self.status in LOADED
 
 
 def current_versions(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, FileVersion]:
@@ -189,9 +193,46 @@ def last_loaded_at(con: duckdb.DuckDBPyConnection, source: str) -> datetime | No
     """When data of the source last entered raw."""
     return con.execute(
         f"select max(loaded_at) from {LEDGER_TABLE} where source = ? "
-        "and status in ('loaded', 'replaced')",
-        [source],
+        "and status in (select unnest(?))",
+        [source, list(LOADED)],
     ).fetchone()[0]
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    """A file version whose rows raw holds now, as the ledger recorded its loading."""
+
+    source: str
+    path: str
+    content_hash: str
+    batch_id: str
+    loaded_at: datetime
+    rows_loaded: int | None
+    ledger_id: int
+
+
+def published_files(
+    con: duckdb.DuckDBPyConnection, source: str | None = None
+) -> list[PublishedFile]:
+    """The file versions whose rows are in raw, in the order they were loaded.
+
+    Per path, the newest entry that loaded or withdrew it, unless that is a withdrawal: a
+    rejected later version holds its data back and leaves the earlier version's rows in place.
+    """
+    if not _exists(con):
+        return []
+    rows = con.execute(
+        f"""
+        select source, path, content_hash, batch_id, loaded_at, rows_loaded, ledger_id
+        from {LEDGER_TABLE}
+        where status in (select unnest(?)) and (? is null or source = ?)
+        qualify row_number() over (partition by path order by ledger_id desc) = 1
+            and status <> ?
+        order by ledger_id
+        """,
+        [[*LOADED, WITHDRAWN], source, source, WITHDRAWN],
+    ).fetchall()
+    return [PublishedFile(*row) for row in rows]
 
 
 def newest_mtime_ns(

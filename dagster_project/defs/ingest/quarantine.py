@@ -9,7 +9,8 @@ It is released, never deleted, when the correction arrives:
 - the source's suite changes (a rule relaxed after a false alarm): the files with open rows are
   judged again (`'suite changed'`);
 - a row with the same record key is loaded from any later batch (a correction file under a new
-  name): the open rows with that key are released (`'corrected row loaded'`).
+  name): the open rows with that key are released (`'corrected row loaded'`);
+- the file is withdrawn (`withdrawals.py`): all its open rows are released (`'file withdrawn'`).
 
 Open rows are `where _released_at is null`; `quarantine.<source>` minus released rows is what is
 still waiting for its owner.

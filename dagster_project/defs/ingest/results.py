@@ -97,6 +97,11 @@ def replace_flags(
     )
 
 
+def drop_flags(con: duckdb.DuckDBPyConnection, source: str, path: str) -> None:
+    """The flags of a file whose rows left raw (withdrawn)."""
+    con.execute(f"delete from {FLAGS_TABLE} where source = ? and _source_file = ?", [source, path])
+
+
 def gx_summary(con: duckdb.DuckDBPyConnection, batch_ids: Sequence[str]) -> dict[str, int]:
     """GX's official result over some batches: rules judged, agreeing with the door."""
     if not batch_ids:
