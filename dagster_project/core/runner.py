@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from dagster_project.core.settings import Settings
+from dagster_project.core.state import refuse_lost_working_database
 from dagster_project.core.warehouse import pipeline_lock
 
 # Instance settings for runs started by `dagster dev` (sensor, schedule, UI): one run at a time,
@@ -55,7 +56,10 @@ def prepare_instance(settings: Settings) -> None:
 
 
 def run_pipeline(settings: Settings) -> bool:
-    """Materialise every asset in-process, with the definitions `dagster dev` shows."""
+    """Materialise every asset in-process, with the definitions `dagster dev` shows.
+
+    Raises WorkingDatabaseLost (before anything is written) when the working database is gone
+    but a snapshot was published: that takes `opsvalue rebuild`."""
     prepare_instance(settings)
     import dagster as dg
 
@@ -63,10 +67,12 @@ def run_pipeline(settings: Settings) -> bool:
 
     job = defs.resolve_job_def("refresh")
     # held for the whole run, so no other run (CLI, sensor, schedule) writes in between
-    with pipeline_lock(settings), dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            raise_on_error=False,
-        )
+    with pipeline_lock(settings):
+        refuse_lost_working_database(settings)
+        with dg.DagsterInstance.get() as instance:
+            result = job.execute_in_process(
+                instance=instance,
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                raise_on_error=False,
+            )
     return result.success

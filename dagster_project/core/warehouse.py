@@ -92,6 +92,10 @@ class PipelineBusy(RuntimeError):
     """Another process is running the pipeline against the same working database."""
 
 
+class WorkingDatabaseLost(RuntimeError):
+    """Something was published, but the working database is gone: `opsvalue rebuild` first."""
+
+
 _LOCK_DEPTH = 0  # re-entrant within a process: the CLI holds it for a run, each step inside too
 
 
