@@ -17,18 +17,20 @@ from datetime import datetime
 
 import duckdb
 
+from dagster_project.core.sql import ident
 from dagster_project.core.warehouse import table_exists
 
 LEDGER_TABLE = "meta.file_ledger"
+LEDGER_SEQUENCE = "meta.file_ledger_seq"
 # the statuses under which a version's rows are in raw, and the one that takes them out
 LOADED = ("loaded", "replaced")
 WITHDRAWN = "withdrawn"
 
 LEDGER_DDL = f"""
 create schema if not exists meta;
-create sequence if not exists meta.file_ledger_seq;
+create sequence if not exists {LEDGER_SEQUENCE};
 create table if not exists {LEDGER_TABLE} (
-    ledger_id bigint primary key default nextval('meta.file_ledger_seq'),
+    ledger_id bigint primary key default nextval('{LEDGER_SEQUENCE}'),
     source varchar not null,
     path varchar not null,
     content_hash varchar not null,
@@ -275,3 +277,26 @@ def changes_since(
 
 def row_count(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute(f"select count(*) from {LEDGER_TABLE}").fetchone()[0]
+
+
+def history(con: duckdb.DuckDBPyConnection, database: str = "") -> dict[int, tuple]:
+    """Every entry by ledger id, every column but `mtime_ns` (it moves when a file is only
+    touched: bookkeeping for skipping unchanged files, not history); `database` names an
+    attached database."""
+    table = f"{ident(database)}.{LEDGER_TABLE}" if database else LEDGER_TABLE
+    rows = con.execute(f"select * exclude (mtime_ns) from {table} order by ledger_id").fetchall()
+    return {row[0]: row for row in rows}
+
+
+def restore_from(con: duckdb.DuckDBPyConnection, database: str) -> int:
+    """The ledger of an attached database (a published snapshot) into this empty one, ids and
+    all; new entries are numbered after them. Returns the entries restored."""
+    source = f"{ident(database)}.{LEDGER_TABLE}"
+    top = con.execute(f"select coalesce(max(ledger_id), 0) from {source}").fetchone()[0]
+    con.execute("create schema if not exists meta")
+    con.execute(f"create sequence if not exists {LEDGER_SEQUENCE} start with {int(top) + 1}")
+    ensure_ledger(con)
+    if row_count(con):
+        raise RuntimeError(f"{LEDGER_TABLE} is not empty: the ledger is restored only once")
+    con.execute(f"insert into {LEDGER_TABLE} by name select * from {source}")
+    return row_count(con)

@@ -276,3 +276,14 @@ def missing_files(
         for f in ledger.published_files(con, source)
         if f.path not in waiting and not (raw_dir / f.path).is_file()
     ]
+
+
+def restore_from(con: duckdb.DuckDBPyConnection, database: str) -> int:
+    """The withdrawals recorded in an attached database (a published snapshot), if it has any."""
+    ensure_table(con)
+    con.execute(f"delete from {WITHDRAWALS_TABLE}")
+    if not table_exists(con, "meta", "withdrawals", database):
+        return 0
+    kept = f"{ident(database)}.{WITHDRAWALS_TABLE}"
+    con.execute(f"insert into {WITHDRAWALS_TABLE} by name select * from {kept}")
+    return con.execute(f"select count(*) from {WITHDRAWALS_TABLE}").fetchone()[0]
