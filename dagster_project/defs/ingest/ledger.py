@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
 from datetime import datetime
+from typing import Any
 
 import duckdb
 
@@ -279,13 +280,14 @@ def row_count(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute(f"select count(*) from {LEDGER_TABLE}").fetchone()[0]
 
 
-def history(con: duckdb.DuckDBPyConnection, database: str = "") -> dict[int, tuple]:
-    """Every entry by ledger id, every column but `mtime_ns` (it moves when a file is only
-    touched: bookkeeping for skipping unchanged files, not history); `database` names an
-    attached database."""
+def history(con: duckdb.DuckDBPyConnection, database: str = "") -> dict[int, dict[str, Any]]:
+    """Every entry by ledger id, as column -> value for every column but `mtime_ns` (it moves
+    when a file is only touched: bookkeeping for skipping unchanged files, not history);
+    `database` names an attached database."""
     table = f"{ident(database)}.{LEDGER_TABLE}" if database else LEDGER_TABLE
-    rows = con.execute(f"select * exclude (mtime_ns) from {table} order by ledger_id").fetchall()
-    return {row[0]: row for row in rows}
+    result = con.execute(f"select * exclude (mtime_ns) from {table} order by ledger_id")
+    names = [d[0] for d in result.description]
+    return {row[0]: dict(zip(names, row, strict=True)) for row in result.fetchall()}
 
 
 def restore_from(con: duckdb.DuckDBPyConnection, database: str) -> int:

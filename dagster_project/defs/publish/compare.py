@@ -17,6 +17,7 @@ but never that an entry, a version or a batch published before changed or went a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 
@@ -109,31 +110,47 @@ def _kpis(con: duckdb.DuckDBPyConnection, alias: str, proof: Proof) -> None:
             proof.kpis_changed.append(f"{name}: {was!r} (v{v_was}) -> {now!r} (v{v_now})")
 
 
+def _changes(before: dict[str, Any], after: dict[str, Any] | None) -> str:
+    """`column: old -> new` for each column that differs, or that the row is gone."""
+    if after is None:
+        return "gone"
+    return "; ".join(
+        f"{column}: {_shown(value)} -> {_shown(after.get(column))}"
+        for column, value in before.items()
+        if after.get(column) != value
+    )
+
+
+def _shown(value: Any) -> str:
+    """Text quoted (so 'None' is not None), times and numbers as they read."""
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _versions(con: duckdb.DuckDBPyConnection, alias: str, proof: Proof) -> None:
-    before = {row[:2]: row for row in definition_history.versions(con, alias)}
-    after = {row[:2]: row for row in definition_history.versions(con)}
+    before, after = definition_history.versions(con, alias), definition_history.versions(con)
     proof.versions_compared = len(before)
-    for key, row in before.items():
-        if after.get(key) != row:
-            proof.versions_changed.append(f"{key[0]} v{key[1]}: {row} -> {after.get(key)}")
+    for (metric, version), row in before.items():
+        if after.get((metric, version)) != row:
+            change = _changes(row, after.get((metric, version)))
+            proof.versions_changed.append(f"{metric} v{version}: {change}")
     proof.versions_new += [
-        f"{k[0]} v{k[1]}: {row[4]}" for k, row in after.items() if k not in before
+        f"{metric} v{version}: {row['change_summary']}"
+        for (metric, version), row in after.items()
+        if (metric, version) not in before
     ]
 
 
 def _ledger(con: duckdb.DuckDBPyConnection, alias: str, proof: Proof) -> None:
     before, after = ledger.history(con, alias), ledger.history(con)
     proof.ledger_compared = len(before)
+
+    def name(row: dict[str, Any]) -> str:
+        return f"#{row['ledger_id']} {row['path']} {row['status']}"
+
     for ledger_id, row in before.items():
         if after.get(ledger_id) != row:
-            proof.ledger_changed.append(
-                f"#{ledger_id} {row[2]} {row[6]}: -> {after.get(ledger_id)}"
-            )
-    proof.ledger_new += [
-        f"#{ledger_id} {row[2]} {row[6]}"
-        for ledger_id, row in after.items()
-        if ledger_id not in before
-    ]
+            proof.ledger_changed.append(f"{name(row)}: {_changes(row, after.get(ledger_id))}")
+    proof.ledger_new += [name(row) for key, row in after.items() if key not in before]
 
 
 def _batch_tables(con: duckdb.DuckDBPyConnection, database: str) -> set[str]:

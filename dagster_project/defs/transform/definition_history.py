@@ -10,13 +10,15 @@ changes.
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 
 from dagster_project.core.sql import ident
 from dagster_project.core.warehouse import table_exists
 
 HISTORY_TABLE = "marts.metric_definition_history"
-COLUMNS = "metric_name, definition_version, definition_hash, changed_at, change_summary"
+COLUMNS = ("metric_name", "definition_version", "definition_hash", "changed_at", "change_summary")
 
 
 def restore_from(con: duckdb.DuckDBPyConnection, database: str) -> int:
@@ -31,9 +33,13 @@ def restore_from(con: duckdb.DuckDBPyConnection, database: str) -> int:
     return con.execute(f"select count(*) from {HISTORY_TABLE}").fetchone()[0]
 
 
-def versions(con: duckdb.DuckDBPyConnection, database: str = "") -> list[tuple]:
-    """Every recorded version, by metric and version; `database` names an attached one."""
+def versions(
+    con: duckdb.DuckDBPyConnection, database: str = ""
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """Every recorded version, (metric, version) -> column -> value; `database` names an
+    attached database."""
     if not table_exists(con, "marts", "metric_definition_history", database or None):
-        return []
+        return {}
     table = f"{ident(database)}.{HISTORY_TABLE}" if database else HISTORY_TABLE
-    return con.execute(f"select {COLUMNS} from {table} order by all").fetchall()
+    rows = con.execute(f"select {', '.join(COLUMNS)} from {table} order by all").fetchall()
+    return {row[:2]: dict(zip(COLUMNS, row, strict=True)) for row in rows}
