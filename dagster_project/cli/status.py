@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from dagster_project.core.settings import get_settings
+from dagster_project.core.settings import Settings, get_settings
 from dagster_project.core.warehouse import connect, connect_published
 from dagster_project.defs.ingest import gate_state, withdrawals
 from dagster_project.defs.ingest.gate_state import SourceStatus
@@ -114,23 +114,38 @@ def render_deliveries(status: Status, console: Console) -> None:
         )
 
 
+def _published_status(settings: Settings, why: str) -> Status | None:
+    """The state as of the last publication, when the working database cannot be read."""
+    try:
+        with connect_published(settings) as con:
+            status = read_status(con, settings.raw_dir)
+    except (duckdb.Error, FileNotFoundError) as exc:
+        ERR.print(f"{why} and nothing is published: {exc}")
+        return None
+    ERR.print(f"{why}: showing the state of the last publication")
+    return status
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     settings = get_settings()
     if not settings.work_db_path.exists():
-        ERR.print(f"no working database at {settings.work_db_path}: run `opsvalue demo` first")
-        return 1
-    try:
-        with connect(settings, read_only=True) as con:
-            status = read_status(con, settings.raw_dir)
-    except duckdb.IOException:
-        # a run holds the working database: show the state as of the last publication
-        try:
-            with connect_published(settings) as con:
-                status = read_status(con, settings.raw_dir)
-        except (duckdb.Error, FileNotFoundError) as exc:
-            ERR.print(f"a run is writing {settings.work_db_path} and nothing is published: {exc}")
+        if not settings.warehouse_path.exists():
+            ERR.print(f"no working database at {settings.work_db_path}: run `opsvalue demo` first")
             return 1
-        ERR.print("[yellow]a run is in progress[/]: showing the state of the last publication")
+        # runs refuse until it is rebuilt: say so, and show what readers see meanwhile
+        why = (
+            f"[bold red]the working database {settings.work_db_path} is missing[/] "
+            "(`opsvalue rebuild` restores it)"
+        )
+        status = _published_status(settings, why)
+    else:
+        try:
+            with connect(settings, read_only=True) as con:
+                status = read_status(con, settings.raw_dir)
+        except duckdb.IOException:
+            status = _published_status(settings, "[yellow]a run is in progress[/]")
+    if status is None:
+        return 1
     if args.json:
         payload: dict[str, Any] = {
             "sources": [asdict(s) for s in status.sources],
