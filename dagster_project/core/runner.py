@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from dagster_project.core.settings import Settings
+from dagster_project.core.state import refuse_lost_working_database
 from dagster_project.core.warehouse import pipeline_lock
 
 # Instance settings for runs started by `dagster dev` (sensor, schedule, UI): one run at a time,
@@ -54,19 +55,42 @@ def prepare_instance(settings: Settings) -> None:
     ensure_manifest()
 
 
-def run_pipeline(settings: Settings) -> bool:
-    """Materialise every asset in-process, with the definitions `dagster dev` shows."""
+# What a rebuild leaves out while it proves the rebuilt marts (cli/rebuild.py): it loads nothing
+# new and publishes nothing until the proof holds.
+NOT_BUILT_ONLY = ("ingest", "publish", "dashboards")
+
+
+def run_pipeline(settings: Settings, build_only: bool = False) -> bool:
+    """Materialise every asset in-process, with the definitions `dagster dev` shows.
+
+    `build_only`: only the dbt models and the KPI checks, on the working database as it is.
+    Raises WorkingDatabaseLost (before anything is written) when the working database is gone
+    but a snapshot was published: that takes `opsvalue rebuild`."""
     prepare_instance(settings)
     import dagster as dg
 
     from dagster_project.definitions import defs
 
     job = defs.resolve_job_def("refresh")
-    # held for the whole run, so no other run (CLI, sensor, schedule) writes in between
-    with pipeline_lock(settings), dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            raise_on_error=False,
+    selection = None
+    if build_only:
+        graph = defs.resolve_asset_graph()
+        selection = sorted(
+            (
+                key
+                for key in graph.materializable_asset_keys
+                if graph.get(key).group_name not in NOT_BUILT_ONLY
+            ),
+            key=lambda key: key.to_user_string(),
         )
+    # held for the whole run, so no other run (CLI, sensor, schedule) writes in between
+    with pipeline_lock(settings):
+        refuse_lost_working_database(settings)
+        with dg.DagsterInstance.get() as instance:
+            result = job.execute_in_process(
+                instance=instance,
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                raise_on_error=False,
+                asset_selection=selection,
+            )
     return result.success

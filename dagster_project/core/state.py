@@ -15,12 +15,17 @@ the published file or the site folder, which belong to the steps after it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import duckdb
 
+from dagster_project.core.settings import Settings
 from dagster_project.core.sql import ident
-from dagster_project.core.warehouse import table_exists
+from dagster_project.core.warehouse import WorkingDatabaseLost, table_exists
+
+LOG = logging.getLogger(__name__)
 
 STATE_TABLE = "meta.pipeline_state"
 BUILD_WATERMARK = "dbt_build_watermark"
@@ -91,3 +96,30 @@ def copy_state(con: duckdb.DuckDBPyConnection, database: str, leave_out: Sequenc
 def is_state_table(schema: str, name: str) -> bool:
     """Whether a relation is this table (the publication never drops it from a snapshot)."""
     return f"{schema}.{name}" == STATE_TABLE
+
+
+def published_fingerprint(path: Path) -> str | None:
+    """The fingerprint a published snapshot file records, None without one."""
+    if not path.is_file():
+        return None
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return read_existing(con, PUBLISHED)
+    except duckdb.Error as exc:  # damaged or foreign file: publish over it
+        LOG.warning("could not read the published snapshot %s: %s", path, exc)
+        return None
+
+
+def refuse_lost_working_database(settings: Settings) -> None:
+    """WorkingDatabaseLost when something was published but the working database is gone.
+
+    A run from data/raw alone would publish a history that starts again (definition versions
+    back to 1, rejected, replaced and withdrawn files and quarantine releases forgotten);
+    `opsvalue rebuild` restores them from the snapshot first."""
+    if settings.work_db_path.exists() or published_fingerprint(settings.warehouse_path) is None:
+        return
+    raise WorkingDatabaseLost(
+        f"the working database {settings.work_db_path} is missing but "
+        f"{settings.warehouse_path} is published: a run from data/raw alone would lose the "
+        "history only the snapshot keeps; run `opsvalue rebuild`"
+    )

@@ -48,3 +48,19 @@ def test_status_shows_held_sources_and_stale_metrics(tmp_path, capsys):
     assert "claims_auto_rate" in out and "2026-11-02 00:00" in out
     assert cli.main(["status", "--json"]) == 0
     assert '"state": "held"' in capsys.readouterr().out
+
+
+def test_status_without_the_working_database_shows_the_publication_and_says_rebuild(
+    tmp_path, capsys
+):
+    ws = make_workspace(tmp_path)
+    point_settings_at(ws)
+    ws.warehouse.parent.mkdir(parents=True)
+    with duckdb.connect(str(ws.warehouse)) as con:
+        ensure_tables(con)
+        records.ensure_table(con)
+        con.execute("insert into meta.publication values (?, 'r', 1, 1)", [datetime(2026, 11, 2)])
+    assert cli.main(["status"]) == 0
+    out = capsys.readouterr()
+    assert "is missing" in out.err and "opsvalue rebuild" in out.err
+    assert "2026-11-02 00:00" in out.out

@@ -13,7 +13,7 @@ import duckdb
 
 from dagster_project.core.resources import Warehouse
 from dagster_project.core.settings import Settings
-from dagster_project.defs.ingest import checks, gate_state, ledger, results, unread
+from dagster_project.defs.ingest import checks, gate_state, ledger, results, unread, withdrawals
 from dagster_project.defs.ingest.checks import CHECK_SPECS, CONTRACT, raw_key
 from dagster_project.defs.ingest.files import list_extract_files
 from dagster_project.defs.ingest.load import ingest_source
@@ -65,6 +65,11 @@ def reference_now(settings: Settings) -> datetime:
     return datetime.now().replace(microsecond=0)
 
 
+def _clock() -> datetime:
+    """When the pipeline records something it did (as the ledger's loaded_at: the clock)."""
+    return datetime.now().replace(microsecond=0)
+
+
 def _file_logger(log: dg.DagsterLogManager):
     def log_file(outcome: FileOutcome) -> None:
         if outcome.status == "rejected":
@@ -97,6 +102,13 @@ def _load_source(
         gx_sample_rows=settings.gx_sample_rows,
         gx_chunk_rows=settings.gx_chunk_rows,
     )
+    # before the files: the bytes a withdrawal names are then never loaded again
+    for done in withdrawals.apply_pending(con, name, context.run.run_id, _clock()):
+        context.log.warning(
+            f"withdrew {done.path} as {done.requested_by} asked ({done.reason}): "
+            f"{done.rows_removed:,} row(s) out of raw.{name}, "
+            f"{done.quarantined_rows_released:,} quarantined row(s) released"
+        )
     report = ingest_source(
         con,
         source=name,
@@ -115,6 +127,13 @@ def _load_source(
         suite.event_time_column if suite else None,
     )
     gate_state.write_gate_state(con, state, now)
+    for missing in withdrawals.missing_files(con, settings.raw_dir, name):
+        rows = missing.rows_loaded or 0
+        context.log.warning(
+            f"{missing.path} is missing from {settings.raw_dir} but its {rows:,} row(s) are "
+            "still published: restore the file, or withdraw it with "
+            f'`opsvalue withdraw {missing.path} --reason "..."`'
+        )
     context.log.info(
         f"{name}: {report.count('loaded')} file(s) loaded ({report.replaced} replacing an "
         f"earlier version), "
@@ -197,6 +216,7 @@ def raw_extracts(
         ledger.ensure_ledger(con)
         results.ensure_tables(con)
         gate_state.ensure_tables(con)
+        withdrawals.ensure_table(con)
         for name in load_order(selected):
             report, state = _load_source(context, con, settings, name, suites.get(name), now)
             yield _materialization(con, report, state)

@@ -73,14 +73,7 @@ class SnapshotWrite:
 
 def published_fingerprint(path: Path) -> str | None:
     """The fingerprint stored in the published snapshot, None without one."""
-    if not path.is_file():
-        return None
-    try:
-        with duckdb.connect(str(path), read_only=True) as con:
-            return state.read_existing(con, state.PUBLISHED)
-    except duckdb.Error as exc:  # damaged or foreign file: publish over it
-        LOG.warning("could not read the published snapshot %s: %s", path, exc)
-        return None
+    return state.published_fingerprint(path)
 
 
 def remove_leftovers(target: Path) -> list[Path]:
