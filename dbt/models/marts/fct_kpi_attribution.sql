@@ -345,40 +345,66 @@ breakdown_sums as (
 
 ),
 
+planned_sums as (
+
+    -- against target, the planned shares are the actual ones: the same sum in both states
+    -- (summed once, so the two states cannot differ in the last bits)
+    select
+        comparison,
+        metric_name,
+        period_start,
+        org_level,
+        org_code,
+        child_level,
+        state,
+        children_without_rate,
+        children_term,
+        case
+            when comparison = 'target'
+                then max(case when state = 1 then children_share end) over (
+                    partition by
+                        comparison, metric_name, period_start, org_level, org_code, child_level
+                )
+            else children_share
+        end as children_share
+    from breakdown_sums
+
+),
+
 balances as (
 
     -- what the children leave of the parent in each state; float noise (1e-10 of the value, a
     -- tenth of what the balance test allows) is zero, so a parent whose children cover it gets
     -- no balancing row
     select
-        breakdown_sums.comparison,
-        breakdown_sums.metric_name,
-        breakdown_sums.period_start,
-        breakdown_sums.org_level,
-        breakdown_sums.org_code,
-        breakdown_sums.child_level,
-        breakdown_sums.state,
-        breakdown_sums.children_without_rate,
+        planned_sums.comparison,
+        planned_sums.metric_name,
+        planned_sums.period_start,
+        planned_sums.org_level,
+        planned_sums.org_code,
+        planned_sums.child_level,
+        planned_sums.state,
+        planned_sums.children_without_rate,
         parent_pairs.split_kind,
         parent_pairs.base_value,
         parent_pairs.parent_value,
         case
             when parent_pairs.split_kind <> 'rate_mix' then null
-            when abs(1.0 - coalesce(breakdown_sums.children_share, 0)) <= 1e-10 then 0.0
-            else 1.0 - coalesce(breakdown_sums.children_share, 0)
+            when abs(1.0 - coalesce(planned_sums.children_share, 0)) <= 1e-10 then 0.0
+            else 1.0 - coalesce(planned_sums.children_share, 0)
         end as parent_share,
-        case breakdown_sums.state
+        case planned_sums.state
             when 0 then parent_pairs.base_value
             else parent_pairs.parent_value
-        end - coalesce(breakdown_sums.children_term, 0) as unsnapped_term
-    from breakdown_sums
+        end - coalesce(planned_sums.children_term, 0) as unsnapped_term
+    from planned_sums
     inner join parent_pairs
         on
-            breakdown_sums.comparison = parent_pairs.comparison
-            and breakdown_sums.metric_name = parent_pairs.metric_name
-            and breakdown_sums.period_start = parent_pairs.period_start
-            and breakdown_sums.org_level = parent_pairs.org_level
-            and breakdown_sums.org_code = parent_pairs.org_code
+            planned_sums.comparison = parent_pairs.comparison
+            and planned_sums.metric_name = parent_pairs.metric_name
+            and planned_sums.period_start = parent_pairs.period_start
+            and planned_sums.org_level = parent_pairs.org_level
+            and planned_sums.org_code = parent_pairs.org_code
 
 ),
 
