@@ -41,6 +41,7 @@ OUTPUT_COLUMNS = [
     "parent_change",
 ]
 KEY = OUTPUT_COLUMNS[:7]
+MONTHS_BACK = {"mom": 1, "yoy": 12}
 PARENT_LEVELS = {"group": "subsidiary", "subsidiary": "branch", "branch": "sub_branch"}
 CENTER = "center"
 # A remainder smaller than this share of the parent's value is float noise, not a part.
@@ -193,11 +194,11 @@ def reference_attribution(
     catalog: pd.DataFrame,
     multipliers: dict[str, float] = MULTIPLIERS,
 ) -> pd.DataFrame:
-    """Month on month and against target, for every parent with children in either state.
+    """Month on month, year on year and against target, for every parent with children in
+    either state.
 
     `kpis`: fct_kpi_values rows; `org`: dim_org (org_code, parent_code, valid_from, valid_to);
-    `catalog`: metric_name and org_attribute. Year on year is the same as month on month with
-    another base month, and is left to the dbt unit tests: the test data spans 8 months.
+    `catalog`: metric_name and org_attribute.
     """
     kinds = metric_kinds(kpis)
     center_handled = set(catalog.loc[catalog["org_attribute"] == "handling_center", "metric_name"])
@@ -224,18 +225,11 @@ def reference_attribution(
         if level not in PARENT_LEVELS or kind == "percentile":
             continue
         multiplier = multipliers.get(metric, 1.0)
-        base_month = month - pd.DateOffset(months=1)
-        base = units.get((metric, base_month, level, code))
         child_levels = [PARENT_LEVELS[level]]
         if level == "group" and metric in center_handled:
             child_levels.append(CENTER)
         for child_level in child_levels:
             now = children.get((metric, month, code, child_level), [])
-            then = (
-                children.get((metric, base_month, code, child_level), [])
-                if base is not None
-                else []
-            )
             keys = {
                 "metric_name": metric,
                 "period_start": month,
@@ -243,11 +237,16 @@ def reference_attribution(
                 "org_code": code,
                 "child_level": child_level,
             }
-            after = actual_state(parent, now, kind, multiplier) if now or then else None
-            if base is not None and (now or then):
-                before = actual_state(base, then, kind, multiplier)
-                rows += attribute("mom", keys, before, after, kind)
+            for comparison, months_back in MONTHS_BACK.items():
+                base_month = month - pd.DateOffset(months=months_back)
+                base = units.get((metric, base_month, level, code))
+                then = children.get((metric, base_month, code, child_level), [])
+                if base is not None and (now or then):
+                    before = actual_state(base, then, kind, multiplier)
+                    after = actual_state(parent, now, kind, multiplier)
+                    rows += attribute(comparison, keys, before, after, kind)
             if now and kind == "ratio" and not pd.isna(parent["target"]):
+                after = actual_state(parent, now, kind, multiplier)
                 planned = target_state(parent, now, after)
                 if planned is not None:
                     rows += attribute("target", keys, planned, after, kind)

@@ -76,9 +76,11 @@ kpis as (
 
 org_children as (
 
-    -- each unit under its parent in the month: the tree version valid on the month's last day
-    -- (a reorganisation takes effect on the first of a month, so every day of the month, the
-    -- month-end snapshots' day included, sees the same parent)
+    -- each unit under its parent in the month: the tree version valid on the month's last day.
+    -- A reorganisation takes effect on the 1st of a month (the generator's does), so every day
+    -- of the month, the month-end snapshots' day included, sees the same parent. A mid-month
+    -- move would split a child's month between two parents, which fct_kpi_values does not
+    -- record: the parents' own parts (balances, below) would hold the difference.
     select
         kpis.metric_name,
         kpis.period_start,
