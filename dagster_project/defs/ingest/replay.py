@@ -26,7 +26,7 @@ from dagster_project.core.contract import SourceContract
 from dagster_project.core.sql import ident
 from dagster_project.defs.ingest import ledger, quarantine, results
 from dagster_project.defs.ingest.door import RAW_SCHEMA, ensure_raw_table, through_door
-from dagster_project.defs.ingest.files import file_hash
+from dagster_project.defs.ingest.files import scan_file
 from dagster_project.defs.ingest.outcomes import Gate, Pending, RejectedFile
 from dagster_project.defs.ingest.rules.suite import Suite, load_order, resolve_parameters
 
@@ -56,7 +56,7 @@ def check_deliveries(
         if not path.is_file():
             problems.append(DeliveryProblem(published.path, "missing", f"not there ({loaded})"))
             continue
-        digest = file_hash(path)
+        digest = scan_file(path, text=False).digest
         if digest == published.content_hash:
             continue
         later = newest.get(published.path)
@@ -143,9 +143,10 @@ def _replay(
     published: ledger.PublishedFile,
 ) -> Replayed:
     path = raw_dir / published.path
-    if not path.is_file() or file_hash(path) != published.content_hash:
+    scan = scan_file(path, text=path.suffix.lower() == ".csv") if path.is_file() else None
+    if scan is None or scan.digest != published.content_hash:
         return Replayed(published.path, 0, published.rows_loaded, "not in the delivery folder")
-    item = Pending(path, published.path, published.content_hash, path.stat(), None, None)
+    item = Pending(path, published.path, published.content_hash, path.stat(), None, None, scan=scan)
     columns = [c.name for c in source.columns]
     table = f"{RAW_SCHEMA}.{ident(source.name)}"
     con.execute("begin transaction")
