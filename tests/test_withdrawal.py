@@ -20,7 +20,8 @@ def month_inputs(path) -> dict[tuple, str]:
     """(metric, month) -> the fingerprint of its inputs (what fct_kpi_values recomputes on)."""
     with duckdb.connect(str(path), read_only=True) as con:
         rows = con.execute(
-            "select metric_name, period_start, input_digest from intermediate.kpi_month_inputs"
+            "select metric_name, period_start, input_digest "
+            "from intermediate.int_kpi_months_fingerprinted"
         ).fetchall()
     return {(name, month): digest for name, month, digest in rows}
 

@@ -72,8 +72,14 @@ def read_existing(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
 def write_state(con: duckdb.DuckDBPyConnection, key: str, value: str, database: str = "") -> None:
     """Set one key; `database` names an attached database (a snapshot being written)."""
     if not database:
-        ensure_table(con)
-    # delete and insert rather than upsert: a snapshot's copy of the table has no primary key
+        ensure_table(con)  # with its primary key: one atomic statement
+        con.execute(
+            f"insert or replace into {STATE_TABLE} (state_key, state_value, updated_at) "
+            "values (?, ?, current_timestamp)",
+            [key, value],
+        )
+        return
+    # a snapshot's copy of the table has no primary key: delete, then insert
     con.execute(f"delete from {_table(database)} where state_key = ?", [key])
     con.execute(
         f"insert into {_table(database)} (state_key, state_value, updated_at) "
@@ -123,3 +129,9 @@ def refuse_lost_working_database(settings: Settings) -> None:
         f"{settings.warehouse_path} is published: a run from data/raw alone would lose the "
         "history only the snapshot keeps; run `opsvalue rebuild`"
     )
+
+
+def forget(con: duckdb.DuckDBPyConnection, key: str) -> None:
+    """Drop one key: what it recorded no longer holds."""
+    if table_exists(con, "meta", "pipeline_state"):
+        con.execute(f"delete from {STATE_TABLE} where state_key = ?", [key])

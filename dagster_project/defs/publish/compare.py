@@ -147,8 +147,15 @@ def _ledger(con: duckdb.DuckDBPyConnection, alias: str, proof: Proof) -> None:
     def name(row: dict[str, Any]) -> str:
         return f"#{row['ledger_id']} {row['path']} {row['status']}"
 
+    # a ledger written before `replaced` meant the superseded version is settled by the next
+    # run (ledger.settle_versions): the same rows with loaded/replaced swapped is no change
+    def settled(row: dict[str, Any] | None) -> dict[str, Any] | None:
+        if row is None or row.get("status") not in ("loaded", "replaced"):
+            return row
+        return {**row, "status": "loaded"}
+
     for ledger_id, row in before.items():
-        if after.get(ledger_id) != row:
+        if settled(after.get(ledger_id)) != settled(row):
             proof.ledger_changed.append(f"{name(row)}: {_changes(row, after.get(ledger_id))}")
     proof.ledger_new += [name(row) for key, row in after.items() if key not in before]
 
