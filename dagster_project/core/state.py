@@ -72,18 +72,18 @@ def read_existing(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
 def write_state(con: duckdb.DuckDBPyConnection, key: str, value: str, database: str = "") -> None:
     """Set one key; `database` names an attached database (a snapshot being written)."""
     if not database:
-        ensure_table(con)  # with its primary key: one atomic statement
-        con.execute(
-            f"insert or replace into {STATE_TABLE} (state_key, state_value, updated_at) "
-            "values (?, ?, current_timestamp)",
-            [key, value],
-        )
-        return
-    # a snapshot's copy of the table has no primary key: delete, then insert
-    con.execute(f"delete from {_table(database)} where state_key = ?", [key])
+        ensure_table(con)
+    # one statement, so a kill never leaves the key deleted but not written; a MERGE rather than
+    # `insert or replace`, since a snapshot's copy of the table has no primary key
+    table = _table(database)
     con.execute(
-        f"insert into {_table(database)} (state_key, state_value, updated_at) "
-        "values (?, ?, current_timestamp)",
+        f"""
+        merge into {table} as target using (select ? as state_key, ? as state_value) as new
+            on target.state_key = new.state_key
+        when matched then update set state_value = new.state_value, updated_at = current_timestamp
+        when not matched then insert (state_key, state_value, updated_at)
+            values (new.state_key, new.state_value, current_timestamp)
+        """,
         [key, value],
     )
 
