@@ -21,6 +21,7 @@ META_OWNERS = {
     "meta.row_flags": "dagster_project.defs.ingest.results",
     "meta.source_gate_state": "dagster_project.defs.ingest.gate_state",
     "meta.stale_metrics": "dagster_project.defs.ingest.gate_state",
+    "meta.kpi_holds": "dagster_project.defs.checks.holds",
     "meta.publication": "dagster_project.defs.publish.records",
     "meta.pipeline_state": "dagster_project.core.state",
 }
@@ -32,6 +33,7 @@ TABLE_CONSTANTS = {
     "FLAGS_TABLE": "dagster_project.defs.ingest.results",
     "GATE_STATE_TABLE": "dagster_project.defs.ingest.gate_state",
     "STALE_METRICS_VIEW": "dagster_project.defs.ingest.gate_state",
+    "HOLDS_TABLE": "dagster_project.defs.checks.holds",
     "PUBLICATION_TABLE": "dagster_project.defs.publish.records",
     "STATE_TABLE": "dagster_project.core.state",
 }
