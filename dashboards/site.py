@@ -147,14 +147,16 @@ def site_context(marts: Marts, org: str | None = None) -> SiteContext:
         if (r.get("org_level"), r.get("org_code")) in keys
     ]
     values = values_by_unit(fct)
+    scoped = tree.root != full.root
     return SiteContext(
         tree=tree,
         values=values,
         metric_months=metric_latest_months(values),
         infos=metric_infos(marts.rows("marts.dim_metric_catalog")),
-        publication=publication(marts),
+        # a scoped pack names the KPI holds of its own units only (see model.held_kpis)
+        publication=publication(marts, keys if scoped else None),
         paths=site_paths(tree),
-        scoped=tree.root != full.root,
+        scoped=scoped,
     )
 
 

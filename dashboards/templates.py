@@ -92,6 +92,11 @@ a:hover { text-decoration: underline; }
 }
 .notice--held::before { content: "⚠ "; }
 .notice--stale { flex-basis: 100%; color: var(--amber-ink); }
+.notice--held-kpi {
+  flex-basis: 100%; color: var(--amber-ink); background: #fffbeb; border: 1px solid #fde68a;
+  border-radius: 6px; padding: 6px 10px;
+}
+.notice--held-kpi::before { content: "⚠ "; }
 
 /* page header */
 .hero { background: #fff; border-bottom: 1px solid var(--line); }
