@@ -168,7 +168,7 @@ def report_gates(console: Console) -> None:
                 f"{_when(s.since)}: {s.reason}"
             )
     for hold in status.held_kpis:
-        console.print(f"[bold yellow]check holds back[/] {escape(hold_line(hold))}")
+        console.print(f"[bold yellow]KPI held back[/]: {escape(hold_line(hold))}")
     quarantined = sum(s.open_quarantine_rows for s in status.sources)
     if quarantined:
         console.print(f"{quarantined:,} row(s) in quarantine: `opsvalue status` for the details")

@@ -1,4 +1,4 @@
-"""The publication: the moment the marts built from gated data passed every blocking check."""
+"""The publication: the marts built from gated data, once the KPI checks said what to hold back."""
 
 import dagster as dg
 

@@ -1,7 +1,7 @@
 """Publish the working database as an immutable snapshot for readers, by an atomic rename.
 
-The pipeline writes only its working database. Once the dbt build and the blocking checks
-passed, the reader-facing schemas are copied into a new DuckDB file beside the published one;
+The pipeline writes only its working database. Once the dbt build passed and the KPI checks
+ran, the reader-facing schemas are copied into a new DuckDB file beside the published one;
 the new file is checkpointed, synced, made read-only on disk and renamed over
 `data/warehouse/opsvalue.duckdb`. rename(2) is atomic: a reader holding the old file open keeps
 reading the old inode (a consistent view until it reconnects), a new connection opens the new
