@@ -16,7 +16,7 @@ This module owns the table: its DDL and every query on it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from datetime import datetime
 
 import duckdb
@@ -107,15 +107,7 @@ def record_holds(
         }
         con.execute(f"delete from {HOLDS_TABLE} where check_name = ?", [check_name])
         recorded = [
-            Hold(
-                h.check_name,
-                h.metric_name,
-                h.org_level,
-                h.org_code,
-                h.findings,
-                h.reason,
-                previous.get((h.metric_name, h.org_level, h.org_code), at),
-            )
+            replace(h, since=previous.get((h.metric_name, h.org_level, h.org_code), at))
             for h in holds
         ]
         if recorded:
