@@ -143,6 +143,7 @@ def measure(raw_dirs: list[Path]) -> dict[str, Counts]:
     suites = load_suites(get_settings().expectations_dir)
     out: dict[str, Counts] = {}
     con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")  # the counts go to stderr, not bars
     for source, suite in sorted(suites.items()):
         columns = [c.name for c in contract[source].columns]
         rules = content_rules(contract[source].key, columns, suite.rules)
