@@ -150,6 +150,7 @@ def render_catalog_page(
 ) -> RenderedPage:
     """The governed catalog: owners, then dimensions, then one card per metric."""
     infos = sorted(ctx.infos.values(), key=lambda i: ((i.owner_display or "~").casefold(),))
+    stale = ctx.publication.stale_everywhere()
     sections = []
     for owner, owned in groupby(infos, key=lambda i: i.owner_display or MISSING):
         metrics = sorted(owned, key=metric_order)
@@ -160,7 +161,7 @@ def render_catalog_page(
                     i,
                     targets.get(i.metric_name, ()),
                     history.get(i.metric_name, ()),
-                    ctx.publication.stale_metrics.get(i.metric_name),
+                    stale.get(i.metric_name),
                 )
                 for i in group
             )
@@ -233,6 +234,31 @@ def render_gate_table(gates: Sequence[Mapping[str, object]], *, pack: bool = Fal
     return (
         '<section class="panel"><div class="panel__head">'
         f"{tr(ui('gate_states'), 'h2', 'panel__title')}</div>{scroll_box(table)}</section>"
+    )
+
+
+def render_held_kpi_table(ctx: SiteContext) -> str:
+    """The KPIs checks hold back (values as last published): check, metric, where, since, why."""
+    rows = []
+    for hold in ctx.publication.held_kpis:
+        info = ctx.infos.get(hold.metric_name) or MetricInfo.fallback(hold.metric_name)
+        where = f"{hold.org_level} {hold.org_code}" if hold.org_code else None
+        rows.append(
+            f'<tr data-metric="{esc(hold.metric_name)}" data-org-code="{esc(hold.org_code or "")}">'
+            f"<td>{esc(hold.check_name)}</td>"
+            f'<td><span data-zh="{esc(info.label_zh or info.label)}">{esc(info.label)}</span> '
+            f'<span class="code muted">{esc(hold.metric_name)}</span></td>'
+            f"<td>{tr((where, where) if where else ui('every_unit'))}</td>"
+            f'<td class="num">{esc(format_timestamp(hold.since))}</td>'
+            f"<td>{esc(hold.reason or '')}</td></tr>"
+        )
+    head = "".join(tr(ui(k), "th") for k in ("check", "metric", "where", "since", "reason"))
+    return (
+        '<section class="panel" id="held-kpis"><div class="panel__head">'
+        f"{tr(ui('held_kpis'), 'h2', 'panel__title')}</div>"
+        f"{tr(ui('held_kpis_intro'), 'p', 'muted')}"
+        f'<table class="grid-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></section>"
     )
 
 
@@ -321,6 +347,8 @@ def render_quality_page(
     parts = []
     if gates:
         parts.append(render_gate_table(gates, pack=ctx.scoped))
+    if ctx.publication.held_kpis:
+        parts.append(render_held_kpi_table(ctx))
     if ctx.scoped:
         parts.append(tr(ui("quality_pack"), "div", "empty"))
     elif rows:

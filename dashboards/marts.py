@@ -104,6 +104,7 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
         "is_stale",
     ),
     "meta.stale_metrics": ("metric_name", "reason"),
+    "meta.kpi_holds": ("check_name", "metric_name", "org_level", "org_code", "reason", "since"),
 }
 # Columns holding calendar dates: a TIMESTAMP read into one of them becomes a date.
 DATE_COLUMNS = frozenset({"period_start", "valid_from", "valid_to"})

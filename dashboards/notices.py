@@ -4,7 +4,7 @@ data-quality rows: pure functions over the meta and quality marts, no HTML and n
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -21,6 +21,26 @@ class HeldSource:
 
 
 @dataclass(frozen=True)
+class HeldKpi:
+    """A metric a KPI check holds back at one unit (org_code None: at every unit); the
+    publication kept its previously published values (meta.kpi_holds)."""
+
+    check_name: str
+    metric_name: str
+    org_level: str | None
+    org_code: str | None
+    reason: str | None
+    since: datetime | None
+
+    @property
+    def why(self) -> str:
+        """The stale reason a tile or card shows."""
+        since = f" since {self.since:%Y-%m-%d %H:%M}" if self.since else ""
+        reason = f": {self.reason}" if self.reason else ""
+        return f"held back by {self.check_name}{since}, values as last published{reason}"
+
+
+@dataclass(frozen=True)
 class Publication:
     """The publication notice every page shows."""
 
@@ -28,10 +48,53 @@ class Publication:
     gates_known: bool = False  # meta.source_gate_state exists
     held: tuple[HeldSource, ...] = ()
     stale_metrics: Mapping[str, str] = field(default_factory=dict)  # metric_name -> reason
+    held_kpis: tuple[HeldKpi, ...] = ()
+
+    def stale_for(self, org_level: str, org_code: str) -> dict[str, str]:
+        """metric_name -> why the metric's values on one unit's page are not current: a stale or
+        held source, or a check holding the metric back at this unit or at every unit."""
+        out = dict(self.stale_metrics)
+        for hold in self.held_kpis:
+            if hold.org_code is None or (hold.org_level, hold.org_code) == (org_level, org_code):
+                out[hold.metric_name] = "; ".join(
+                    r for r in (out.get(hold.metric_name), hold.why) if r
+                )
+        return out
+
+    def stale_everywhere(self) -> dict[str, str]:
+        """metric_name -> why the metric is not current at any unit (the catalog's view)."""
+        out = dict(self.stale_metrics)
+        for hold in self.held_kpis:
+            if hold.org_code is None:
+                out[hold.metric_name] = "; ".join(
+                    r for r in (out.get(hold.metric_name), hold.why) if r
+                )
+        return out
 
 
-def publication(marts: Marts) -> Publication:
-    """Last publication, held sources and stale metrics from the meta tables, when present."""
+def held_kpis(
+    rows: Iterable[Record], units: Collection[tuple[str, str]] | None = None
+) -> tuple[HeldKpi, ...]:
+    """The KPI holds; with `units` (level, code), a scoped site's: the holds of those units, and
+    those of every unit without their reason (it may quote another unit's values)."""
+    found = []
+    for r in rows:
+        metric, check = as_text(r.get("metric_name")), as_text(r.get("check_name"))
+        if metric is None or check is None:
+            continue
+        level, code = as_text(r.get("org_level")), as_text(r.get("org_code"))
+        if units is not None and code is not None and (level, code) not in units:
+            continue
+        stamp = r.get("since")
+        since = stamp if isinstance(stamp, datetime) else None
+        reason = None if units is not None and code is None else as_text(r.get("reason"))
+        found.append(HeldKpi(check, metric, level, code, reason, since))
+    return tuple(sorted(found, key=lambda h: (h.metric_name, h.org_level or "", h.org_code or "")))
+
+
+def publication(marts: Marts, units: Collection[tuple[str, str]] | None = None) -> Publication:
+    """Last publication, held sources, stale metrics and held KPIs from the meta tables, when
+    present; with `units`, only the held KPIs of those units (and of every unit)."""
     stamps = [
         r["published_at"]
         for r in marts.rows("meta.publication")
@@ -58,6 +121,7 @@ def publication(marts: Marts) -> Publication:
         gates_known=marts.has("meta.source_gate_state"),
         held=tuple(sorted(held, key=lambda h: h.source)),
         stale_metrics=stale,
+        held_kpis=held_kpis(marts.rows("meta.kpi_holds"), units),
     )
 
 

@@ -572,7 +572,10 @@ def render_org_page(ctx: SiteContext, code: str) -> RenderedPage:
     path = ctx.paths[code]
     root = root_prefix(path)
     month, tiles = unit_tiles(
-        ctx.unit_values(unit), ctx.infos, ctx.publication.stale_metrics, ctx.metric_months
+        ctx.unit_values(unit),
+        ctx.infos,
+        ctx.publication.stale_for(unit.level, unit.code),
+        ctx.metric_months,
     )
     page_data: dict[str, object] = {}
     plots = 0

@@ -154,7 +154,8 @@ def site_context(marts: Marts, org: str | None = None) -> SiteContext:
         values=values,
         metric_months=metric_latest_months(values),
         infos=metric_infos(marts.rows("marts.dim_metric_catalog")),
-        publication=pack_publication(publication(marts)) if scoped else publication(marts),
+        # a scoped pack names the KPI holds of its own units only (see notices.held_kpis)
+        publication=pack_publication(publication(marts, keys)) if scoped else publication(marts),
         paths=site_paths(tree),
         scoped=scoped,
     )

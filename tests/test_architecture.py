@@ -23,6 +23,7 @@ META_OWNERS = {
     "meta.withdrawals": "dagster_project.defs.ingest.withdrawals",
     "meta.stale_metrics": "dagster_project.defs.ingest.gate_state",
     "meta.unread_files": "dagster_project.defs.ingest.unread",
+    "meta.kpi_holds": "dagster_project.defs.checks.holds",
     "meta.publication": "dagster_project.defs.publish.records",
     "meta.pipeline_state": "dagster_project.core.state",
 }
@@ -36,6 +37,7 @@ TABLE_CONSTANTS = {
     "WITHDRAWALS_TABLE": "dagster_project.defs.ingest.withdrawals",
     "STALE_METRICS_VIEW": "dagster_project.defs.ingest.gate_state",
     "UNREAD_TABLE": "dagster_project.defs.ingest.unread",
+    "HOLDS_TABLE": "dagster_project.defs.checks.holds",
     "PUBLICATION_TABLE": "dagster_project.defs.publish.records",
     "STATE_TABLE": "dagster_project.core.state",
 }

@@ -1,11 +1,12 @@
 """`opsvalue status`: the quality gates as the terminal shows them.
 
 Per source: its owner, last file, when data last entered the warehouse, whether the gate holds new
-data back (which rule, since when), open quarantined rows and freshness; then what data/raw holds
-that the door does not read (stray, compressed or linked files, unknown folders), the stale
-metrics and the last publication (meta.source_gate_state, meta.unread_files, meta.stale_metrics,
-meta.publication). Then what needs a decision about deliveries: published files missing from the
-delivery folder, and withdrawals waiting for the next run.
+data back (which rule, since when), open quarantined rows and freshness; then the KPIs a check
+holds back (which check, where, since when, why); what data/raw holds that the door does not read
+(stray, compressed or linked files, unknown folders), the stale metrics and the last publication
+(meta.source_gate_state, meta.kpi_holds, meta.unread_files, meta.stale_metrics, meta.publication).
+Then what needs a decision about deliveries: published files missing from the delivery folder, and
+withdrawals waiting for the next run.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from rich.table import Table
 
 from dagster_project.core.settings import Settings, get_settings
 from dagster_project.core.warehouse import connect, connect_published
+from dagster_project.defs.checks import holds
+from dagster_project.defs.checks.holds import Hold
 from dagster_project.defs.ingest import gate_state, unread, withdrawals
 from dagster_project.defs.ingest.gate_state import SourceStatus
 from dagster_project.defs.ingest.unread import UnreadFile
@@ -41,19 +44,29 @@ class Status:
     published_at: datetime | None
     missing_files: list[MissingFile]
     pending_withdrawals: list[Withdrawal]
+    held_kpis: list[Hold] = field(default_factory=list)
     unread: list[UnreadFile] = field(default_factory=list)
 
 
 def read_status(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> Status:
-    """The gate state, stale metrics and last publication from the warehouse's meta tables, and
-    the published files no longer in `raw_dir`."""
+    """The gate state, KPI holds, stale metrics and last publication from the warehouse's meta
+    tables, and the published files no longer in `raw_dir`."""
     return Status(
         gate_state.source_statuses(con),
         gate_state.stale_metrics(con),
         records.last_published_at(con),
         withdrawals.missing_files(con, raw_dir),
         withdrawals.pending(con),
+        holds.current_holds(con),
         unread.unread_files(con),
+    )
+
+
+def hold_line(hold: Hold) -> str:
+    """One held KPI in words: which check holds which metric where, since when, and why."""
+    return (
+        f"{hold.check_name} holds back {hold.metric_name} at {hold.where} since "
+        f"{_when(hold.since)} (previously published values kept): {hold.reason}"
     )
 
 
@@ -83,6 +96,22 @@ def render(status: Status, console: Console) -> None:
     for s in status.sources:
         if s.state == "held":
             console.print(f"[bold red]held[/] {s.source} (owner {s.data_owner}): {s.reason}")
+    if status.held_kpis:
+        kpis = Table(title="KPIs held back by checks", title_justify="left")
+        for column in ("check", "metric", "where", "since", "why"):
+            kpis.add_column(column, no_wrap=column != "why")
+        for hold in status.held_kpis:
+            kpis.add_row(
+                hold.check_name,
+                hold.metric_name,
+                hold.where,
+                _when(hold.since),
+                escape(hold.reason),
+            )
+        console.print(kpis)
+        console.print("held KPIs keep their previously published values; the rest is current")
+    else:
+        console.print("KPIs held back by checks: none")
     render_unread(status.unread, console)
     if status.stale_metrics:
         metrics = Table(title="Stale metrics", title_justify="left")
@@ -172,6 +201,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         payload: dict[str, Any] = {
             "sources": [asdict(s) for s in status.sources],
+            "held_kpis": [asdict(h) for h in status.held_kpis],
             "stale_metrics": [{"metric_name": m, "reason": r} for m, r in status.stale_metrics],
             "published_at": status.published_at,
             "unread_files": [asdict(f) for f in status.unread],
@@ -186,14 +216,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def add_status_parser(sub: argparse._SubParsersAction) -> None:
     status = sub.add_parser(
-        "status", help="sources, last file, gate state (held data), stale metrics"
+        "status", help="sources, last file, gate state (held data), held KPIs, stale metrics"
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=cmd_status)
 
 
 def report_gates(console: Console) -> None:
-    """After a run: one line per source whose new data the gate holds back (nothing if none)."""
+    """After a run: one line per source whose new data the gate holds back and per KPI a check
+    holds back (nothing if none)."""
     settings = get_settings()
     if not settings.work_db_path.exists():
         return
@@ -208,6 +239,8 @@ def report_gates(console: Console) -> None:
                 f"[bold yellow]gate holds back[/] {s.source} (owner {s.data_owner}) since "
                 f"{_when(s.since)}: {s.reason}"
             )
+    for hold in status.held_kpis:
+        console.print(f"[bold yellow]KPI held back[/]: {escape(hold_line(hold))}")
     quarantined = sum(s.open_quarantine_rows for s in status.sources)
     if quarantined:
         console.print(f"{quarantined:,} row(s) in quarantine: `opsvalue status` for the details")
