@@ -3,7 +3,8 @@
 Specs are embedded in each page as JSON and drawn by assets/site.js with the one local copy of
 plotly.js: no per-figure copy of plotly.js and no CDN. Building dicts instead of
 `plotly.graph_objects` figures keeps a full build in seconds; the tests validate every spec with
-`go.Figure` so a misspelt property still fails.
+`go.Figure` so a misspelt property still fails. Every text a figure shows that comes from the
+data (unit names in legends and hover labels) passes through `plotly_text`.
 """
 
 from __future__ import annotations
@@ -51,11 +52,21 @@ Spec = dict[str, object]
 class Line:
     """One named line of a chart: a value per month of the chart's window (None: no value)."""
 
-    name: str
+    name: str  # plain text, as the org tree spells it: compare_spec escapes it for plotly
     values: tuple[float | None, ...]
     color: str
     dash: str = "solid"
     width: float = 2.0
+
+
+def plotly_text(text: str) -> str:
+    """Text that plotly.js shows as written: its label markup escaped.
+
+    Plotly renders a subset of HTML in legends, hover labels, titles and ticks (<br>, <b>,
+    <a href>, entities). A unit or metric name from an extract must stay text: never a tag, a
+    line break or a live link. Plotly splits tags first and decodes entities once, after.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def compact(value: float | None) -> float | None:
@@ -193,7 +204,7 @@ def compare_spec(
         data.append(
             {
                 "type": "scatter",
-                "name": line.name,
+                "name": plotly_text(line.name),
                 "x": x,
                 "y": [compact(v) for v in line.values],
                 "mode": "lines+markers",
@@ -207,7 +218,7 @@ def compare_spec(
         data.append(
             {
                 "type": "scatter",
-                "name": target_name,
+                "name": plotly_text(target_name),
                 "x": x,
                 "y": [compact(t) for t in target],
                 "mode": "lines",

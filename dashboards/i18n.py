@@ -55,6 +55,14 @@ UI: dict[str, Words] = {
     "gates_ok": ("All data gates passing", "所有数据闸门通过"),
     "stale": ("stale", "数据过期"),
     "stale_metrics": ("Stale metrics, greyed out below:", "以下指标数据过期（灰色显示）："),
+    "held_kpis": ("KPIs held back by checks", "被检查拦截的指标"),
+    "held_kpis_intro": (
+        "A failed KPI check holds back only what it found: these show their values as last "
+        "published, everything else is current.",
+        "KPI 检查未通过时只拦截有问题的指标：以下指标显示上次发布的数值，其余均为最新。",
+    ),
+    "every_unit": ("every unit", "所有机构"),
+    "where": ("Where", "范围"),
     "drill_down": ("Drill down", "下钻"),
     "target": ("Target", "目标"),
     "no_target": ("No target", "无目标"),
@@ -115,6 +123,12 @@ UI: dict[str, Words] = {
     "no_quality": (
         "The data-quality scorecard is not published yet.",
         "数据质量记分卡尚未发布。",
+    ),
+    "quality_pack": (
+        "Delivery counts and pass rates are kept for the whole group, not per unit, so they are "
+        "not part of this pack. The gates above say which sources are held back.",
+        "交付行数与通过率按全集团统计、未按机构拆分，因此不包含在本数据包中。"
+        "上方闸门状态显示哪些来源被拦截。",
     ),
     "source": ("Source", "来源"),
     "period": ("Month", "月份"),

@@ -21,13 +21,13 @@ from dashboards.model import (
     OTHER_DIMENSION,
     KpiPoint,
     MetricInfo,
-    OrgTree,
-    OrgUnit,
-    Publication,
     UnitKey,
     UnitValues,
     metric_order,
 )
+from dashboards.notices import Publication
+from dashboards.org_tree import OrgTree, OrgUnit
+from dashboards.templates import page_template
 
 ASSETS_DIR = "assets"
 PLOTLY_JS = "plotly.min.js"
@@ -87,10 +87,24 @@ def metric_anchor(metric_name: str) -> str:
     return f"metric-{slug(metric_name)}"
 
 
+# Characters that could end or change the <script> element holding JSON ("</script>", "<!--"
+# and its "<script" escape states), or end a line in an older JavaScript parser. JSON has them
+# only inside strings, where the \u escape means the same character: the value is unchanged.
+SCRIPT_ESCAPES = str.maketrans(
+    {
+        "<": "\\u003c",
+        ">": "\\u003e",
+        "&": "\\u0026",
+        "\u2028": "\\u2028",
+        "\u2029": "\\u2029",
+    }
+)
+
+
 def json_for_script(value: object) -> str:
-    """JSON safe inside <script>: no "</" can close the element early."""
+    """JSON that is inert inside an HTML <script> element, whatever its strings hold."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    return text.translate(SCRIPT_ESCAPES)
 
 
 # --- the site as the pages see it -------------------------------------------------------------
@@ -164,46 +178,64 @@ def render_shell(
         else ""
     )
     plotly = f'<script src="{assets}/{PLOTLY_JS}"></script>\n' if needs_plotly else ""
-    return f"""<!DOCTYPE html>
-<html lang="en" data-lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="opsvalue dashboards">
-<meta name="opsvalue-content-hash" content="{HASH_SLOT}">
-<title>{esc(title)}</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="{assets}/{SITE_CSS_FILE}">
-</head>
-<body data-root="{root}" data-page="{esc(kind)}"{body_attrs}>
-<header class="topbar"><div class="wrap topbar__inner">
-<a class="brand" href="{root}{INDEX_PAGE}">opsvalue</a>
-<nav class="nav">{nav}</nav>
-<div class="search">
-<input id="unit-search" type="search" autocomplete="off" placeholder="{esc(placeholder[0])}"
- data-zh-placeholder="{esc(placeholder[1])}" aria-label="{esc(placeholder[0])}">
-<ul id="unit-search-results" class="search__results" hidden
- data-none="{esc(ui("search_none")[0])}"></ul>
-</div>
-<div class="lang" role="group" aria-label="{esc(ui("lang")[0])}">
-<button type="button" data-lang-set="en" aria-pressed="true">EN</button>
-<button type="button" data-lang-set="zh" aria-pressed="false">中文</button>
-</div>
-</div></header>
-{notices}
-{hero}
-<main class="wrap page-main">
-{body}
-</main>
-<footer class="wrap page-footer">
-{tr(ui("footer"))}
-<span>{tr(ui("built"))} <span class="built-at">{BUILT_AT_SLOT}</span></span>
-</footer>
-{data_script}{plotly}<script src="{assets}/{UNITS_JS_FILE}"></script>
-<script src="{assets}/{SITE_JS_FILE}"></script>
-</body>
-</html>
-"""
+    return page_template().substitute(
+        content_hash=HASH_SLOT,
+        title=esc(title),
+        assets=assets,
+        site_css=SITE_CSS_FILE,
+        site_js=SITE_JS_FILE,
+        units_js=UNITS_JS_FILE,
+        root=root,
+        kind=esc(kind),
+        body_attrs=body_attrs,
+        index_page=INDEX_PAGE,
+        nav=nav,
+        search_placeholder=esc(placeholder[0]),
+        search_placeholder_zh=esc(placeholder[1]),
+        search_none=esc(ui("search_none")[0]),
+        lang_label=esc(ui("lang")[0]),
+        notices=notices,
+        hero=hero,
+        body=body,
+        footer=tr(ui("footer")),
+        built_label=tr(ui("built")),
+        built_at=BUILT_AT_SLOT,
+        data_script=data_script,
+        plotly_script=plotly,
+    )
+
+
+# held KPIs named one by one on every page; the rest are counted (the quality page lists them)
+HELD_KPIS_SHOWN = 5
+
+
+def _held_kpi_notices(publication: Publication, infos: Mapping[str, MetricInfo]) -> list[str]:
+    """One line per KPI a check holds back: which metric, where, by which check, since when."""
+    items = []
+    for hold in publication.held_kpis[:HELD_KPIS_SHOWN]:
+        info = infos.get(hold.metric_name) or MetricInfo.fallback(hold.metric_name)
+        where = f"{hold.org_level} {hold.org_code}" if hold.org_code else None
+        since = format_timestamp(hold.since)
+        en = (
+            f"{info.label} at {where or 'every unit'} held back by {hold.check_name} since "
+            f"{since}: values as last published"
+        )
+        zh = (
+            f"{info.label_zh or info.label}（{where or '所有机构'}）被 {hold.check_name} 拦截，"
+            f"自 {since} 起：显示上次发布的数值"
+        )
+        title = f' title="{esc(hold.reason)}"' if hold.reason else ""
+        items.append(
+            f'<p class="notice notice--held-kpi" data-metric="{esc(hold.metric_name)}" '
+            f'data-org-code="{esc(hold.org_code or "")}" data-check="{esc(hold.check_name)}"'
+            f'{title} data-zh="{esc(zh)}">{esc(en)}</p>'
+        )
+    more = len(publication.held_kpis) - HELD_KPIS_SHOWN
+    if more > 0:
+        en = f"+{more} more KPI(s) held back by checks"
+        zh = f"另有 {more} 项指标被检查拦截"
+        items.append(f'<p class="notice notice--held-kpi" data-zh="{esc(zh)}">{esc(en)}</p>')
+    return items
 
 
 def render_notices(publication: Publication, infos: Mapping[str, MetricInfo]) -> str:
@@ -227,6 +259,7 @@ def render_notices(publication: Publication, infos: Mapping[str, MetricInfo]) ->
             f'<p class="notice notice--held" role="alert" data-source="{esc(held.source)}"'
             f'{title} data-zh="{esc(zh)}">{esc(en)}</p>'
         )
+    items += _held_kpi_notices(publication, infos)
     if publication.stale_metrics:
         names = [
             infos[m] if m in infos else MetricInfo.fallback(m) for m in publication.stale_metrics
@@ -235,7 +268,7 @@ def render_notices(publication: Publication, infos: Mapping[str, MetricInfo]) ->
         en = ui("stale_metrics")[0] + " " + ", ".join(i.label for i in names)
         zh = ui("stale_metrics")[1] + "、".join(i.label_zh or i.label for i in names)
         items.append(f'<p class="notice notice--stale" data-zh="{esc(zh)}">{esc(en)}</p>')
-    if publication.gates_known and not publication.held:
+    if publication.gates_known and not publication.held and not publication.held_kpis:
         items.append(tr(ui("gates_ok"), "p", "notice notice--ok"))
     if not items:
         return ""

@@ -5,8 +5,9 @@
 - `index.html`: the group page (or, for a scoped build, the scoped unit's page) with the
   directory of every unit; `<level>/<code>.html` for every subsidiary, branch, sub-branch and
   center; `catalog.html` and `quality.html`;
-- `assets/`: plotly.min.js (one local copy shared by all pages), site.css, site.js and units.js
-  (the search box's list of units). No page loads anything from the network.
+- `assets/`: plotly.min.js (one local copy shared by all pages), site.css and site.js (copied
+  from dashboards/static/) and units.js (the search box's list of units). No page loads
+  anything from the network.
 
 A page whose content is unchanged since the last build is not rewritten (its content hash is
 in a meta tag), and every write is atomic, so a web server never serves a half-written page.
@@ -19,10 +20,9 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -45,30 +45,31 @@ from dashboards.layout import (
 )
 from dashboards.marts import Marts, read_marts
 from dashboards.model import (
-    CENTER,
-    GROUP,
-    TIERS,
-    OrgTree,
-    OrgUnit,
-    build_org_tree,
     history_by_metric,
     metric_infos,
     metric_latest_months,
-    publication,
-    quality_rows,
-    scope_tree,
     targets_by_metric,
     values_by_unit,
 )
+from dashboards.notices import pack_gate_rows, pack_publication, publication, quality_rows
 from dashboards.org_pages import render_org_page
-from dashboards.templates import SITE_CSS, SITE_JS
+from dashboards.org_tree import CENTER, GROUP, OrgTree, OrgUnit, build_org_tree, scope_tree
+from dashboards.site_folder import (
+    FULL,
+    PACK,
+    SiteFolderError,
+    SiteMark,
+    claim,
+    read_mark,
+    stale_pages,
+    write_atomic,
+    write_mark,
+)
+from dashboards.templates import static_bytes
 
 log = logging.getLogger(__name__)
 
 BUILT_AT_FORMAT = "%Y-%m-%d %H:%M %Z"
-# Folders of org pages; stale pages in them (a unit that closed, a previous full build in a
-# folder now holding a scoped build) are removed.
-PAGE_FOLDERS = (*TIERS[1:], CENTER)
 HASH_PATTERN = re.compile(rb'<meta name="opsvalue-content-hash" content="([0-9a-f]+)">')
 MAX_PAGE_BYTES = 2 * 1024 * 1024  # the issue's page-weight limit, plotly.js excluded
 
@@ -147,14 +148,16 @@ def site_context(marts: Marts, org: str | None = None) -> SiteContext:
         if (r.get("org_level"), r.get("org_code")) in keys
     ]
     values = values_by_unit(fct)
+    scoped = tree.root != full.root
     return SiteContext(
         tree=tree,
         values=values,
         metric_months=metric_latest_months(values),
         infos=metric_infos(marts.rows("marts.dim_metric_catalog")),
-        publication=publication(marts),
+        # a scoped pack names the KPI holds of its own units only (see notices.held_kpis)
+        publication=pack_publication(publication(marts, keys)) if scoped else publication(marts),
         paths=site_paths(tree),
-        scoped=tree.root != full.root,
+        scoped=scoped,
     )
 
 
@@ -169,9 +172,13 @@ def render_pages(marts: Marts, ctx: SiteContext) -> list[RenderedPage]:
         )
     )
     gates = marts.rows("meta.source_gate_state") if marts.has("meta.source_gate_state") else None
-    pages.append(
-        render_quality_page(ctx, quality_rows(marts.rows("marts.data_quality_scorecard")), gates)
-    )
+    quality = quality_rows(marts.rows("marts.data_quality_scorecard"))
+    if ctx.scoped:
+        # The scorecard counts the whole group's deliveries and has no org: a pack shows no
+        # figure of it (render_quality_page says why), and no gate reason or file name.
+        gates = pack_gate_rows(gates) if gates is not None else None
+        quality = []
+    pages.append(render_quality_page(ctx, quality, gates))
     return pages
 
 
@@ -186,25 +193,11 @@ def finish_page(page: RenderedPage, built_at: datetime) -> tuple[str, bytes]:
 # --- writing ----------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    # Replace in one step, so a web server never serves a half-written page.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_if_changed(path: Path, data: bytes) -> bool:
     """Write `data` unless the file already holds exactly it; True when written."""
     if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
         return False
-    _write_atomic(path, data)
+    write_atomic(path, data)
     return True
 
 
@@ -221,7 +214,7 @@ def write_page(path: Path, digest: str, data: bytes) -> bool:
     """Write a page unless the file holds the same content (by hash); True when written."""
     if stored_hash(path) == digest:
         return False
-    _write_atomic(path, data)
+    write_atomic(path, data)
     return True
 
 
@@ -235,28 +228,16 @@ def write_plotlyjs(site_dir: Path) -> Path | None:
 def write_assets(site_dir: Path, ctx: SiteContext) -> tuple[list[Path], int]:
     """The shared assets; (those written, total bytes of all of them)."""
     written = [p for p in [write_plotlyjs(site_dir)] if p]
-    for name, text in (
-        (SITE_CSS_FILE, SITE_CSS + "\n"),
-        (SITE_JS_FILE, SITE_JS + "\n"),
-        (UNITS_JS_FILE, units_script(ctx)),
+    for name, data in (
+        (SITE_CSS_FILE, static_bytes(SITE_CSS_FILE)),
+        (SITE_JS_FILE, static_bytes(SITE_JS_FILE)),
+        (UNITS_JS_FILE, units_script(ctx).encode("utf-8")),
     ):
         path = site_dir / ASSETS_DIR / name
-        if write_if_changed(path, text.encode("utf-8")):
+        if write_if_changed(path, data):
             written.append(path)
     total = sum(p.stat().st_size for p in (site_dir / ASSETS_DIR).iterdir() if p.is_file())
     return written, total
-
-
-def remove_stale_pages(site_dir: Path, keep: Iterable[Path]) -> list[Path]:
-    """Delete pages of earlier builds that are not part of this one."""
-    kept = {p.resolve() for p in keep}
-    candidates = list(site_dir.glob("*.html"))
-    for folder in PAGE_FOLDERS:
-        candidates += (site_dir / folder).glob("*.html")
-    removed = [p for p in candidates if p.resolve() not in kept]
-    for path in removed:
-        path.unlink()
-    return sorted(removed)
 
 
 def largest(pages: Sequence[tuple[Path, int]]) -> tuple[Path | None, int]:
@@ -273,14 +254,23 @@ def build_site(
     """Build the dashboard site from the warehouse's marts into `site_dir`.
 
     With `org`, the site holds only that unit and its subtree (a manager's pack): no other
-    unit's code, name or values in any file. Raises ValueError when `org` is unknown.
+    unit's code, name or values in any file. Raises ValueError when `org` is unknown, and
+    SiteFolderError (a ValueError) when `site_dir` is not a folder this build may write into
+    (dashboards.site_folder): nothing is written then.
     """
     started = time.perf_counter()
     built_at = built_at or datetime.now().astimezone()
     marts = read_marts(Path(warehouse))
     ctx = site_context(marts, org)
     rendered = render_pages(marts, ctx)
+    scope = SiteMark(PACK, ctx.tree.root) if ctx.scoped else SiteMark(FULL)
+    previous = claim(site_dir, scope)
+    relpaths = [page.path.as_posix() for page in rendered]
     site_dir.mkdir(parents=True, exist_ok=True)
+    # Listed before any page is written, so a build that dies half-way leaves no page of ours
+    # unlisted: the next build may still delete it.
+    earlier = previous.pages if previous is not None and previous.pages is not None else ()
+    write_mark(site_dir, replace(scope, pages=tuple(sorted({*earlier, *relpaths}))))
     assets_written, assets_bytes = write_assets(site_dir, ctx)
     pages, written, sizes = [], [], []
     for page in rendered:
@@ -290,7 +280,10 @@ def build_site(
             written.append(path)
         pages.append(path)
         sizes.append((path, path.stat().st_size))
-    removed = remove_stale_pages(site_dir, pages)
+    removed = stale_pages(site_dir, previous, relpaths)
+    for path in removed:
+        path.unlink()
+    write_mark(site_dir, replace(scope, pages=tuple(relpaths)))
     biggest, biggest_bytes = largest(sizes)
     if biggest_bytes > MAX_PAGE_BYTES:
         log.warning("site: %s is %.1f MB, over the 2 MB page budget", biggest, biggest_bytes / 1e6)
@@ -328,14 +321,43 @@ VERSION_FILE = ".publication"
 
 
 def site_version(site_dir: Path) -> str | None:
-    """The publication the site at `site_dir` shows (None before the first atomic build)."""
+    """The publication the site at `site_dir` shows; None when it is not a full site build.
+
+    A folder without the full site's marker (a build from before markers, or one a pack was
+    built into) shows no known publication, so the pipeline's next run rebuilds it.
+    """
+    try:
+        mark = read_mark(site_dir)
+    except SiteFolderError:
+        return None
     marker = site_dir / VERSION_FILE
-    return marker.read_text().strip() if marker.is_file() else None
+    if mark is None or mark.kind != FULL or not marker.is_file():
+        return None
+    return marker.read_text().strip()
+
+
+def versions_dir(site_dir: Path) -> Path:
+    """Where the builds behind the live site's link are kept: `<site>.versions/`."""
+    return site_dir.with_name(site_dir.name + ".versions")
+
+
+def live_site_role(path: Path, site_dir: Path) -> str | None:
+    """ "live" when `path` is the live site (its link, or any path resolving to the build it
+    shows), "versions" when it is in the kept builds behind the link, else None."""
+    target = Path(os.path.realpath(path))
+    if Path(os.path.abspath(path)) == Path(os.path.abspath(site_dir)):
+        return "live"
+    if site_dir.exists() and target == Path(os.path.realpath(site_dir)):
+        return "live"
+    versions = Path(os.path.realpath(versions_dir(site_dir)))
+    if target == versions or versions in target.parents:
+        return "versions"
+    return None
 
 
 def publish_site(warehouse: Path, site_dir: Path, version: str) -> SiteResult:
     """Build the site for publication `version` beside the live one, then swap it in."""
-    versions = site_dir.with_name(site_dir.name + ".versions")
+    versions = versions_dir(site_dir)
     versions.mkdir(parents=True, exist_ok=True)
     for leftover in site_dir.parent.glob(f".{site_dir.name}.*.swap"):
         leftover.unlink(missing_ok=True)
@@ -347,10 +369,11 @@ def publish_site(warehouse: Path, site_dir: Path, version: str) -> SiteResult:
     build = versions / f"{datetime.now():%Y%m%dT%H%M%S}-{os.urandom(3).hex()}"
     if live:
         shutil.copytree(live, build, copy_function=os.link, symlinks=True)
+        adopt_live_copy(build)
     else:
         build.mkdir()
     result = build_site(warehouse, build)
-    _write_atomic(build / VERSION_FILE, (version + "\n").encode())
+    write_atomic(build / VERSION_FILE, (version + "\n").encode())
     _swap_link(site_dir, build)
     # keep the new build and the one before it (a browser may still be on one of its pages);
     # anything else is an older build or one a crash left half-written
@@ -358,6 +381,21 @@ def publish_site(warehouse: Path, site_dir: Path, version: str) -> SiteResult:
         if path.is_dir() and path not in (build, live):
             shutil.rmtree(path, ignore_errors=True)
     return result
+
+
+def adopt_live_copy(build: Path) -> None:
+    """Mark a copy of the live site as the full site, whatever its marker said.
+
+    Only publish_site writes the builds behind the live link. One from before markers has
+    none, and one an older version built a pack into may say anything: its pages are all
+    replaced or removed by this build (stale_pages' fallback for a mark without pages).
+    """
+    try:
+        mark = read_mark(build)
+    except SiteFolderError:
+        mark = None
+    if mark is None or mark.kind != FULL:
+        write_mark(build, SiteMark(FULL))
 
 
 def _swap_link(link: Path, target: Path) -> None:

@@ -1,7 +1,7 @@
 """`opsvalue` command line: generate demo extracts and run the pipeline through Dagster.
 
 One module per command family: `pipeline` (demo, run, generate), `catalog`, `site` (site,
-serve) and `status`. The pipeline itself is started through `core.runner`.
+serve), `status`, `withdraw` and `rebuild`. The pipeline itself is started through `core.runner`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from rich.markup import escape
 
 from dagster_project.cli.catalog import add_catalog_parser
 from dagster_project.cli.pipeline import add_pipeline_parsers
+from dagster_project.cli.rebuild import add_rebuild_parser
 from dagster_project.cli.site import add_site_parsers
 from dagster_project.cli.status import add_status_parser
+from dagster_project.cli.withdraw import add_withdraw_parser
 from dagster_project.core.faults import Fault
 from dagster_project.core.settings import get_settings
 
@@ -34,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_catalog_parser(sub)
     add_site_parsers(sub)
     add_status_parser(sub)
+    add_withdraw_parser(sub)
+    add_rebuild_parser(sub)
     return parser
 
 

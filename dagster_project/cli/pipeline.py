@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dagster_project.cli import args as arg_types
+from dagster_project.cli.rebuild import rebuild_and_report
 from dagster_project.cli.status import report_gates
 from dagster_project.core.runner import run_pipeline
 from dagster_project.core.settings import Settings, get_settings
@@ -66,20 +67,35 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _set_aside_damaged(settings: Settings) -> None:
-    """`--set-aside-damaged`: rename a damaged working database or snapshot, and say so."""
-    from dagster_project.core import faults
+def _set_aside_damaged(settings: Settings) -> bool:
+    """`--set-aside-damaged`: rename a damaged snapshot or working database (never delete it).
 
-    for path, then in (
-        (settings.work_db_path, "rebuilt from the extracts in data/raw"),
-        (settings.warehouse_path, "published anew from the working database"),
-    ):
-        problem = faults.database_problem(path)
-        if problem:
-            aside = faults.set_aside(path)
-            CONSOLE.print(
-                f"[yellow]set aside[/] {escape(problem)}: now {escape(str(aside))}; {then}"
-            )
+    True when the working database was set aside and a published snapshot can give back what
+    data/raw cannot (definition history, ledger, releases): the caller then runs the rebuild
+    (`opsvalue rebuild`), since a run from data/raw alone would lose that history.
+    """
+    from dagster_project.core import faults
+    from dagster_project.core.state import published_fingerprint
+
+    snapshot_problem = faults.database_problem(settings.warehouse_path)
+    if snapshot_problem:
+        aside = faults.set_aside(settings.warehouse_path)
+        CONSOLE.print(
+            f"[yellow]set aside[/] {escape(snapshot_problem)}: now {escape(str(aside))}; "
+            "published anew from the working database"
+        )
+    work_problem = faults.database_problem(settings.work_db_path)
+    if not work_problem:
+        return False
+    aside = faults.set_aside(settings.work_db_path)
+    restorable = published_fingerprint(settings.warehouse_path) is not None
+    then = (
+        "rebuilt from data/raw and the last published snapshot (`opsvalue rebuild`)"
+        if restorable
+        else "built from the extracts in data/raw: no readable snapshot holds its history"
+    )
+    CONSOLE.print(f"[yellow]set aside[/] {escape(work_problem)}: now {escape(str(aside))}; {then}")
+    return restorable
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -87,8 +103,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     started = time.perf_counter()
-    if args.set_aside_damaged:
-        _set_aside_damaged(settings)
+    if args.set_aside_damaged and _set_aside_damaged(settings):
+        return rebuild_and_report(settings, accept=False)
     check_pipeline_paths(settings)  # before generating: a run that cannot finish starts nothing
     if not _raw_has_files(settings.raw_dir):
         CONSOLE.print(f"[bold]no extracts in {settings.raw_dir}[/]: generating demo data")
@@ -99,13 +115,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except guard.GenerationRefused as exc:  # someone else's files in data/raw, or no room
             CONSOLE.print(f"[bold red]not generated[/]: {escape(str(exc))}")
             return 1
-    from dagster_project.core.warehouse import PipelineBusy
+    from dagster_project.core.warehouse import PipelineBusy, WorkingDatabaseLost
 
     try:
         ok = _run_with_progress(settings)
     except PipelineBusy as exc:
         CONSOLE.print(f"[bold yellow]not started[/]: {exc}")
         return 3
+    except WorkingDatabaseLost as exc:
+        CONSOLE.print(f"[bold red]not started[/]: {escape(str(exc))}")
+        return 1
     elapsed = time.perf_counter() - started
     if not ok:
         return 1
@@ -123,15 +142,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from dagster_project.core.warehouse import PipelineBusy
+    from dagster_project.core.warehouse import PipelineBusy, WorkingDatabaseLost
 
-    if args.set_aside_damaged:
-        _set_aside_damaged(get_settings())
+    settings = get_settings()
+    if args.set_aside_damaged and _set_aside_damaged(settings):
+        return rebuild_and_report(settings, accept=False)
     try:
-        ok = _run_with_progress(get_settings())
+        ok = _run_with_progress(settings)
     except PipelineBusy as exc:
         CONSOLE.print(f"[bold yellow]not started[/]: {exc}")
         return 3
+    except WorkingDatabaseLost as exc:
+        CONSOLE.print(f"[bold red]not started[/]: {escape(str(exc))}")
+        return 1
     return 0 if ok else 1
 
 
@@ -236,6 +259,7 @@ def _add_set_aside(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set-aside-damaged",
         action="store_true",
-        help="first rename a damaged working database or published snapshot to "
-        "<name>.damaged-<time> (kept, not deleted), so the run rebuilds or republishes it",
+        help="first rename a damaged published snapshot or working database to "
+        "<name>.damaged-<time> (kept, not deleted); the snapshot is published anew, the working "
+        "database rebuilt as `opsvalue rebuild` does (from data/raw and the last snapshot)",
     )

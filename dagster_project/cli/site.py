@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from pathlib import Path
 
@@ -30,27 +29,42 @@ def org_code(text: str) -> str:
     return code.upper()
 
 
+def pack_dir(site_dir: Path, org: str) -> Path:
+    """A pack's default folder, beside the live site: data/site-lif-js."""
+    return site_dir.parent / f"site-{org.lower()}"
+
+
 def cmd_site(args: argparse.Namespace) -> int:
     from dagster_project.core.warehouse import PipelineBusy, pipeline_lock
     from dagster_project.defs.publish.snapshot import published_fingerprint
     from dashboards import build_site, publish_site
+    from dashboards.site import live_site_role
 
     settings = get_settings()
-    if args.org:
-        default = settings.site_dir.parent / f"site-{args.org.lower()}"
-    else:
-        default = settings.site_dir
+    default = pack_dir(settings.site_dir, args.org) if args.org else settings.site_dir
     out = Path(args.out) if args.out else default
+    role = live_site_role(out, settings.site_dir)
     # before anything is built: the live site stays as it is
     check_published_snapshot(settings.warehouse_path)
     check_writable_folder(out.parent, "where the site is built")
     try:
-        if os.path.abspath(out) == os.path.abspath(settings.site_dir) and not args.org:
+        if role is not None and args.org:
+            raise ValueError(
+                f"{out} is the live dashboards ({settings.site_dir}) or one of their kept "
+                f"builds: a pack never replaces them. Build it into its own folder, e.g. "
+                f"--out {pack_dir(settings.site_dir, args.org)}"
+            )
+        if role == "versions":
+            raise ValueError(
+                f"{out} is one of the kept builds behind the live dashboards "
+                f"({settings.site_dir}): run `opsvalue site` without --out to rebuild them"
+            )
+        if role == "live":
             # the live dashboards: built beside them and swapped in, like the pipeline does,
             # and never while a run is publishing them
             version = published_fingerprint(settings.warehouse_path) or "manual"
             with pipeline_lock(settings):
-                result = publish_site(settings.warehouse_path, out, version)
+                result = publish_site(settings.warehouse_path, settings.site_dir, version)
         else:
             result = build_site(settings.warehouse_path, out, org=args.org)
     except (ValueError, FileNotFoundError, PipelineBusy) as exc:
@@ -89,7 +103,11 @@ def add_site_parsers(sub: argparse._SubParsersAction) -> None:
     site.add_argument(
         "--org", type=org_code, help="only this unit and its subtree (a manager's pack)"
     )
-    site.add_argument("--out", help="target folder (default data/site, or data/site-<org>)")
+    site.add_argument(
+        "--out",
+        help="target folder (default data/site, or data/site-<org>); a folder opsvalue site "
+        "did not write must be new or empty, and a pack never goes into the live site",
+    )
     site.set_defaults(func=cmd_site)
 
     serve = sub.add_parser("serve", help="serve the dashboard site on localhost")

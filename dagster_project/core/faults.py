@@ -3,8 +3,9 @@
 A damaged database file (truncated, overwritten, a folder in its place), a folder the pipeline
 cannot write, an unusable DAGSTER_HOME: each becomes a `Fault` naming the path, what is wrong
 and what to do, which the CLI prints instead of a traceback. Finding a fault changes nothing:
-damaged files are only read, and are moved aside (`set_aside`) only when the user asks for it
-(`opsvalue run --set-aside-damaged`).
+damaged files are only read, and are moved aside (`set_aside`, never deleted) only when the user
+asks for it (`opsvalue run --set-aside-damaged`; a damaged working database then goes to
+`opsvalue rebuild`, which restores its history from the last snapshot).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ HEADER_BYTES = 3 * 4096
 # what DuckDB says when another process holds the file: in use, not damaged
 LOCK_CONFLICT = "Could not set lock"
 SET_ASIDE_HINT = "`opsvalue run --set-aside-damaged`"
+REBUILD_HINT = "`opsvalue rebuild`"
 
 
 class Fault(RuntimeError):
@@ -71,17 +73,29 @@ def database_problem(path: Path) -> str | None:
     return None
 
 
-def check_working_database(path: Path) -> None:
-    """Fault when the pipeline's working database exists but cannot be read."""
+def check_working_database(path: Path, restorable: bool = True) -> None:
+    """Fault when the pipeline's working database exists but cannot be read.
+
+    `restorable`: a published snapshot holds what data/raw cannot give back (definition history,
+    ledger, releases), so the way out is `opsvalue rebuild`; without one, only data/raw is left.
+    """
     problem = database_problem(path)
-    if problem:
-        raise Fault(
-            f"the working database is damaged: {problem}. Nothing was changed.",
-            f"Restore it from a backup, or run {SET_ASIDE_HINT}: it moves the file aside "
-            "(kept, renamed *.damaged-<time>) and rebuilds the working database from the "
-            "extracts in data/raw; the published snapshot and the dashboards stay as they "
-            "are until that run publishes.",
+    if not problem:
+        return
+    if restorable:
+        todo = (
+            f"Run {REBUILD_HINT} (or {SET_ASIDE_HINT}, which does the same): the damaged file "
+            "is moved aside (kept, never deleted) and the working database rebuilt from the "
+            "extracts in data/raw and the last published snapshot, which keeps the definition "
+            "and ledger history; it publishes only once it reproduces what was published."
         )
+    else:
+        todo = (
+            f"Restore it from a backup, or run {SET_ASIDE_HINT}: it moves the file aside (kept, "
+            "renamed *.damaged-<time>) and builds the working database from the extracts in "
+            "data/raw; no readable snapshot was published, so there is no history to restore."
+        )
+    raise Fault(f"the working database is damaged: {problem}. Nothing was changed.", todo)
 
 
 def check_published_snapshot(path: Path) -> None:
@@ -136,5 +150,13 @@ def check_pipeline_paths(settings: Settings) -> None:
     check_writable_folder(settings.work_db_path.parent, "the working database's folder")
     check_writable_folder(settings.warehouse_path.parent, "where the snapshot is published")
     check_writable_folder(settings.site_dir.parent, "where the dashboards are published")
-    check_working_database(settings.work_db_path)
+    check_working_database(settings.work_db_path, restorable(settings))
     check_published_snapshot(settings.warehouse_path)
+
+
+def restorable(settings: Settings) -> bool:
+    """Whether a readable published snapshot can give a lost working database its history."""
+    # imported here: core.state imports core.warehouse, which imports this module
+    from dagster_project.core.state import published_fingerprint
+
+    return published_fingerprint(settings.warehouse_path) is not None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from dagster_project.core import state
 from dagster_project.core.faults import check_pipeline_paths
 from dagster_project.core.settings import Settings
+from dagster_project.core.state import refuse_lost_working_database
 from dagster_project.core.warehouse import connect, pipeline_lock
 
 if TYPE_CHECKING:
@@ -66,20 +67,30 @@ def prepare_instance(settings: Settings) -> None:
     ensure_manifest()
 
 
-def forget_missing_products(settings: Settings) -> None:
-    """A snapshot or site that is gone (deleted, or set aside as damaged) is made again.
+def forget_changed_products(settings: Settings) -> None:
+    """The state's records of what the snapshot and the site show, put right before a run.
 
-    The dbt step decides from the working database's state alone whether the run has work to
-    do (it never looks at the files downstream of it); when the files that state says were
-    published are gone, the state is corrected here, before the run, so the run republishes.
+    The dbt step decides from `meta.pipeline_state` alone whether a run has work to do; it never
+    opens the files downstream of it. When the published snapshot or the site is no longer what
+    that state says (deleted, damaged, replaced by hand, or the settings point elsewhere), the
+    record is dropped here, so the run publishes and builds them again.
     """
     if not settings.work_db_path.is_file():
         return
+    from dashboards import site_version  # the site's own record of the build it shows
+
+    published = state.published_fingerprint(settings.warehouse_path)
+    shown = site_version(settings.site_dir)
     with connect(settings) as con:
-        if not settings.warehouse_path.exists():
+        if state.read_existing(con, state.PUBLISHED) not in (None, published):
             state.forget(con, state.PUBLISHED)
-        if not (settings.site_dir / "index.html").exists():
+        if state.read_existing(con, state.SITE) not in (None, shown):
             state.forget(con, state.SITE)
+
+
+# What a rebuild leaves out while it proves the rebuilt marts (cli/rebuild.py): it loads nothing
+# new and publishes nothing until the proof holds.
+NOT_BUILT_ONLY = ("ingest", "publish", "dashboards")
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,7 @@ def output_to(path: Path) -> Iterator[None]:
 
 def run_pipeline(
     settings: Settings,
+    build_only: bool = False,
     *,
     log_path: Path | None = None,
     on_event: Callable[[EventLogEntry], None] | None = None,
@@ -131,12 +143,15 @@ def run_pipeline(
 ) -> RunOutcome:
     """Materialise every asset in-process, with the definitions `dagster dev` shows.
 
+    `build_only`: only the dbt models and the KPI checks, on the working database as it is.
     With `log_path`, everything the run prints (Dagster's log at INFO, dbt's node lines) goes
     to that file instead of the terminal; `on_event` receives each event of the run's event
     log as it is written (the CLI's progress and summary). The outcome is true on success.
 
     Raises core.faults.Fault, before anything is written, when a folder the run writes is not
-    writable or a database it reads is damaged.
+    writable or a database it reads is damaged; WorkingDatabaseLost (before anything is
+    written) when the working database is gone but a snapshot was published: that takes
+    `opsvalue rebuild`.
     """
     check_pipeline_paths(settings)
     prepare_instance(settings)
@@ -145,18 +160,32 @@ def run_pipeline(
     from dagster_project.definitions import defs
 
     job = defs.resolve_job_def("refresh")
+    selection = None
+    if build_only:
+        graph = defs.resolve_asset_graph()
+        selection = sorted(
+            (
+                key
+                for key in graph.materializable_asset_keys
+                if graph.get(key).group_name not in NOT_BUILT_ONLY
+            ),
+            key=lambda key: key.to_user_string(),
+        )
     run_id = run_id or str(uuid.uuid4())
     quiet = output_to(log_path) if log_path else nullcontext()
     # held for the whole run, so no other run (CLI, sensor, schedule) writes in between
-    with pipeline_lock(settings), dg.DagsterInstance.get() as instance:
-        forget_missing_products(settings)
-        if on_event:
-            instance.add_event_listener(run_id, on_event)
-        with quiet:
-            result = job.execute_in_process(
-                instance=instance,
-                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-                raise_on_error=False,
-                run_id=run_id,
-            )
+    with pipeline_lock(settings):
+        refuse_lost_working_database(settings)
+        forget_changed_products(settings)
+        with dg.DagsterInstance.get() as instance:
+            if on_event:
+                instance.add_event_listener(run_id, on_event)
+            with quiet:
+                result = job.execute_in_process(
+                    instance=instance,
+                    run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                    raise_on_error=False,
+                    run_id=run_id,
+                    asset_selection=selection,
+                )
     return RunOutcome(result.success, run_id, log_path)

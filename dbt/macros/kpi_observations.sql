@@ -1,5 +1,6 @@
 {#-
-  The observations behind the published KPIs, shared by fct_kpi_values and kpi_batch_months.
+  The observations behind the published KPIs, shared by fct_kpi_values and
+  int_kpi_months_observed_by_batch.
 
   One scan per semantic model turns every record into one observation per metric it feeds: the
   metric, the event date of the metric's time dimension, and its numerator, denominator or
@@ -85,7 +86,7 @@
                 }{% if not loop.last %},{% endif %}
                 {%- endfor %}
             ], recursive := true)
-        from {{ scan.model.relation }}
+        from {{ ref(scan.model.node_name) }}
         {%- if row_filter %}
         where {{ row_filter }}
         {%- endif %}
@@ -132,8 +133,9 @@
 
 
 {% macro kpi_depends_on() -%}
-    {#- Every model a semantic model rests on, for dbt's DAG: fct_kpi_values and kpi_batch_months
-        read them through the semantic index (relation names, not ref()), which dbt cannot see.
+    {#- Every model a semantic model rests on, for dbt's DAG: fct_kpi_values and the
+        int_kpi_months_* models ref() them by names taken from the semantic index when they run,
+        which dbt cannot see while parsing.
         Rendered as SQL comments; the ref() calls are what dbt records while parsing. -#}
     {%- for name in [
         'fct_claims', 'fct_applications', 'fct_endorsements', 'fct_policies_in_force_monthly',
@@ -146,9 +148,9 @@
 
 
 {% macro kpi_delete_gone_batch_months() -%}
-    {#- kpi_batch_months' post-hook: forget the batches that left their fact (a corrected file
-        replaces its batch, a file re-delivered empty removes it). Rendered while parsing too,
-        when the semantic index is not known yet. -#}
+    {#- int_kpi_months_observed_by_batch's post-hook (dbt_project.yml): forget the batches that
+        left their fact (a corrected file replaces its batch, a file re-delivered empty removes
+        it). Rendered while parsing too, when the semantic index is not known yet. -#}
     {%- if execute %}
         {%- set index = kpi_semantic_index() %}
         {%- set batched = [] %}
@@ -180,7 +182,7 @@
     delete from {{ this }}
     where not exists (
         select 1
-        from {{ ref('kpi_month_inputs') }} as inputs
+        from {{ ref('int_kpi_months_fingerprinted') }} as inputs
         where
             inputs.metric_name = {{ this }}.metric_name
             and inputs.period_start = {{ this }}.period_start

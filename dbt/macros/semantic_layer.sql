@@ -29,9 +29,12 @@
         {%- set node_config = node.get('config', {}) -%}
         {#- batched: a batch-incremental fact (macros/incremental_batches.sql), whose rows carry
             the _source_file and _batch_id they came from; a batch's rows never change -#}
+        {#- relation: for SQL rendered outside a model (hooks); a model reads the semantic
+            model's node through ref(node_name), which a unit test's given rows can stand in for -#}
         {%- do models.update({sm.name: {
             'name': sm.name,
             'relation': sm.node_relation.relation_name,
+            'node_name': node.get('name'),
             'model': sm.model,
             'batched': node_config.get('materialized') == 'incremental'
                 and node_config.get('unique_key') == '_source_file',

@@ -153,7 +153,20 @@ def test_run_and_status_refuse_a_damaged_working_database(ws, how):
     damage(ws.work_db, how)
     before = snapshot_site_and_work(ws)
     for command in ("run", "status", "demo"):
-        assert_fault(opsvalue(ws, command), "working database is damaged", str(ws.work_db))
+        result = opsvalue(ws, command)
+        # a snapshot is published: the way out keeps its history
+        assert_fault(result, "working database is damaged", str(ws.work_db), "`opsvalue rebuild`")
+    assert snapshot_site_and_work(ws) == before
+
+
+@pytest.mark.parametrize("how", ["empty", "garbage"])
+def test_a_damaged_working_database_without_a_snapshot_points_to_data_raw(ws, how):
+    damage(ws.work_db, how)
+    ws.warehouse.unlink()
+    before = snapshot_site_and_work(ws)
+    result = opsvalue(ws, "run")
+    assert_fault(result, "working database is damaged", "no readable snapshot", "--set-aside")
+    assert "`opsvalue rebuild`" not in result.stderr
     assert snapshot_site_and_work(ws) == before
 
 
@@ -165,20 +178,79 @@ def kpis(path: Path) -> list[tuple]:
         ).fetchall()
 
 
-def test_set_aside_damaged_keeps_the_damaged_files_and_rebuilds(ws, built):
+def history(path: Path) -> dict[str, list]:
+    """What only the working database and the snapshot know: definition versions and ledger."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {
+            "versions": con.execute(
+                "select metric_name, definition_version, definition_hash, changed_at "
+                "from marts.metric_definition_history order by all"
+            ).fetchall(),
+            "ledger": con.execute(
+                "select ledger_id, source, file_name, file_hash, row_count, status, batch_id "
+                "from meta.file_ledger order by ledger_id"
+            ).fetchall(),
+        }
+
+
+def test_set_aside_damaged_with_both_files_damaged_keeps_them_and_builds_from_raw(ws, built):
     damage(ws.work_db, "half")
     damage(ws.warehouse, "garbage")
     damaged = {"work": state_of(ws.work_db), "snapshot": state_of(ws.warehouse)}
     result = opsvalue(ws, "run", "--set-aside-damaged")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "set aside" in result.stderr
+    assert "no readable snapshot" in result.stderr  # nothing could give the history back
     kept_work = list(ws.work_db.parent.glob(f"{ws.work_db.name}.damaged-*"))
     kept_snapshot = list(ws.warehouse.parent.glob(f"{ws.warehouse.name}.damaged-*"))
     assert [state_of(p) for p in kept_work] == [damaged["work"]]
     assert [state_of(p) for p in kept_snapshot] == [damaged["snapshot"]]
-    # rebuilt from the extracts: the same KPIs as the workspace it was copied from
+    # built from the extracts: the same KPIs as the workspace it was copied from
     assert kpis(ws.warehouse) == kpis(built.warehouse)
     assert (ws.site_dir / "index.html").is_file()
+
+
+@pytest.mark.parametrize("how", ["half", "folder"])
+def test_set_aside_damaged_working_database_is_rebuilt_from_the_snapshot(ws, built, how):
+    damage(ws.work_db, how)
+    damaged = state_of(ws.work_db)
+    before = history(ws.warehouse)
+    result = opsvalue(ws, "run", "--set-aside-damaged")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output
+    assert "set aside" in result.stderr and "rebuild" in result.stderr
+    assert "nothing published moved" in result.stderr  # the rebuild's own proof ran
+    kept = list(ws.work_db.parent.glob(f"{ws.work_db.name}.damaged-*"))
+    assert [state_of(p) for p in kept] == [damaged]
+    # the history came back from the snapshot, not from data/raw alone
+    assert history(ws.warehouse) == before
+    assert kpis(ws.warehouse) == kpis(built.warehouse)
+    with duckdb.connect(str(ws.work_db), read_only=True) as con:
+        assert con.execute("select count(*) from meta.file_ledger").fetchone()[0] == len(
+            before["ledger"]
+        )
+
+
+def test_rebuild_takes_a_damaged_working_database_and_keeps_it(ws, built):
+    damage(ws.work_db, "empty")
+    result = opsvalue(ws, "rebuild")
+    assert result.returncode == 0, result.stdout + result.stderr
+    kept = list(ws.work_db.parent.glob(f"{ws.work_db.name}.before-rebuild-*"))
+    assert [p.stat().st_size for p in kept] == [0]
+    assert kpis(ws.warehouse) == kpis(built.warehouse)
+
+
+def test_set_aside_damaged_snapshot_is_published_anew_from_the_working_database(ws, built):
+    before = history(ws.warehouse)
+    damage(ws.warehouse, "half")
+    damaged = state_of(ws.warehouse)
+    result = opsvalue(ws, "run", "--set-aside-damaged")
+    assert result.returncode == 0, result.stdout + result.stderr
+    kept = list(ws.warehouse.parent.glob(f"{ws.warehouse.name}.damaged-*"))
+    assert [state_of(p) for p in kept] == [damaged]
+    assert history(ws.warehouse) == before
+    assert kpis(ws.warehouse) == kpis(built.warehouse)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dashboards import SiteResult, build_site
-from tests.dashboards.synthetic import build_warehouse
+from tests.dashboards.synthetic import build_hostile_warehouse, build_warehouse
 
 BUILT_AT = datetime(2026, 11, 2, 7, 30, tzinfo=UTC)
 
@@ -26,3 +26,11 @@ def synthetic_site(
     """The full site built once from the synthetic warehouse; tests must not change it."""
     site_dir = tmp_path_factory.mktemp("site") / "site"
     return site_dir, build_site(synthetic_warehouse, site_dir, built_at=BUILT_AT)
+
+
+@pytest.fixture(scope="session")
+def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SiteResult]:
+    """The full site of a warehouse whose names, labels and sources carry markup payloads."""
+    root = tmp_path_factory.mktemp("hostile")
+    warehouse = build_hostile_warehouse(root / "opsvalue.duckdb")
+    return root / "site", build_site(warehouse, root / "site", built_at=BUILT_AT)

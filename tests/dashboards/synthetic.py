@@ -127,6 +127,15 @@ HELD_CHECK = "row_count_within_range"
 HELD_OWNER = "customer_service"
 HELD_SINCE = datetime(2026, 11, 1, 5, 0)
 PUBLISHED_AT = datetime(2026, 11, 2, 6, 0)
+# a KPI check holds one metric back at one sub-branch outside LIF (meta.kpi_holds)
+HELD_KPI = (
+    "values_within_plausible_bounds",
+    "claims_cycle_time_days",
+    "sub_branch",
+    "PNC-BJ-01",
+    "2026-10: value 400 outside the plausible [0.0, 365.0] (metric)",
+    datetime(2026, 11, 2, 6, 0),
+)
 GAP = ("LIF-JS-01", "service_level_20s", MONTHS[-2])  # no row: the tile's MoM is "–"
 
 
@@ -391,6 +400,11 @@ def _insert_governance(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create table meta.stale_metrics (metric_name varchar, reason varchar)")
     con.execute("insert into meta.stale_metrics values (?, ?)", [STALE_METRIC, STALE_REASON])
     con.execute(
+        "create table meta.kpi_holds (check_name varchar, metric_name varchar, "
+        "org_level varchar, org_code varchar, reason varchar, since timestamp)"
+    )
+    con.execute("insert into meta.kpi_holds values (?, ?, ?, ?, ?, ?)", list(HELD_KPI))
+    con.execute(
         """
         create table marts.data_quality_scorecard (
             source varchar, data_owner varchar, period_start date, rows_delivered bigint,
@@ -449,3 +463,76 @@ def fct_statuses(path: Path, level: str, code: str) -> dict[str, str | None]:
             [level, code, BUILDING_BLOCK, level, code],
         ).fetchall()
     return dict(rows)
+
+
+# Text that must stay text on every page and in every chart (issue 14): HTML comment and script
+# delimiters, markup that plotly.js renders in labels, entities, JavaScript's line separators,
+# quotes, backslashes, template placeholders (ours, plotly's), CJK and emoji.
+HOSTILE_TEXTS = (
+    "<!--",
+    "-->",
+    "</script>",
+    '<a href="http://x">x</a>',
+    "<b>",
+    "<br>",
+    "&amp;",
+    "\u2028",
+    "\u2029",
+    "\"double\" 'single'",
+    "back\\slash \\u003c \\",
+    "理赔中心",
+    "🚀",
+    "<script>alert(1)</script>",
+    "${title}",
+    "%{y}",
+)
+# The branch LIF-JS, its sub-branches and its subsidiary carry the payloads that broke pages:
+# the browser test opens a sub-branch (its own and its parent's line) and the branch (its
+# children's lines in the legend).
+HOSTILE_UNIT_TEXTS = {
+    "LIF": "-->",
+    "LIF-JS": "<!-- branch",
+    "LIF-JS-01": '<a href="http://x">x</a></script>',
+    "LIF-JS-02": "<b>bold</b><br>&amp; \u2028\u2029 \"q\" 'q' back\\slash 理赔 🚀",
+}
+
+
+def hostile_names() -> dict[str, str]:
+    """The name of every unit and center with a payload in it: code -> name."""
+    return {
+        code: f"{name} [{HOSTILE_UNIT_TEXTS.get(code, HOSTILE_TEXTS[i % len(HOSTILE_TEXTS)])}]"
+        for i, (_, code, name) in enumerate(ALL_UNITS)
+    }
+
+
+def hostile_label(i: int, label: str) -> str:
+    """A label with payload number i in it (bracketed: the site trims a trailing U+2028)."""
+    return f"{label} [{HOSTILE_TEXTS[i % len(HOSTILE_TEXTS)]}]"
+
+
+def build_hostile_warehouse(path: Path) -> Path:
+    """The full warehouse with a payload in every org and center name, metric label and source.
+
+    `hostile_label(i, ...)` names metric number i of METRICS; sources keep their original name
+    as a prefix, so `HELD_SOURCE` still starts the held source's name.
+    """
+    build_warehouse(path)
+    with duckdb.connect(str(path)) as con:
+        for code, name in hostile_names().items():
+            con.execute("update marts.dim_org set org_name = ? where org_code = ?", [name, code])
+            con.execute(
+                "update marts.dim_centers set center_name = ? where center_code = ?", [name, code]
+            )
+        for i, metric in enumerate(METRIC_NAMES):
+            con.execute(
+                """
+                update marts.dim_metric_catalog set label = ?, label_zh = ?
+                where metric_name = ?
+                """,
+                [hostile_label(i, METRICS[i][1]), hostile_label(i + 1, METRICS[i][2]), metric],
+            )
+        for i, source in enumerate(("claims", HELD_SOURCE)):
+            renamed = hostile_label(i + 2, source)
+            for table in ("meta.source_gate_state", "marts.data_quality_scorecard"):
+                con.execute(f"update {table} set source = ? where source = ?", [renamed, source])
+    return path

@@ -6,8 +6,10 @@ A screenshot per tier goes to test-artifacts/screenshots/ for review.
 
 from __future__ import annotations
 
+import re
+import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from tests.dashboards.synthetic import (
     METRICS,
     STALE_METRIC,
     fct_statuses,
+    hostile_names,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -258,3 +261,71 @@ def test_any_unit_in_two_clicks_from_any_page(synthetic_site, visit) -> None:
     page.locator('#directory a[data-code="LIF-JS-03"]').click()
     page.wait_for_url("**/sub_branch/lif-js-03.html")
     assert seen.errors == []
+
+
+@pytest.mark.parametrize(
+    ("level", "code", "lines"),
+    [
+        ("sub_branch", "LIF-JS-01", ["LIF-JS-01", "LIF-JS"]),  # a leaf: itself and its parent
+        ("branch", "LIF-JS", ["LIF-JS-01", "LIF-JS-02", "LIF-JS"]),  # children, then itself
+        ("subsidiary", "LIF", ["LIF-JS", "LIF-SH", "LIF"]),
+    ],
+)
+def test_hostile_names_draw_every_chart_with_names_as_text(
+    level: str, code: str, lines: list[str], hostile_site, synthetic_warehouse: Path, visit
+) -> None:
+    """Org names carrying <!--, </script>, links and tags: charts drawn, names shown as text."""
+    site_dir, _ = hostile_site
+    seen = visit(file_url(site_dir, level, code))
+    page = seen.page
+    assert seen.wait_for_plots() == len(fct_statuses(synthetic_warehouse, level, code)) + 1
+    page.select_option("#metric-picker", "claims_cycle_time_days")
+    chart = page.locator("#compare-chart")
+    legend = chart.locator(".legendtext").evaluate_all("els => els.map(e => e.textContent)")
+    names = hostile_names()
+    assert legend == [names[c] for c in lines] + ["Target 目标"]
+    assert page.locator(".js-plotly-plot a, .js-plotly-plot b").count() == 0
+    assert page.locator("#page-error").count() == 0
+    assert page.locator("h1").text_content() == names[code] + code
+    assert seen.errors == []
+
+
+def unreadable_data(page: Path) -> None:
+    content = page.read_text(encoding="utf-8")
+    page.write_text(content.replace('id="page-data">{', 'id="page-data">{,', 1), encoding="utf-8")
+
+
+def empty_chart_data(page: Path) -> None:
+    content = page.read_text(encoding="utf-8")
+    empty = '<script type="application/json" id="page-data">{"sparks":{},"compare":{}}</script>'
+    page.write_text(
+        re.sub(r'<script type="application/json" id="page-data">.*?</script>', empty, content),
+        encoding="utf-8",
+    )
+
+
+def no_plotly(page: Path) -> None:
+    (page.parent.parent / "assets" / "plotly.min.js").unlink()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (unreadable_data, "The charts of this page cannot be shown: its chart data is unreadable."),
+        (empty_chart_data, "Some charts of this page cannot be shown: their data is missing"),
+        (no_plotly, "The charts of this page cannot be shown: the chart library"),
+    ],
+)
+def test_page_that_cannot_draw_its_charts_says_so(
+    damage: Callable[[Path], None], message: str, synthetic_site, tmp_path: Path, visit
+) -> None:
+    site_dir = shutil.copytree(synthetic_site[0], tmp_path / "site")
+    page_path = site_dir / page_relpath("branch", "LIF-JS")
+    damage(page_path)
+    page = visit(page_path.as_uri()).page
+    error = page.locator("#page-error")
+    error.wait_for(state="visible", timeout=10_000)
+    assert error.inner_text().startswith(message)
+    assert error.get_attribute("role") == "alert"
+    page.locator('[data-lang-set="zh"]').click()
+    assert error.inner_text().startswith("本页")

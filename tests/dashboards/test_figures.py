@@ -13,9 +13,12 @@ from dashboards.figures import (
     hover_value,
     month_range,
     month_tick_step,
+    plotly_text,
     sparkline_spec,
 )
 from dashboards.formatting import month_window
+from tests.dashboards.reading import plotly_shown
+from tests.dashboards.synthetic import HOSTILE_TEXTS
 
 MONTHS = month_window(date(2026, 10, 1), 13)
 VALUES = tuple([None] + [0.8 + 0.01 * i for i in range(12)])
@@ -94,3 +97,25 @@ def test_month_range_pads_half_a_month() -> None:
 
 def test_month_tick_step_widens_with_the_window() -> None:
     assert [month_tick_step(n) for n in (6, 13, 24, 36)] == ["M1", "M2", "M3", "M6"]
+
+
+@pytest.mark.parametrize("payload", HOSTILE_TEXTS)
+def test_plotly_text_shows_every_payload_as_written(payload: str) -> None:
+    for text in (payload, f"Unit {payload} name", payload * 2):
+        assert plotly_shown(plotly_text(text)) == (text, [])
+
+
+def test_plotly_shown_would_catch_unescaped_markup() -> None:
+    assert plotly_shown('<a href="http://x">x</a> &amp;') == (
+        "x &",
+        ['<a href="http://x">', "</a>"],
+    )
+
+
+@pytest.mark.parametrize("payload", HOSTILE_TEXTS)
+def test_compare_spec_names_lines_and_target_as_plain_text(payload: str) -> None:
+    lines = [Line(f"A {payload}", VALUES, "#000"), Line(payload, VALUES, "#111")]
+    spec = compare_spec(MONTHS, lines, "days", target=[5.0] * 13, target_name=f"T {payload}")
+    go.Figure(spec)
+    shown = [plotly_shown(trace["name"]) for trace in spec["data"]]
+    assert shown == [(f"A {payload}", []), (payload, []), (f"T {payload}", [])]

@@ -3,15 +3,20 @@ from __future__ import annotations
 import json
 from pathlib import PurePosixPath
 
+import pytest
+
 from dashboards.governance_pages import version_text
-from dashboards.layout import json_for_script, metric_anchor, root_prefix, slug, tr
-from dashboards.model import KpiPoint, MetricInfo, OrgUnit, RankRow
+from dashboards.layout import esc, json_for_script, metric_anchor, root_prefix, slug, tr
+from dashboards.model import KpiPoint, MetricInfo, RankRow
 from dashboards.org_pages import (
     Rankings,
     default_metric,
     scale_position,
     sibling_title,
 )
+from dashboards.org_tree import OrgUnit
+from tests.dashboards.reading import element_text, parse_page
+from tests.dashboards.synthetic import HOSTILE_TEXTS
 
 INFO = MetricInfo("m", "M")
 
@@ -21,10 +26,26 @@ def test_tr_carries_the_chinese_in_data_zh() -> None:
     assert tr(("A & B", "A & B")) == "<span>A &amp; B</span>"
 
 
-def test_json_for_script_cannot_close_the_script_element() -> None:
-    text = json_for_script({"name": "</script><script>alert(1)</script>", "zh": "理赔"})
-    assert "</" not in text and "理赔" in text
-    assert json.loads(text.replace("<\\/", "</"))["name"].startswith("</script>")
+@pytest.mark.parametrize("payload", HOSTILE_TEXTS)
+def test_json_for_script_is_inert_and_lossless(payload: str) -> None:
+    value = {payload: [payload, {"name": f"x {payload} y"}], "n": 1.5}
+    text = json_for_script(value)
+    assert [c for c in ("<", ">", "&", "\u2028", "\u2029") if c in text] == []
+    assert json.loads(text) == value
+
+
+def test_json_for_script_keeps_cjk_and_emoji_readable() -> None:
+    assert json_for_script({"zh": "理赔 🚀"}) == '{"zh":"理赔 🚀"}'
+
+
+@pytest.mark.parametrize("payload", HOSTILE_TEXTS)
+def test_tr_and_esc_keep_every_payload_text(payload: str) -> None:
+    element = tr((payload, payload + " 中"), "h3")
+    parsed = parse_page(element)
+    assert parsed.tag_counts() == {"h3": 1} and parsed.comments == []
+    assert parsed.tags[0][1]["data-zh"] == payload + " 中"
+    assert element_text(element, r"<h3[^>]*>(.*)</h3>") == payload
+    assert esc(payload).count("<") == esc(payload).count(">") == esc(payload).count('"') == 0
 
 
 def test_root_prefix_climbs_out_of_tier_folders() -> None:

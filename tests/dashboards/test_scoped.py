@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from dashboards import build_site
+from dashboards.formatting import format_count, format_value
+from dashboards.site_folder import SiteFolderError
 from tests.dashboards.conftest import BUILT_AT
-from tests.dashboards.synthetic import ALL_UNITS
+from tests.dashboards.synthetic import ALL_UNITS, HELD_SOURCE
 
 PLOTLY_JS = Path("assets/plotly.min.js")
 
@@ -74,6 +78,14 @@ def test_scoped_build_holds_only_the_subtree(branch_pack: Path) -> None:
 def test_scoped_build_has_no_other_units_code_or_name_anywhere(branch_pack: Path) -> None:
     # The moved LIF-JS-03 belonged to LIF-JS until 2026-03: it is another branch's unit now.
     assert leaks(branch_pack, {"LIF-JS", "LIF-JS-01", "LIF-JS-02"}) == []
+    assert byte_leaks(branch_pack, {"LIF-JS", "LIF-JS-01", "LIF-JS-02"}) == []
+
+
+def test_scoped_build_shows_no_kpi_held_at_another_unit(branch_pack: Path) -> None:
+    """The synthetic warehouse holds a KPI back at PNC-BJ-01: not this pack's concern."""
+    for path in branch_pack.rglob("*.html"):
+        content = path.read_text(encoding="utf-8")
+        assert "notice--held-kpi" not in content and 'id="held-kpis"' not in content, path
 
 
 def test_scoped_leak_check_would_catch_a_full_build(synthetic_site) -> None:
@@ -109,16 +121,143 @@ def test_scoped_build_of_a_center_is_its_page_only(
     assert leaks(site_dir, {"C-CC"}) == []
 
 
-def test_scoped_build_over_a_full_build_removes_other_units(
-    synthetic_warehouse: Path, tmp_path: Path
-) -> None:
+def test_scoped_build_refuses_a_full_site_folder(synthetic_warehouse: Path, tmp_path: Path) -> None:
+    """A pack never replaces the group's site (a copy of the live one may be served)."""
     site_dir = tmp_path / "site"
     build_site(synthetic_warehouse, site_dir, built_at=BUILT_AT)
-    build_site(synthetic_warehouse, site_dir, org="PNC", built_at=BUILT_AT)
-    assert leaks(site_dir, {"PNC", "PNC-BJ", "PNC-BJ-01", "PNC-BJ-02"}) == []
+    before = {p: p.read_bytes() for p in site_dir.rglob("*") if p.is_file()}
+    with pytest.raises(SiteFolderError, match="refusing to build a pack for PNC into .* the full"):
+        build_site(synthetic_warehouse, site_dir, org="PNC", built_at=BUILT_AT)
+    assert {p: p.read_bytes() for p in site_dir.rglob("*") if p.is_file()} == before
 
 
 def test_scoped_build_unknown_org_names_the_code(synthetic_warehouse: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'XX-99'"):
         build_site(synthetic_warehouse, tmp_path / "site", org="XX-99")
     assert not (tmp_path / "site").exists()
+
+
+def names_code(content: str, code: str) -> bool:
+    """True when `code` appears in `content` delimited as a code, in a file name too.
+
+    Stricter than `mentions`: "claims_LIF-SH_2026-10.csv" names LIF-SH ("_" delimits it), while
+    "LIF" inside "LIF-JS" and "LIF-JS-0" inside "LIF-JS-01" are still no mention.
+    """
+    pattern = rf"(?<![A-Za-z0-9-]){re.escape(code)}(?![A-Za-z0-9]|-[A-Za-z0-9])"
+    return re.search(pattern, content, re.I) is not None
+
+
+def byte_leaks(site_dir: Path, inside: set[str]) -> list[tuple[str, str]]:
+    """(file, code) for every other unit whose code or name is in the bytes of any file."""
+    found = []
+    for path in sorted(p for p in site_dir.rglob("*") if p.is_file()):
+        content = path.read_bytes().decode("utf-8", errors="replace")
+        for _, code, name in ALL_UNITS:
+            if code not in inside and (names_code(content, code) or name in content):
+                found.append((path.relative_to(site_dir).as_posix(), code))
+    return found
+
+
+def test_names_code_finds_codes_in_file_names_only_whole() -> None:
+    assert names_code("claims_LIF-SH_2026-10.csv", "LIF-SH")
+    assert names_code("see branch/lif-sh.html", "LIF-SH")
+    assert names_code("(LIF-SH-01)", "LIF-SH-01")
+    assert not names_code("LIF-JS-01", "LIF")
+    assert not names_code("LIF-JS-01", "LIF-JS-0")
+    assert not names_code("LIF-JS-01", "LIF-JS")
+
+
+# Gate and quality records naming units outside LIF-JS, as delivered file names and the gate's
+# messages do: a claims file of the Shanghai branch held at the gate, rules that quote org codes.
+LEAKY_GATES = {
+    "claims": (
+        "claims_LIF-SH_2026-10.csv",
+        "claims_LIF-SH_2026-10.csv: 12 rows name org PNC-BJ-01 (Chaoyang Office), unknown",
+    ),
+    HELD_SOURCE: (
+        "contacts_C-CC_Contact Center_2026-10.csv",
+        "contacts_C-CC_Contact Center_2026-10.csv: rows down 60% at Pudong Office (LIF-SH-01)",
+    ),
+}
+LEAKY_RULES = '{"known_org:LIF-SH-01": 7, "Haidian Office": 2, "GRP total": 1}'
+LEAKY_STALE = "held source claims: claims_LIF-SH_2026-10.csv (Shanghai Branch, Harbour Property)"
+
+
+@pytest.fixture(scope="module")
+def leaky_warehouse(tmp_path_factory: pytest.TempPathFactory, synthetic_warehouse: Path) -> Path:
+    warehouse = Path(
+        shutil.copy(synthetic_warehouse, tmp_path_factory.mktemp("leaky") / "w.duckdb")
+    )
+    with duckdb.connect(str(warehouse)) as con:
+        for source, (last_file, reason) in LEAKY_GATES.items():
+            con.execute(
+                """
+                update meta.source_gate_state
+                set state = 'held', check_name = 'known_org', since = timestamp '2026-11-01',
+                    last_file = ?, reason = ?
+                where source = ?
+                """,
+                [last_file, reason, source],
+            )
+        con.execute(
+            "update marts.data_quality_scorecard set rows_quarantined_by_rule = ?", [LEAKY_RULES]
+        )
+        con.execute("drop table meta.stale_metrics")
+        con.execute("create table meta.stale_metrics (metric_name varchar, reason varchar)")
+        con.executemany(
+            "insert into meta.stale_metrics values (?, ?)",
+            [("claims_auto_rate", LEAKY_STALE), ("service_level_20s", LEAKY_STALE)],
+        )
+    return warehouse
+
+
+def test_leaky_warehouse_full_site_shows_the_gate_reasons(
+    leaky_warehouse: Path, tmp_path: Path
+) -> None:
+    """The group's own site keeps every detail; the same check finds them in it."""
+    site_dir = tmp_path / "site"
+    build_site(leaky_warehouse, site_dir, built_at=BUILT_AT)
+    quality = (site_dir / "quality.html").read_text(encoding="utf-8")
+    assert "claims_LIF-SH_2026-10.csv" in quality and "known_org:LIF-SH-01: 7" in quality
+    assert ("quality.html", "LIF-SH") in byte_leaks(site_dir, {"LIF-JS", "LIF-JS-01", "LIF-JS-02"})
+    assert ("quality.html", "PNC-BJ-02") in byte_leaks(site_dir, {"LIF-JS"})  # "Haidian Office"
+
+
+@pytest.mark.parametrize(
+    ("org", "inside"),
+    [
+        ("LIF-JS", {"LIF-JS", "LIF-JS-01", "LIF-JS-02"}),
+        ("LIF", {"LIF", "LIF-JS", "LIF-SH", "LIF-JS-01", "LIF-JS-02", "LIF-JS-03", "LIF-SH-01"}),
+        ("C-CLM", {"C-CLM"}),
+    ],
+)
+def test_scoped_build_gate_and_quality_name_no_outside_unit(
+    leaky_warehouse: Path, tmp_path: Path, org: str, inside: set[str]
+) -> None:
+    site_dir = tmp_path / "pack"
+    build_site(leaky_warehouse, site_dir, org=org, built_at=BUILT_AT)
+    assert byte_leaks(site_dir, inside) == []
+    quality = (site_dir / "quality.html").read_text(encoding="utf-8")
+    # the gates are still stated, without file names or the gate's free text
+    assert 'data-source="claims" data-state="held"' in quality
+    assert ".csv" not in quality and "known_org:" not in quality
+    index = (site_dir / "index.html").read_text(encoding="utf-8")
+    assert "claims held back by known_org since 2026-11-01 00:00" in index
+
+
+def test_scoped_build_quality_page_has_no_group_totals(
+    leaky_warehouse: Path, synthetic_warehouse: Path, tmp_path: Path
+) -> None:
+    site_dir = tmp_path / "pack"
+    build_site(leaky_warehouse, site_dir, org="LIF-JS", built_at=BUILT_AT)
+    quality = (site_dir / "quality.html").read_text(encoding="utf-8")
+    with duckdb.connect(str(synthetic_warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select rows_delivered, rows_loaded, rows_quarantined, pass_rate"
+            " from marts.data_quality_scorecard"
+        ).fetchall()
+    figures = {format_count(n) for r in rows for n in r[:3] if n >= 1000}
+    figures |= {format_value(r[3], "percent") for r in rows}
+    assert sorted(f for f in figures if f in quality) == []
+    assert "Rows delivered" not in quality and "Pass rate" not in quality
+    assert "kept for the whole group, not per unit" in quality

@@ -19,6 +19,7 @@ from tests.dashboards.synthetic import (
     ALL_UNITS,
     BUILDING_BLOCK,
     HELD_CHECK,
+    HELD_KPI,
     HELD_OWNER,
     HELD_SOURCE,
     METRICS,
@@ -177,6 +178,39 @@ def test_build_site_stale_metric_tiles_are_greyed_and_labelled(synthetic_site: S
         assert "tile--stale" in classes
         assert 'class="stale-badge"' in body and ">stale<" in body
         assert all("tile--stale" not in c for m, (c, _, _) in shown.items() if m != STALE_METRIC)
+
+
+def test_build_site_a_kpi_held_at_one_unit_is_stale_there_only(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    check, metric, level, code, reason, _ = HELD_KPI
+    classes, _, body = tiles(read(site_dir, level, code))[metric]
+    assert "tile--stale" in classes
+    badge = re.search(r'class="stale-badge"[^>]* title="([^"]*)"', body)
+    assert badge, body
+    assert check in html.unescape(badge.group(1)) and reason in html.unescape(badge.group(1))
+    for other_level, other in (("sub_branch", "PNC-BJ-02"), ("branch", "PNC-BJ")):
+        classes, _, _ = tiles(read(site_dir, other_level, other))[metric]
+        assert "tile--stale" not in classes, other
+
+
+def test_build_site_names_held_kpis_in_the_notice_and_on_the_quality_page(
+    synthetic_site: Site,
+) -> None:
+    site_dir, result = synthetic_site
+    check, metric, level, code, reason, _ = HELD_KPI
+    notice = re.compile(
+        rf'<p class="notice notice--held-kpi" data-metric="{metric}" data-org-code="{code}" '
+        rf'data-check="{check}" title="([^"]*)"[^>]*>([^<]*)</p>'
+    )
+    for page in result.pages:
+        found = notice.search(page.read_text(encoding="utf-8"))
+        assert found, page
+        assert html.unescape(found.group(1)) == reason
+        assert f"at {level} {code} held back by {check}" in html.unescape(found.group(2))
+    quality = (site_dir / "quality.html").read_text(encoding="utf-8")
+    table = quality[quality.index('id="held-kpis"') :]
+    assert f'data-metric="{metric}" data-org-code="{code}"' in table
+    assert html.escape(reason, quote=False) in table
 
 
 def test_build_site_publication_notice_on_every_page(synthetic_site: Site) -> None:
@@ -355,19 +389,30 @@ def test_build_site_rebuild_rewrites_only_pages_whose_data_changed(
 def test_build_site_removes_pages_no_longer_in_the_site(
     synthetic_warehouse: Path, tmp_path: Path
 ) -> None:
+    """A closed unit's page goes; files the build did not write stay, even pages."""
+    warehouse = Path(shutil.copy(synthetic_warehouse, tmp_path / "copy.duckdb"))
     site_dir = tmp_path / "site"
-    gone = site_dir / "branch" / "closed-branch.html"
-    gone.parent.mkdir(parents=True)
-    gone.write_text("<html>an old unit</html>", encoding="utf-8")
-    keep = site_dir / "notes.txt"
-    keep.write_text("not ours", encoding="utf-8")
-    result = build_site(synthetic_warehouse, site_dir, built_at=BUILT_AT)
-    assert result.removed == [gone] and not gone.exists() and keep.exists()
+    build_site(warehouse, site_dir, built_at=BUILT_AT)
+    foreign = [site_dir / "notes.txt", site_dir / "branch" / "hand-made.html"]
+    for path in foreign:
+        path.write_text("not ours", encoding="utf-8")
+    with duckdb.connect(str(warehouse)) as con:
+        # the unit closed: no current row, no values
+        con.execute(
+            "update marts.dim_org set is_current = false, valid_to = date '2026-10-01'"
+            " where org_code = ?",
+            [TINY_UNIT],
+        )
+        con.execute("delete from marts.fct_kpi_values where org_code = ?", [TINY_UNIT])
+    result = build_site(warehouse, site_dir, built_at=BUILT_AT)
+    gone = page_path(site_dir, "sub_branch", TINY_UNIT)
+    assert result.removed == [gone] and not gone.exists()
+    assert all(path.read_text(encoding="utf-8") == "not ours" for path in foreign)
 
 
 def test_build_site_rewrites_stale_plotlyjs(synthetic_warehouse: Path, tmp_path: Path) -> None:
+    build_site(synthetic_warehouse, tmp_path / "site", built_at=BUILT_AT)
     asset = tmp_path / "site" / "assets" / "plotly.min.js"
-    asset.parent.mkdir(parents=True)
     asset.write_text("/* an older plotly.js */", encoding="utf-8")
     result = build_site(synthetic_warehouse, tmp_path / "site", built_at=BUILT_AT)
     assert asset in result.assets_written
@@ -405,6 +450,7 @@ def test_build_site_all_gates_passing_notice(synthetic_warehouse: Path, tmp_path
     with duckdb.connect(str(warehouse)) as con:
         con.execute("update meta.source_gate_state set state = 'ok'")
         con.execute("delete from meta.stale_metrics")
+        con.execute("delete from meta.kpi_holds")
     build_site(warehouse, tmp_path / "site", built_at=BUILT_AT)
     index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "All data gates passing" in index

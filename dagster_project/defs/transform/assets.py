@@ -13,6 +13,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from dagster_project.core import state
 from dagster_project.core.resources import Warehouse
 from dagster_project.defs.transform.planning import (
+    UNIT_TESTS,
     BuildPlan,
     build_watermark,
     content_fingerprint,
@@ -55,7 +56,7 @@ def dbt_models(
     # dbt runs in a child process and finds both databases through profiles.yml's env_var
     warehouse.settings.export_env()
     with warehouse.connect() as con:
-        watermark = build_watermark(con)
+        watermark = build_watermark(con, warehouse.settings.kpi_checks_path)
         previous = state.read_state(con, state.BUILD_WATERMARK)
         since = json.loads(previous)["ledger_max_id"] if previous else None
         changed_sources, new_batches = ledger_changes(con, since)
@@ -72,7 +73,7 @@ def dbt_models(
     plan = plan_build(load_manifest(), previous, watermark, changed_sources, new_batches)
     if context.is_subset and not plan.rebuild:
         # a selection made in the UI: dagster-dbt selects it, every row is tested
-        args, env = ["build"], BuildPlan(args=[], reason="").env()
+        args, env = ["build", "--exclude", UNIT_TESTS], BuildPlan(args=[], reason="").env()
         context.log.info("dbt build of the selected models")
     else:
         args, env = plan.args, plan.env()

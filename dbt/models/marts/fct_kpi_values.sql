@@ -11,9 +11,9 @@
 {#- Incremental by month: the KPIs of a metric and month are a function of that month's
     observations and the org tree alone (no window reaches across months), so a run recomputes
     only the (metric, month) pairs whose inputs changed. `input_digest` fingerprints those inputs
-    (kpi_month_inputs: the batches that observe the pair, from kpi_batch_months, which indexes
-    each batch once, when it arrives; the month-end snapshots' and monthly extracts'
-    observations; the org tree). Pairs whose digest matches the stored one are left alone; for
+    (int_kpi_months_fingerprinted: the batches that observe the pair, from
+    int_kpi_months_observed_by_batch, which indexes each batch once, when it arrives; the
+    month-end snapshots' and monthly extracts' observations; the org tree). Pairs whose digest matches the stored one are left alone; for
     the others, only the batches that observe them are read again. Late records, corrected
     files, month-end snapshots and reorganisations all show up as changed digests. The post-hook
     (kpi_delete_stale_pairs, dbt_project.yml) drops rows whose pair left the inputs or was
@@ -51,7 +51,7 @@ with
 
 month_inputs as (
 
-    select * from {{ ref('kpi_month_inputs') }}
+    select * from {{ ref('int_kpi_months_fingerprinted') }}
 
 ),
 
@@ -92,7 +92,7 @@ changed_batches as (
     select distinct
         indexed.semantic_model,
         indexed._batch_id
-    from {{ ref('kpi_batch_months') }} as indexed
+    from {{ ref('int_kpi_months_observed_by_batch') }} as indexed
     inner join changed_months
         on
             indexed.metric_name = changed_months.metric_name

@@ -16,6 +16,8 @@ from dagster_project.defs.transform.planning import (
     ALWAYS_BUILT,
     NEW_BATCHES_ENV,
     REBUILD,
+    UNIT_TESTS,
+    build_watermark,
     plan_build,
 )
 
@@ -40,7 +42,7 @@ def test_first_build_project_change_and_alias_change_rebuild_everything(manifest
         (watermark(5, 1, "a"), watermark(9, 7, "a")),
     ]:
         plan = plan_build(manifest, previous, now, {"claims"}, ["b1"])
-        assert plan.rebuild and plan.args == ["build", *REBUILD]
+        assert plan.rebuild and plan.args == ["build", *REBUILD, "--exclude", UNIT_TESTS]
         assert plan.env() == {NEW_BATCHES_ENV: ""}  # every row tested
         assert plan.new_batches is None and not plan.excluded
 
@@ -51,7 +53,12 @@ def test_new_claims_build_what_claims_feed_and_test_only_the_new_batches(manifes
     excluded = set(plan.excluded)
     # what no changed source feeds stays as it is; what claims feed is rebuilt
     assert {"fct_op_costs", "fct_staffing_monthly", "fct_contacts", "fct_tasks"} <= excluded
-    assert not excluded & {"stg_claims__claims", "fct_claims", "kpi_batch_months", *ALWAYS_BUILT}
+    assert not excluded & {
+        "stg_claims__claims",
+        "fct_claims",
+        "int_kpi_months_observed_by_batch",
+        *ALWAYS_BUILT,
+    }
     assert excluded < names(manifest)
     # dbt drops a test when it excludes a node the test reads: every test of what claims feed runs
     by_id = {uid: n["name"] for uid, n in manifest["nodes"].items()}
@@ -65,6 +72,7 @@ def test_new_claims_build_what_claims_feed_and_test_only_the_new_batches(manifes
     for uid in claims_tests:
         assert not {by_id.get(p) for p in manifest["parent_map"][uid]} & excluded, uid
     assert plan.args[:2] == ["build", "--exclude"] and len(plan.args) == 3
+    assert plan.args[2].split() == [UNIT_TESTS, *plan.excluded]  # unit tests run in pytest only
     # both variables always set, so none left in the caller's environment reaches dbt
     assert plan.env() == {NEW_BATCHES_ENV: json.dumps(["b1"])}
     assert plan.new_batches == ("b1",)
@@ -90,6 +98,24 @@ def test_nothing_new_still_builds_what_the_publication_reads(manifest):
     plan = plan_build(manifest, watermark(9, 1, "a"), watermark(9, 1, "a"), set(), [])
     assert not set(plan.excluded) & set(ALWAYS_BUILT)
     assert plan.new_batches == ()
+
+
+def test_changed_kpi_check_thresholds_change_the_watermark_but_rebuild_nothing(manifest, tmp_path):
+    """A relaxed bound must re-run the KPI checks (their holds last until they pass): the
+    watermark changes, and the build is the marts the publication and the checks read."""
+    import duckdb
+
+    config = tmp_path / "kpi_checks.yml"
+    config.write_text("bounds_by_unit: {days: {min: 0, max: 365}}\n")
+    con = duckdb.connect()
+    before = build_watermark(con, config)
+    assert build_watermark(con, config) == before
+    config.write_text("bounds_by_unit: {days: {min: 0, max: 730}}\n")
+    after = build_watermark(con, config)
+    assert after != before
+    assert json.loads(after)["dbt"] == json.loads(before)["dbt"]
+    plan = plan_build(manifest, before, after, set(), [])
+    assert not plan.rebuild and not set(plan.excluded) & set(ALWAYS_BUILT)
 
 
 def test_dagster_dev_loads_the_code_location_without_dbt_on_path(tmp_path: Path) -> None:

@@ -3,10 +3,10 @@
 -- noqa: disable=LT02,LT05
 {#- What the KPIs of each (metric, month) are computed from, as one fingerprint (input_digest):
     the batches of the batch-incremental facts that observe the pair and how often (from
-    kpi_batch_months), the other models' observations of it (month-end snapshots and monthly
-    extracts, all small) and the org tree. fct_kpi_values recomputes the pairs whose digest
-    differs from the one its rows carry, and drops the rows of pairs no longer here. -#}
-{{ config(schema='intermediate', access='private') }}
+    int_kpi_months_observed_by_batch), the other models' observations of it (month-end
+    snapshots and monthly extracts, all small) and the org tree. fct_kpi_values recomputes the
+    pairs whose digest differs from the one its rows carry, and drops the rows of pairs no longer
+    here. -#}
 
 {{ kpi_depends_on() }}
 
@@ -21,7 +21,7 @@ batch_inputs as (
         metric_name,
         period_start,
         sum(hash(semantic_model, _batch_id, observations)) as batch_digest
-    from {{ ref('kpi_batch_months') }}
+    from {{ ref('int_kpi_months_observed_by_batch') }}
     where metric_name is not null
     group by metric_name, period_start
 

@@ -10,13 +10,12 @@
     so each run adds the batches it has not indexed, reading only their rows, and its post-hook
     (kpi_delete_gone_batch_months, set in dbt_project.yml) drops the batches that left their
     fact. -#}
+{#- Incremental, unlike the rest of its folder (tables): the index grows batch by batch. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='_batch_id',
     on_schema_change='fail',
-    schema='intermediate',
-    access='private',
 ) }}
 
 {{ kpi_depends_on() }}
@@ -35,7 +34,7 @@ with
 new_batches_{{ loop.index }} as (
 
     select distinct _batch_id
-    from {{ scan.model.relation }}
+    from {{ ref(scan.model.node_name) }}
     {%- if is_incremental() %}
     where _batch_id not in (
         select indexed._batch_id
@@ -52,7 +51,7 @@ batches_{{ loop.index }} as (
         '{{ scan.model.name }}' as semantic_model,
         _batch_id,
         any_value(_source_file) as _source_file
-    from {{ scan.model.relation }}
+    from {{ ref(scan.model.node_name) }}
     where _batch_id in (select new_batches_{{ loop.index }}._batch_id from new_batches_{{ loop.index }})
     group by _batch_id
 

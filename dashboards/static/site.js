@@ -1,0 +1,205 @@
+/* opsvalue dashboards: plots, metric picker, unit search and language switch. Offline only. */
+(function () {
+  "use strict";
+  var CONFIG = { displayModeBar: false, responsive: true };
+  var LANG_KEY = "opsvalue-lang";
+  var CHARTS = "[data-spark], #compare-chart";
+  // Below this width a chart has room for about five month labels, not one every other month.
+  var NARROW_CHART_PX = 560;
+  // A page whose charts cannot be drawn says so: blank chart boxes would pass for "no data".
+  var FAILURES = {
+    data: [
+      "The charts of this page cannot be shown: its chart data is unreadable.",
+      "本页图表无法显示：图表数据无法读取。"
+    ],
+    library: [
+      "The charts of this page cannot be shown: the chart library (assets/plotly.min.js) " +
+        "did not load.",
+      "本页图表无法显示：图表库（assets/plotly.min.js）未能加载。"
+    ],
+    chart: [
+      "Some charts of this page cannot be shown: their data is missing or invalid.",
+      "本页部分图表无法显示：其数据缺失或无效。"
+    ]
+  };
+  var data = readData();
+
+  function fail(kind, detail) {
+    if (window.console) { window.console.error("opsvalue: " + FAILURES[kind][0], detail || ""); }
+    if (document.getElementById("page-error")) { return; }  // the first failure is enough
+    var box = document.createElement("p");
+    var main = document.querySelector("main") || document.body;
+    var zh = document.documentElement.getAttribute("data-lang") === "zh";
+    box.id = "page-error";
+    box.className = "page-error";
+    box.setAttribute("role", "alert");
+    box.setAttribute("data-en", FAILURES[kind][0]);
+    box.setAttribute("data-zh", FAILURES[kind][1]);
+    box.textContent = FAILURES[kind][zh ? 1 : 0];
+    main.insertBefore(box, main.firstChild);
+  }
+
+  function readData() {
+    var el = document.getElementById("page-data");
+    var parsed = null;
+    if (!el) {
+      if (document.querySelector(CHARTS)) { fail("data", "no page-data element"); }
+      return {};
+    }
+    try { parsed = JSON.parse(el.textContent); } catch (err) { fail("data", err); return {}; }
+    if (!parsed || typeof parsed !== "object") { fail("data", "not an object"); return {}; }
+    return parsed;
+  }
+
+  // On a phone the spec's month step tilts the labels until they overlap: plotly picks a
+  // coarser step instead. The spec is the page's own copy, so changing it is harmless.
+  function fitMonths(div, layout) {
+    var axis = layout && layout.xaxis;
+    if (axis && axis.dtick && div.clientWidth < NARROW_CHART_PX) {
+      delete axis.dtick;
+      axis.nticks = 5;
+    }
+  }
+
+  function draw(div, spec, update) {
+    if (!window.Plotly) { return; }  // reported once, when the page starts
+    if (!spec || !spec.data) { fail("chart", div.id); return; }
+    fitMonths(div, spec.layout);
+    try {
+      var drawn = update
+        ? window.Plotly.react(div, spec.data, spec.layout, CONFIG)
+        : window.Plotly.newPlot(div, spec.data, spec.layout, CONFIG);
+      if (drawn && drawn.then) { drawn.then(null, function (err) { fail("chart", err); }); }
+    } catch (err) {
+      fail("chart", err);
+    }
+  }
+
+  function drawSparklines() {
+    var sparks = data.sparks || {};
+    document.querySelectorAll("[data-spark]").forEach(function (div) {
+      draw(div, sparks[div.getAttribute("data-spark")], false);
+    });
+  }
+
+  function pickedLabel() {
+    var picker = document.getElementById("metric-picker");
+    var label = document.getElementById("compare-metric-label");
+    if (picker && label && picker.selectedIndex >= 0) {
+      label.textContent = picker.options[picker.selectedIndex].textContent;
+    }
+  }
+
+  function selectMetric(metric) {
+    var compare = data.compare || {};
+    if (!metric) { return; }
+    document.querySelectorAll("[data-rank-metric]").forEach(function (el) {
+      el.hidden = el.getAttribute("data-rank-metric") !== metric;
+    });
+    document.querySelectorAll(".metric-picker").forEach(function (sel) { sel.value = metric; });
+    pickedLabel();
+    var chart = document.getElementById("compare-chart");
+    if (chart) { draw(chart, compare[metric], true); }
+  }
+
+  function swapAttr(el, attr, zh) {
+    var enKey = "data-en-" + attr;
+    if (!el.hasAttribute(enKey)) { el.setAttribute(enKey, el.getAttribute(attr) || ""); }
+    el.setAttribute(attr, zh ? el.getAttribute("data-zh-" + attr) : el.getAttribute(enKey));
+  }
+
+  function setLang(lang) {
+    var zh = lang === "zh";
+    var root = document.documentElement;
+    root.setAttribute("data-lang", zh ? "zh" : "en");
+    root.setAttribute("lang", zh ? "zh-CN" : "en");
+    document.querySelectorAll("[data-zh]").forEach(function (el) {
+      if (!el.hasAttribute("data-en")) { el.setAttribute("data-en", el.textContent); }
+      el.textContent = zh ? el.getAttribute("data-zh") : el.getAttribute("data-en");
+    });
+    ["title", "placeholder", "aria-label"].forEach(function (attr) {
+      document.querySelectorAll("[data-zh-" + attr + "]").forEach(function (el) {
+        swapAttr(el, attr, zh);
+      });
+    });
+    document.querySelectorAll("[data-lang-set]").forEach(function (button) {
+      var on = button.getAttribute("data-lang-set") === (zh ? "zh" : "en");
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+    });
+    try { window.localStorage.setItem(LANG_KEY, zh ? "zh" : "en"); } catch (err) { /* off */ }
+    pickedLabel();
+  }
+
+  function initialLang() {
+    var match = /[?&]lang=(en|zh)/.exec(window.location.search);
+    if (match) { return match[1]; }
+    try { return window.localStorage.getItem(LANG_KEY) || "en"; } catch (err) { return "en"; }
+  }
+
+  function initSearch() {
+    var input = document.getElementById("unit-search");
+    var list = document.getElementById("unit-search-results");
+    var units = window.OPSVALUE_UNITS || [];
+    var base = document.body.getAttribute("data-root") || "";
+    if (!input || !list) { return; }
+    function render() {
+      var query = input.value.trim().toLowerCase();
+      list.innerHTML = "";
+      if (!query) { list.hidden = true; return; }
+      var hits = units.filter(function (u) {
+        return (u.c + " " + u.n + " " + u.t).toLowerCase().indexOf(query) >= 0;
+      }).slice(0, 15);
+      if (!hits.length) {
+        var none = document.createElement("li");
+        none.className = "search__none";
+        none.textContent = list.getAttribute("data-none") || "No unit matches";
+        list.appendChild(none);
+      }
+      hits.forEach(function (u) {
+        var li = document.createElement("li");
+        var a = document.createElement("a");
+        var meta = document.createElement("span");
+        a.href = base + u.p;
+        a.textContent = u.n;
+        meta.className = "search__meta";
+        meta.textContent = u.c + " · " + u.t;
+        a.appendChild(meta);
+        li.appendChild(a);
+        list.appendChild(li);
+      });
+      list.hidden = false;
+    }
+    input.addEventListener("input", render);
+    input.addEventListener("keydown", function (event) {
+      var first = list.querySelector("a");
+      if (event.key === "Enter" && first) { window.location.href = first.href; }
+      if (event.key === "Escape") { input.value = ""; render(); }
+    });
+    document.addEventListener("click", function (event) {
+      if (!event.target.closest || !event.target.closest(".search")) { list.hidden = true; }
+    });
+  }
+
+  function initPicker() {
+    document.querySelectorAll(".metric-picker").forEach(function (sel) {
+      sel.addEventListener("change", function () { selectMetric(sel.value); });
+    });
+    document.querySelectorAll("[data-pick]").forEach(function (link) {
+      link.addEventListener("click", function () { selectMetric(link.getAttribute("data-pick")); });
+    });
+    var picker = document.getElementById("metric-picker");
+    // Plotly.react on an empty div draws it, so the first selection also draws the chart.
+    if (picker) { selectMetric(picker.value); }
+  }
+
+  document.querySelectorAll("[data-lang-set]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      setLang(button.getAttribute("data-lang-set"));
+    });
+  });
+  setLang(initialLang());
+  initSearch();
+  if (!window.Plotly && document.querySelector(CHARTS)) { fail("library"); }
+  drawSparklines();
+  initPicker();
+})();
