@@ -100,12 +100,14 @@ def _set_aside_damaged(settings: Settings) -> bool:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from dagster_project.core.faults import check_pipeline_paths
+    from dagster_project.core.state import published_fingerprint
 
     settings = get_settings()
     started = time.perf_counter()
     if args.set_aside_damaged and _set_aside_damaged(settings):
         return rebuild_and_report(settings, accept=False)
-    check_pipeline_paths(settings)  # before generating: a run that cannot finish starts nothing
+    # before generating: a run that cannot finish starts nothing
+    check_pipeline_paths(settings, published_fingerprint(settings.warehouse_path) is not None)
     if not _raw_has_files(settings.raw_dir):
         CONSOLE.print(f"[bold]no extracts in {settings.raw_dir}[/]: generating demo data")
         from opsgen import generate

@@ -23,12 +23,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from dagster_project.core.faults import (
-    check_published_snapshot,
-    check_working_database,
-    restorable,
-)
+from dagster_project.core.faults import check_published_snapshot, check_working_database
 from dagster_project.core.settings import Settings, get_settings
+from dagster_project.core.state import published_fingerprint
 from dagster_project.core.warehouse import connect, connect_published
 from dagster_project.defs.checks import holds
 from dagster_project.defs.checks.holds import Hold
@@ -197,7 +194,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         status = _published_status(settings, why)
     else:
-        check_working_database(settings.work_db_path, restorable(settings))
+        restorable = published_fingerprint(settings.warehouse_path) is not None
+        check_working_database(settings.work_db_path, restorable)
         try:
             with connect(settings, read_only=True) as con:
                 status = read_status(con, settings.raw_dir)

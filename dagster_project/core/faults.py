@@ -140,23 +140,17 @@ def set_aside(path: Path) -> Path | None:
     return aside
 
 
-def check_pipeline_paths(settings: Settings) -> None:
+def check_pipeline_paths(settings: Settings, restorable: bool) -> None:
     """Before a run writes anything: every folder it writes is writable, both databases readable.
 
     Without this, a read-only folder or a damaged file surfaces halfway through the run as a
     step failure deep in Dagster's log; here it stops the run before its first write.
+    `restorable`: a snapshot is published that `opsvalue rebuild` can restore from
+    (core.state.published_fingerprint; that module imports this one, so the caller asks it).
     """
     check_writable_folder(settings.dagster_home, "DAGSTER_HOME, where Dagster keeps its runs")
     check_writable_folder(settings.work_db_path.parent, "the working database's folder")
     check_writable_folder(settings.warehouse_path.parent, "where the snapshot is published")
     check_writable_folder(settings.site_dir.parent, "where the dashboards are published")
-    check_working_database(settings.work_db_path, restorable(settings))
+    check_working_database(settings.work_db_path, restorable)
     check_published_snapshot(settings.warehouse_path)
-
-
-def restorable(settings: Settings) -> bool:
-    """Whether a readable published snapshot can give a lost working database its history."""
-    # imported here: core.state imports core.warehouse, which imports this module
-    from dagster_project.core.state import published_fingerprint
-
-    return published_fingerprint(settings.warehouse_path) is not None

@@ -153,7 +153,8 @@ def run_pipeline(
     written) when the working database is gone but a snapshot was published: that takes
     `opsvalue rebuild`.
     """
-    check_pipeline_paths(settings)
+    restorable = state.published_fingerprint(settings.warehouse_path) is not None
+    check_pipeline_paths(settings, restorable)
     prepare_instance(settings)
     import dagster as dg
 
