@@ -124,10 +124,11 @@ def snapshot_site_and_work(ws: Workspace) -> dict:
 
 
 @pytest.mark.parametrize("how", DAMAGES)
-def test_site_refuses_a_damaged_snapshot_and_leaves_it_and_the_site_as_they_were(ws, how):
+@pytest.mark.parametrize("scope", [[], ["--org", "LIF"]], ids=["full", "pack"])
+def test_site_refuses_a_damaged_snapshot_and_leaves_it_and_the_site_as_they_were(ws, how, scope):
     damage(ws.warehouse, how)
     before = snapshot_site_and_work(ws)
-    result = opsvalue(ws, "site")
+    result = opsvalue(ws, "site", *scope)
     assert_fault(result, "published snapshot is damaged", str(ws.warehouse), "--set-aside-damaged")
     assert snapshot_site_and_work(ws) == before
 
@@ -187,7 +188,7 @@ def history(path: Path) -> dict[str, list]:
                 "from marts.metric_definition_history order by all"
             ).fetchall(),
             "ledger": con.execute(
-                "select ledger_id, source, file_name, file_hash, row_count, status, batch_id "
+                "select ledger_id, source, path, content_hash, row_count, status, batch_id "
                 "from meta.file_ledger order by ledger_id"
             ).fetchall(),
         }
@@ -272,8 +273,20 @@ def permissions_apply(tmp_path_factory) -> None:
         pytest.skip("file permissions do not apply to this user (root with CAP_DAC_OVERRIDE)")
 
 
-def test_run_stops_before_writing_when_the_warehouse_folder_is_read_only(ws, permissions_apply):
-    folder = ws.warehouse.parent
+READ_ONLY = {
+    "warehouse": (lambda ws: ws.warehouse.parent, "where the snapshot is published"),
+    "work": (lambda ws: ws.work_db.parent, "the working database's folder"),
+    "logs": (lambda ws: ws.root / "logs", "full log"),
+}
+
+
+@pytest.mark.parametrize("which", list(READ_ONLY))
+def test_run_stops_before_writing_when_a_folder_it_writes_is_read_only(
+    ws, permissions_apply, which
+):
+    folder_of, role = READ_ONLY[which]
+    folder = folder_of(ws)
+    folder.mkdir(parents=True, exist_ok=True)
     before = snapshot_site_and_work(ws)
     folder.chmod(0o555)
     try:
@@ -281,7 +294,7 @@ def test_run_stops_before_writing_when_the_warehouse_folder_is_read_only(ws, per
         status = opsvalue(ws, "status")  # reading needs no write access
     finally:
         folder.chmod(0o755)
-    assert_fault(result, f"cannot write in {folder}", "Permission denied", "chmod")
+    assert_fault(result, f"cannot write in {folder}", "Permission denied", "chmod", role)
     assert status.returncode == 0, status.stdout + status.stderr
     assert snapshot_site_and_work(ws) == before
 
