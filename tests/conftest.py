@@ -23,6 +23,7 @@ ENV_VARS = (
     "OPSVALUE_WORK_DB",
     "OPSVALUE_SITE_DIR",
     "DAGSTER_HOME",
+    "OPSVALUE_LOG_DIR",
 )
 
 
@@ -57,6 +58,8 @@ def point_settings_at(ws: Workspace) -> None:
     os.environ["OPSVALUE_WORK_DB"] = str(ws.work_db)
     os.environ["OPSVALUE_SITE_DIR"] = str(ws.site_dir)
     os.environ["DAGSTER_HOME"] = str(ws.dagster_home)
+    # the CLI's run logs (data/logs), beside the workspace rather than in the repository
+    os.environ["OPSVALUE_LOG_DIR"] = str(ws.root / "logs")
     ws.dagster_home.mkdir(parents=True, exist_ok=True)
 
 

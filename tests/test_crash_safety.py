@@ -37,8 +37,16 @@ def site_state(site_dir: Path) -> dict[str, str]:
 
 
 def in_ingestion(ws: Workspace, log: Path) -> bool:
-    """The gate has committed a first file of the delivery (and not the others yet)."""
-    return re.search(r"loaded \w+/\w+_\d{4}-\d{2}-\d{2}\.csv", log.read_text()) is not None
+    """The gate has committed a first file of the delivery (and not the others yet).
+
+    The run's full log (OPSVALUE_LOG_DIR, which point_settings_at puts in the workspace) names
+    each file loaded; the terminal shows only a line per stage."""
+    started = log.stat().st_ctime
+    return any(
+        re.search(r"loaded \w+/\w+_\d{4}-\d{2}-\d{2}\.csv", run_log.read_text()) is not None
+        for run_log in (ws.root / "logs").glob("*.log")
+        if run_log.stat().st_mtime >= started
+    )
 
 
 def in_dbt(ws: Workspace, log: Path) -> bool:

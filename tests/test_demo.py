@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import duckdb
 import pytest
 
 from dagster_project import cli
 from dagster_project.cli import pipeline as pipeline_cli
 from tests.conftest import make_workspace, point_settings_at
+
+DEMO_TEST_SEED = 3
 
 
 def snapshot(ws) -> dict:
@@ -47,7 +54,7 @@ def test_demo_generates_builds_and_second_run_changes_nothing(tmp_path, monkeypa
     assert index.stat().st_mtime_ns == index_mtime
 
 
-def test_demo_reports_failure_when_a_dbt_test_fails(tmp_path, monkeypatch, generated_raw):
+def test_demo_reports_failure_when_a_dbt_test_fails(tmp_path, monkeypatch, generated_raw, capsys):
     """A broken extract that gets past the source gate fails the run loudly instead of
     publishing numbers built on it: the dbt tests are the second gate. (With the real suite the
     duplicate is quarantined at the door: tests/defs/ingest/test_assets.py.)"""
@@ -75,6 +82,54 @@ def test_demo_reports_failure_when_a_dbt_test_fails(tmp_path, monkeypatch, gener
     point_settings_at(ws)
     assert cli.main(["demo"]) == 1
     assert not (ws.site_dir / "index.html").exists()
+    # the terminal says which step failed and why, and where the whole story is
+    err = capsys.readouterr().err
+    failed = [line for line in err.splitlines() if line.startswith("✗ ")]
+    assert len(failed) == 1, err
+    stage = failed[0].split()[1]
+    assert f"run failed at {stage}" in err and "failed: " in err, err
+    assert "dagster dev" in err, "and where the run's events are"
+    log = Path(err.split("full log: ", 1)[1].split()[0])
+    assert "STEP_FAILURE" in log.read_text(encoding="utf-8") or "ERROR" in log.read_text(
+        encoding="utf-8"
+    )
+
+
+def test_demo_shows_a_line_per_stage_and_keeps_the_full_log_in_a_file(tmp_path):
+    """`opsvalue demo` as typed: a short terminal, every dbt node in the log file it names."""
+    from opsgen import generate
+
+    ws = make_workspace(tmp_path)
+    generate(out=ws.raw_dir, scale=0.003, months=3, seed=DEMO_TEST_SEED, progress=False)
+    env = {
+        **os.environ,
+        "OPSVALUE_RAW_DIR": str(ws.raw_dir),
+        "OPSVALUE_WAREHOUSE": str(ws.warehouse),
+        "OPSVALUE_WORK_DB": str(ws.work_db),
+        "OPSVALUE_SITE_DIR": str(ws.site_dir),
+        "DAGSTER_HOME": str(ws.dagster_home),
+        "OPSVALUE_LOG_DIR": str(tmp_path / "logs"),
+    }
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "opsvalue"), "demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    terminal = (result.stderr + result.stdout).splitlines()
+    assert result.returncode == 0, "\n".join(terminal)
+    assert len(terminal) < 40, "\n".join(terminal)
+    for stage in ("ingest", "dbt", "checks", "publication", "site"):
+        assert any(line.startswith(f"✓ {stage} ") for line in terminal), stage
+    assert not any(" of 1" in line and "START" in line for line in terminal), "no dbt node lines"
+    logs = list((tmp_path / "logs").glob("*.log"))
+    assert len(logs) == 1 and f"full log: {logs[0]}" in terminal
+    log = logs[0].read_text(encoding="utf-8")
+    # the detail: Dagster's log lines and dbt's, node by node
+    assert "START sql table model marts.fct_kpi_values" in log or "fct_kpi_values" in log
+    assert sum(" START " in line for line in log.splitlines()) > 50
+    assert "raw_extracts - loaded claims/" in log
 
 
 @pytest.mark.parametrize("argv", [["generate", "--scale", "-1"], ["generate", "--months", "0"]])

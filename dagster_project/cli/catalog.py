@@ -12,6 +12,7 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from dagster_project.core.faults import check_published_snapshot
 from dagster_project.core.settings import get_settings
 from dagster_project.defs.transform.catalog import (
     DIMENSIONS,
@@ -37,15 +38,14 @@ def _metrics() -> dict[str, Metric]:
 def _published(sql: str, params: list[Any]) -> list[tuple]:
     """Rows from the warehouse's catalog tables, or none before the first build."""
     path = get_settings().warehouse_path
+    # damaged: a fault (what to do), rather than a card that shows no history
+    check_published_snapshot(path)
     if not path.exists():
         return []
     try:
         with duckdb.connect(str(path), read_only=True) as con:
             return con.execute(sql, params).fetchall()
     except duckdb.CatalogException:  # the catalog tables are not built yet
-        return []
-    except duckdb.Error as exc:  # locked or damaged: say so rather than show an empty history
-        ERR.print(f"[yellow]could not read {path}[/]: {exc}")
         return []
 
 

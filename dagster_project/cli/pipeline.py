@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
 import textwrap
 import time
+import uuid
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
 from dagster_project.cli import args as arg_types
+from dagster_project.cli.rebuild import rebuild_and_report
 from dagster_project.cli.status import report_gates
 from dagster_project.core.runner import run_pipeline
-from dagster_project.core.settings import get_settings
+from dagster_project.core.settings import Settings, get_settings
 from opsgen import guard
 
 CONSOLE = Console(stderr=True)
@@ -23,6 +28,12 @@ CONSOLE = Console(stderr=True)
 DEMO_SCALE = 0.01
 DEMO_MONTHS = 24
 DEMO_SEED = 42
+
+
+def duckdb_cli() -> str:
+    """The analysts' DuckDB CLI: the one installed beside this Python (duckdb-cli), else PATH's."""
+    beside = Path(sys.executable).parent / "duckdb"
+    return str(beside) if beside.exists() else (shutil.which("duckdb") or "duckdb")
 
 
 def _raw_has_files(raw_dir: Path) -> bool:
@@ -56,9 +67,47 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_aside_damaged(settings: Settings) -> bool:
+    """`--set-aside-damaged`: rename a damaged snapshot or working database (never delete it).
+
+    True when the working database was set aside and a published snapshot can give back what
+    data/raw cannot (definition history, ledger, releases): the caller then runs the rebuild
+    (`opsvalue rebuild`), since a run from data/raw alone would lose that history.
+    """
+    from dagster_project.core import faults
+    from dagster_project.core.state import published_fingerprint
+
+    snapshot_problem = faults.database_problem(settings.warehouse_path)
+    if snapshot_problem:
+        aside = faults.set_aside(settings.warehouse_path)
+        CONSOLE.print(
+            f"[yellow]set aside[/] {escape(snapshot_problem)}: now {escape(str(aside))}; "
+            "published anew from the working database"
+        )
+    work_problem = faults.database_problem(settings.work_db_path)
+    if not work_problem:
+        return False
+    aside = faults.set_aside(settings.work_db_path)
+    restorable = published_fingerprint(settings.warehouse_path) is not None
+    then = (
+        "rebuilt from data/raw and the last published snapshot (`opsvalue rebuild`)"
+        if restorable
+        else "built from the extracts in data/raw: no readable snapshot holds its history"
+    )
+    CONSOLE.print(f"[yellow]set aside[/] {escape(work_problem)}: now {escape(str(aside))}; {then}")
+    return restorable
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from dagster_project.core.faults import check_pipeline_paths
+    from dagster_project.core.state import published_fingerprint
+
     settings = get_settings()
     started = time.perf_counter()
+    if args.set_aside_damaged and _set_aside_damaged(settings):
+        return rebuild_and_report(settings, accept=False)
+    # before generating: a run that cannot finish starts nothing
+    check_pipeline_paths(settings, published_fingerprint(settings.warehouse_path) is not None)
     if not _raw_has_files(settings.raw_dir):
         CONSOLE.print(f"[bold]no extracts in {settings.raw_dir}[/]: generating demo data")
         from opsgen import generate
@@ -71,17 +120,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from dagster_project.core.warehouse import PipelineBusy, WorkingDatabaseLost
 
     try:
-        ok = run_pipeline(settings)
+        ok = _run_with_progress(settings)
     except PipelineBusy as exc:
         CONSOLE.print(f"[bold yellow]not started[/]: {exc}")
         return 3
     except WorkingDatabaseLost as exc:
-        CONSOLE.print(f"[bold red]not started[/]: {exc}")
+        CONSOLE.print(f"[bold red]not started[/]: {escape(str(exc))}")
         return 1
-    report_gates(CONSOLE)  # a held batch is an ordinary day: reported, not a failure
     elapsed = time.perf_counter() - started
     if not ok:
-        CONSOLE.print("[bold red]pipeline failed[/]: see the Dagster log above")
         return 1
     index = settings.site_dir / "index.html"
     out = Console(soft_wrap=True)  # paths stay on one line, copy-pasteable
@@ -92,23 +139,50 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"  Dagster UI:         DAGSTER_HOME={settings.dagster_home} "
         "dagster dev -m dagster_project.definitions"
     )
-    out.print(f"  analysts:           duckdb -readonly {settings.warehouse_path}")
+    out.print(f"  analysts:           {duckdb_cli()} -readonly {settings.warehouse_path}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from dagster_project.core.warehouse import PipelineBusy, WorkingDatabaseLost
 
+    settings = get_settings()
+    if args.set_aside_damaged and _set_aside_damaged(settings):
+        return rebuild_and_report(settings, accept=False)
     try:
-        ok = run_pipeline(get_settings())
+        ok = _run_with_progress(settings)
     except PipelineBusy as exc:
         CONSOLE.print(f"[bold yellow]not started[/]: {exc}")
         return 3
     except WorkingDatabaseLost as exc:
-        CONSOLE.print(f"[bold red]not started[/]: {exc}")
+        CONSOLE.print(f"[bold red]not started[/]: {escape(str(exc))}")
         return 1
-    report_gates(CONSOLE)
     return 0 if ok else 1
+
+
+def _run_with_progress(settings: Settings) -> bool:
+    """One run with a line per stage on the terminal and the full log in a file."""
+    from dagster_project.cli.progress import Progress, terminal_console
+    from dagster_project.core.faults import check_writable_folder
+
+    check_writable_folder(settings.log_dir, "where each run's full log is written")
+    run_id = str(uuid.uuid4())
+    log_path = settings.log_dir / f"{datetime.now():%Y%m%d-%H%M%S}-{run_id[:8]}.log"
+    terminal = terminal_console()
+    terminal.print(f"[bold]run[/] {run_id[:8]}: full log in {escape(str(log_path))}")
+    progress = Progress(terminal, log_path)
+    try:
+        outcome = run_pipeline(settings, log_path=log_path, on_event=progress, run_id=run_id)
+    finally:
+        progress.stop()
+    report_gates(terminal)  # a held batch is an ordinary day: reported, not a failure
+    progress.finish(outcome.success)
+    if not outcome.success:
+        terminal.print(
+            f"the run's events: DAGSTER_HOME={escape(str(settings.dagster_home))} "
+            f"dagster dev -m dagster_project.definitions, run {run_id}"
+        )
+    return outcome.success
 
 
 def generate_description() -> str:
@@ -134,6 +208,7 @@ def generate_description() -> str:
 
 def add_pipeline_parsers(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="generate demo data if data/raw is empty, then run it all")
+    _add_set_aside(demo)
     demo.set_defaults(func=cmd_demo)
 
     gen = sub.add_parser(
@@ -178,4 +253,15 @@ def add_pipeline_parsers(sub: argparse._SubParsersAction) -> None:
     gen.set_defaults(func=cmd_generate)
 
     run = sub.add_parser("run", help="materialise every asset (ingest, dbt build, dashboards)")
+    _add_set_aside(run)
     run.set_defaults(func=cmd_run)
+
+
+def _add_set_aside(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set-aside-damaged",
+        action="store_true",
+        help="first rename a damaged published snapshot or working database to "
+        "<name>.damaged-<time> (kept, not deleted); the snapshot is published anew, the working "
+        "database rebuilt as `opsvalue rebuild` does (from data/raw and the last snapshot)",
+    )

@@ -51,7 +51,8 @@ from the delivered files under the batch ids the ledger recorded.
 
 Before anything is replaced, the rebuilt database must reproduce the publication: the same KPI
 values per metric, month and unit, the same definition versions, the same ledger, the same rows
-per batch. The old working database, if any, is then moved aside (never deleted).
+per batch. The old working database, if any (a damaged one too: nothing of it is read), is then
+moved aside (never deleted).
 
 Exit codes: 0 rebuilt and published, 1 refused or a difference found (nothing replaced), 3 a run
 holds the working database."""
@@ -275,8 +276,14 @@ def rebuild(settings: Settings, accept: bool) -> None:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
+    return rebuild_and_report(get_settings(), args.accept_differences)
+
+
+def rebuild_and_report(settings: Settings, accept: bool) -> int:
+    """The rebuild with its outcome on the terminal; the exit code (also for `run
+    --set-aside-damaged`, which hands a damaged working database over to it)."""
     try:
-        rebuild(get_settings(), args.accept_differences)
+        rebuild(settings, accept)
     except PipelineBusy as exc:
         OUT.print(f"[bold yellow]not rebuilt[/]: {escape(str(exc))}")
         return 3

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from dagster_project.core.faults import check_published_snapshot, check_writable_folder
 from dagster_project.core.settings import get_settings
 
 OUT = Console(soft_wrap=True)
@@ -43,6 +44,9 @@ def cmd_site(args: argparse.Namespace) -> int:
     default = pack_dir(settings.site_dir, args.org) if args.org else settings.site_dir
     out = Path(args.out) if args.out else default
     role = live_site_role(out, settings.site_dir)
+    # before anything is built: the live site stays as it is
+    check_published_snapshot(settings.warehouse_path)
+    check_writable_folder(out.parent, "where the site is built")
     try:
         if role is not None and args.org:
             raise ValueError(

@@ -23,7 +23,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from dagster_project.core.faults import check_published_snapshot, check_working_database
 from dagster_project.core.settings import Settings, get_settings
+from dagster_project.core.state import published_fingerprint
 from dagster_project.core.warehouse import connect, connect_published
 from dagster_project.defs.checks import holds
 from dagster_project.defs.checks.holds import Hold
@@ -184,6 +186,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if not settings.warehouse_path.exists():
             ERR.print(f"no working database at {settings.work_db_path}: run `opsvalue demo` first")
             return 1
+        check_published_snapshot(settings.warehouse_path)
         # runs refuse until it is rebuilt: say so, and show what readers see meanwhile
         why = (
             f"[bold red]the working database {settings.work_db_path} is missing[/] "
@@ -191,10 +194,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         status = _published_status(settings, why)
     else:
+        restorable = published_fingerprint(settings.warehouse_path) is not None
+        check_working_database(settings.work_db_path, restorable)
         try:
             with connect(settings, read_only=True) as con:
                 status = read_status(con, settings.raw_dir)
         except duckdb.IOException:
+            check_published_snapshot(settings.warehouse_path)
             status = _published_status(settings, "[yellow]a run is in progress[/]")
     if status is None:
         return 1
@@ -209,8 +215,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             "pending_withdrawals": [asdict(w) for w in status.pending_withdrawals],
         }
         OUT.print_json(json.dumps(payload, default=str))
-        return 0
-    render(status, OUT)
+    else:
+        render(status, OUT)
+    # what readers see is part of the state: a damaged snapshot is reported after it (exit 4)
+    check_published_snapshot(settings.warehouse_path)
     return 0
 
 

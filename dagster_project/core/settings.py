@@ -35,6 +35,8 @@ class Settings:
     site_dir: Path
     dbt_project_dir: Path
     dagster_home: Path
+    # each run's full log (`opsvalue run`/`demo` name theirs), and crash reports of the CLI
+    log_dir: Path
     duckdb_memory_limit: str
     duckdb_threads: int
     # quality gates (defs/ingest/rules, defs/ingest/door.py): the expectation suites, the copies of
@@ -59,6 +61,7 @@ class Settings:
             site_dir=_path("OPSVALUE_SITE_DIR", data / "site"),
             dbt_project_dir=_path("OPSVALUE_DBT_DIR", root / "dbt"),
             dagster_home=_path("DAGSTER_HOME", data / "dagster_home"),
+            log_dir=_path("OPSVALUE_LOG_DIR", data / "logs"),
             duckdb_memory_limit=os.environ.get("OPSVALUE_DUCKDB_MEMORY_LIMIT", "4GB"),
             duckdb_threads=int(os.environ.get("OPSVALUE_DUCKDB_THREADS", str(os.cpu_count() or 2))),
             expectations_dir=_path("OPSVALUE_EXPECTATIONS_DIR", root / "expectations"),

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import duckdb
 
+from dagster_project.core.faults import Fault, check_writable_folder
 from dagster_project.core.settings import Settings
 from dagster_project.core.sql import ident, literal
 
@@ -116,8 +117,12 @@ def pipeline_lock(settings: Settings) -> Iterator[None]:
             _LOCK_DEPTH -= 1
         return
     path = settings.work_db_path.parent / "pipeline.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        check_writable_folder(path.parent, "the working database's folder, for its lock")
+        raise Fault(f"cannot open the pipeline's lock {path}", "Check its permissions.") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -12,7 +12,9 @@ A row is one version of one file (unchanged versions are not recorded), with its
 - `rejected`: held back whole (an earlier loaded version of the path stays `loaded`);
 - `withdrawn`: its rows taken out on request (`withdrawals.py`).
 Rows are appended; the one change made to a recorded row is `loaded` becoming `replaced`, in
-the transaction that records the version replacing it (`settle_versions`).
+the transaction that records the version replacing it (`settle_versions`). A version loaded
+before a withdrawal of its path keeps its entry: the withdrawal took its rows out, and a version
+delivered under the same name later does not replace it.
 """
 
 from __future__ import annotations
@@ -90,9 +92,12 @@ def settle_versions(con: duckdb.DuckDBPyConnection, source: str, path: str | Non
     """Of the versions of each path whose rows were loaded, the newest says `loaded` and the
     earlier ones `replaced` (of one path, or of every path of the source).
 
-    Ledgers written before this rule marked the newer version `replaced` and left the older one
-    `loaded`; the same statement puts them right the first time it runs on a source. Row counts
-    are not touched, so every published number stays the same."""
+    Only versions loaded after the path's last withdrawal are settled: the rows of a version
+    before it were taken out by the withdrawal, not replaced by the version delivered since, so
+    its entry stays as the withdrawal left it. Ledgers written before this rule marked the newer
+    version `replaced` and left the older one `loaded`; the same statement puts them right the
+    first time it runs on a source. Row counts are not touched, so every published number stays
+    the same."""
     con.execute(
         f"""
         update {LEDGER_TABLE} as entry
@@ -101,12 +106,16 @@ def settle_versions(con: duckdb.DuckDBPyConnection, source: str, path: str | Non
             select ledger_id,
                 case when ledger_id = max(ledger_id) over (partition by path)
                     then 'loaded' else 'replaced' end as status
-            from {LEDGER_TABLE}
+            from {LEDGER_TABLE} as version
             where source = ? and (path = ? or ? is null) and status in ('loaded', 'replaced')
+                and ledger_id > coalesce((
+                    select max(withdrawal.ledger_id) from {LEDGER_TABLE} as withdrawal
+                    where withdrawal.path = version.path and withdrawal.status = ?
+                ), -1)
         ) as settled
         where entry.ledger_id = settled.ledger_id and entry.status <> settled.status
         """,
-        [source, path, path],
+        [source, path, path, WITHDRAWN],
     )
 
 

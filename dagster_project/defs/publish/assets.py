@@ -3,6 +3,7 @@
 import dagster as dg
 
 from dagster_project.core import state
+from dagster_project.core.faults import Fault, check_published_snapshot
 from dagster_project.core.resources import Warehouse
 from dagster_project.defs.checks import holds
 from dagster_project.defs.ingest import gate_state
@@ -29,6 +30,11 @@ PUBLISHED_MARTS = [dg.AssetKey(["marts", name]) for name in ALWAYS_BUILT]
 def publication(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Copies the reader-facing schemas of the working database into a new snapshot file."""
     settings = warehouse.settings
+    try:
+        # a damaged snapshot is kept for a person to look at, never published over
+        check_published_snapshot(settings.warehouse_path)
+    except Fault as fault:
+        raise dg.Failure(description=str(fault)) from None
     with warehouse.connect() as con:
         gate_state.refresh_stale_metrics(con)
         # what dbt last built (not the current inputs: a file may have arrived since)

@@ -59,6 +59,8 @@ TMP_PREFIX = ".publishing-"
 COMPACT_GROWTH = 1.5
 # a table whose rows carry these is synchronised batch by batch
 BATCH_COLUMNS = ("_batch_id", "_dbt_invocation_id")
+# the newest storage format the analysts' DuckDB CLI reads (duckdb-cli in pyproject.toml)
+STORAGE_VERSION = "v1.5.0"
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,19 @@ class SnapshotWrite:
 def published_fingerprint(path: Path) -> str | None:
     """The fingerprint stored in the published snapshot, None without one."""
     return state.published_fingerprint(path)
+
+
+def storage_version(path: Path) -> str | None:
+    """The storage format DuckDB reports for a database file ("v1.5.0+"), None if unreadable."""
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            row = con.execute(
+                "select tags['storage_version'] from duckdb_databases() "
+                "where database_name = current_database()"
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    return row[0] if row else None
 
 
 def remove_leftovers(target: Path) -> list[Path]:
@@ -265,7 +280,11 @@ def write_snapshot(
         key: value for key, value in _comments(con, database).items() if key[0] in PUBLISHED_SCHEMAS
     }
     work_columns = _columns(con, database)
-    con.execute(f"attach {literal(str(target))} as {SNAPSHOT_ALIAS}")
+    # a new file is created in the readers' format; a copy of the current snapshot has it already
+    con.execute(
+        f"attach {literal(str(target))} as {SNAPSHOT_ALIAS} "
+        f"(storage_version {literal(STORAGE_VERSION)})"
+    )
     replaced = 0
     try:
         snap_columns = _columns(con, SNAPSHOT_ALIAS) if base else {}
@@ -331,6 +350,9 @@ def _usable_base(target: Path) -> tuple[Path | None, str]:
     """The current snapshot when a publication may start from a copy of it, and why (not)."""
     if published_fingerprint(target) is None:
         return None, "no snapshot to start from"
+    version = storage_version(target) or "unknown"
+    if not version.startswith(STORAGE_VERSION):
+        return None, f"the snapshot is in storage format {version}, readers need {STORAGE_VERSION}"
     whole = _written_whole_bytes(target)
     if whole is None:
         return None, "the snapshot does not record its size"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import duckdb
 import pytest
 
-from dagster_project.defs.ingest import gate_state, ledger
+from dagster_project.defs.ingest import gate_state, ledger, withdrawals
 from dagster_project.defs.ingest.load import ingest_source
 from tests.defs.ingest.test_load import COLUMNS, write
 
 HEADER = "claim_id,org_code,paid_amount\n"
+AT = datetime(2026, 6, 1, 9, 30)
 OTHER = "claims/claims_2025-02.csv"
 
 
@@ -96,4 +99,54 @@ def test_a_ledger_of_the_earlier_convention_is_put_right_once(versions, tmp_path
     statuses = [r[0] for r in con.execute(ordered).fetchall()]
     assert statuses == ["replaced"] * (versions - 1) + ["loaded"]
     assert con.execute(sums).fetchone() == before
+    con.close()
+
+
+# "W" withdraws the path between two deliveries; the versions before it are not replaced by
+# those delivered after it: the withdrawal took their rows out
+WITHDRAWN_SEQUENCES = {
+    "delivered_again": (["2", "W", "3"], ["loaded", "withdrawn", "loaded"]),
+    "corrected_then_withdrawn": (
+        ["1", "4", "W", "2"],
+        ["replaced", "loaded", "withdrawn", "loaded"],
+    ),
+    "corrected_after": (["2", "W", "3", "5"], ["loaded", "withdrawn", "replaced", "loaded"]),
+    "rejected_after": (["2", "W", "bad"], ["loaded", "withdrawn", "rejected"]),
+    "withdrawn_twice": (
+        ["2", "W", "3", "W", "1"],
+        ["loaded", "withdrawn", "loaded", "withdrawn", "loaded"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(WITHDRAWN_SEQUENCES))
+def test_a_version_before_a_withdrawal_is_not_relabelled_replaced(case, tmp_path):
+    steps, expected = WITHDRAWN_SEQUENCES[case]
+    raw = tmp_path / "raw"
+    path = "claims/claims_2025-01.csv"
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    for n, step in enumerate(steps):
+        if step == "W":
+            withdrawals.request(con, "claims", path, "sent by mistake", "test", AT)
+            withdrawals.apply_pending(con, "claims", f"w{n}", AT)
+            continue
+        write(raw / path, _version(step), mtime_ns=(n + 1) * 10**9)
+        ingest_source(con, "claims", raw / "claims", raw, COLUMNS, run_id=str(n))
+        # a later run settles the whole source again: still no relabelling
+        ingest_source(con, "claims", raw / "claims", raw, COLUMNS, run_id=f"{n}-again")
+    statuses = [
+        r[0]
+        for r in con.execute(
+            "select status from meta.file_ledger where path = ? order by ledger_id", [path]
+        ).fetchall()
+    ]
+    assert statuses == expected
+    # raw holds the rows of the newest loaded version only, if the newest entry loaded one
+    delivered = [s for s in steps if s != "W"]
+    rows = con.execute("select count(*) from raw.claims where _source_file = ?", [path]).fetchone()[
+        0
+    ]
+    assert rows == (int(delivered[-1]) if expected[-1] == "loaded" else 0)
+    published = [f.path for f in ledger.published_files(con, "claims")]
+    assert published == ([path] if expected[-1] == "loaded" else [])
     con.close()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -18,9 +19,11 @@ from dagster_project.core.settings import get_settings
 from dagster_project.core.warehouse import PipelineBusy, connect, pipeline_lock
 from dagster_project.defs.publish.records import publication_row
 from dagster_project.defs.publish.snapshot import (
+    STORAGE_VERSION,
     publish_snapshot,
     published_fingerprint,
     remove_leftovers,
+    storage_version,
 )
 from dagster_project.defs.transform.planning import content_fingerprint
 from tests.conftest import make_workspace, point_settings_at
@@ -215,3 +218,57 @@ def test_a_rebuild_is_published_whole_table_by_table(settings):
         assert con.execute(
             "select count(*), min(_dbt_invocation_id) from marts.fct_claims"
         ).fetchone() == (10, "run2")
+
+
+def cli_count(path, table: str) -> int:
+    """`table`'s row count read by the analysts' DuckDB CLI (duckdb-cli, DuckDB 1.5)."""
+    duckdb_cli = Path(sys.executable).parent / "duckdb"
+    result = subprocess.run(
+        [str(duckdb_cli), "-readonly", "-csv", "-noheader", str(path)],
+        input=f"select count(*) from {table};\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.strip())
+
+
+def test_snapshots_whole_and_updated_keep_the_storage_format_the_analysts_cli_reads(settings):
+    with connect(settings) as con:
+        con.execute(
+            "create table marts.fct_claims as select 'c' || i as claim_id, 'f' || i as "
+            "_source_file, 'b' || i as _batch_id, 'run1' as _dbt_invocation_id "
+            "from range(10) as r(i)"
+        )
+    publish(settings)
+    assert storage_version(settings.warehouse_path) == f"{STORAGE_VERSION}+"
+    assert cli_count(settings.warehouse_path, "marts.fct_claims") == 10
+    with connect(settings) as con:  # one new batch: the snapshot is updated, not rewritten
+        con.execute("insert into marts.fct_claims values ('c10', 'f10', 'b10', 'run2')")
+        fingerprint = content_fingerprint(con, "watermark-2")
+        row = publication_row(con, datetime(2026, 11, 27, 6, 30), "run-2")
+        result = publish_snapshot(con, settings, fingerprint, row)
+    assert result.method == "updated"
+    assert storage_version(settings.warehouse_path) == f"{STORAGE_VERSION}+"
+    assert cli_count(settings.warehouse_path, "marts.fct_claims") == 11
+
+
+def test_a_snapshot_in_duckdb_2_format_is_replaced_by_one_the_analysts_cli_reads(settings):
+    """A snapshot published before the format rule (DuckDB 2.0's default) is written whole."""
+    publish(settings)
+    path = settings.warehouse_path
+    old = path.with_name("old.duckdb")
+    with duckdb.connect(str(old)) as con:  # the same content in DuckDB 2.0's own format
+        con.execute(f"attach '{path}' as published (read_only)")
+        con.execute("copy from database published to old")
+    assert not storage_version(old).startswith(STORAGE_VERSION)
+    path.chmod(0o644)
+    os.replace(old, path)
+    with connect(settings) as con:
+        fingerprint = content_fingerprint(con, "watermark-2")
+        row = publication_row(con, datetime(2026, 11, 27, 6, 30), "run-2")
+        result = publish_snapshot(con, settings, fingerprint, row)
+    assert result.method == "whole"
+    assert storage_version(path) == f"{STORAGE_VERSION}+"
+    assert cli_count(path, "marts.fct_kpi_values") == 1
