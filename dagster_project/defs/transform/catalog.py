@@ -331,4 +331,8 @@ def lint_project(project_dir: Path, parse: bool = True) -> list[LintError]:
         parse_problem = parse_project(project_dir)
         if parse_problem:
             return [LintError("dbt parse", "-", parse_problem, "fix the error dbt reports")]
-    return lint_manifest(load_manifest(project_dir))
+    manifest = load_manifest(project_dir)
+    # the indicator tree's own checks (defs/transform/tree.py, which reads this module's metrics)
+    from dagster_project.defs.transform.tree import lint_tree
+
+    return lint_manifest(manifest) + lint_tree(manifest)
