@@ -58,7 +58,8 @@ def tree_config(manifest: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
         if node.get("resource_type") == "model" and node.get("name") == TREE_MODEL:
             patch = node.get("patch_path") or ""
             file = patch.split("://", 1)[-1] if patch else TREE_FILE
-            meta = (node.get("config") or {}).get("meta") or node.get("meta") or {}
+            config = node.get("config") or {}
+            meta = (config["meta"] if "meta" in config else node.get("meta")) or {}
             return file, meta.get("indicator_tree")
     return TREE_FILE, None
 
