@@ -21,7 +21,7 @@ from dagster_project.defs.transform.catalog import (
     load_manifest,
     metrics_from_manifest,
 )
-from dagster_project.defs.transform.tree import Link, Tree, build_tree
+from dagster_project.defs.transform.tree import Link, Tree, build_tree, lint_tree
 
 # a wide console when piped: a catalog table is read, not wrapped at 80 columns
 OUT = Console(soft_wrap=True, width=None if Console().is_terminal else 200)
@@ -140,7 +140,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_lint(args: argparse.Namespace) -> int:
     project_dir = Path(args.project_dir) if args.project_dir else get_settings().dbt_project_dir
-    errors = lint_project(project_dir)
+    errors = lint_project(project_dir, extra_checks=(lint_tree,))
     for error in errors:
         ERR.print(f"[red]✗[/] {error}")
     if errors:

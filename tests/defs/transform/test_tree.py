@@ -279,8 +279,37 @@ def test_lint_project_rejects_a_tree_fault_naming_the_yaml_file(tmp_path: Path, 
         {"parent": "task_dispatch_latency_min", "child": "claims_cycle_time_days", "direction": "x"}
     )
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    errors = lint_project(project)
+    errors = lint_project(project, extra_checks=(lint_tree,))
     assert errors, "the lint passed a tree with a cycle"
     assert all(e.file == TREE_FILE for e in errors), [str(e) for e in errors]
     assert any("cycle" in e.problem for e in errors)
     assert any("direction is 'x'" in e.problem for e in errors)
+
+
+def test_catalog_tree_command_shows_goals_to_drivers(dbt_manifest):
+    import subprocess
+    import sys
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "dagster_project.cli", "catalog", "tree"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for words in (
+        "customer_experience",
+        "quality_and_risk",
+        "risk_control",
+        "nps — Net promoter score",
+        "= denominator nps_responses",
+        "= numerator, filtered claims_paid",
+        "driver ↑ first_contact_resolution_rate",
+        "retention_value_cny — Retention value",
+    ):
+        assert words in shown, words
+    linted = subprocess.run(
+        [sys.executable, "-m", "dagster_project.cli", "catalog", "lint"],
+        capture_output=True,
+        text=True,
+    )
+    assert linted.returncode == 0, linted.stderr
