@@ -6,7 +6,12 @@
     catalog metrics, with the labels and formula a reader needs to follow a path. -#}
 {%- set links = indicator_tree_links() if execute else [] %}
 {%- set goals = {} %}
-{%- set specs = kpi_metric_specs() if execute else {} %}
+{#- labels and formulas straight from the metric definitions (kpi_metric_specs would resolve
+    every measure, which this table does not need) -#}
+{%- set specs = {} %}
+{%- for metric in (graph.metrics.values() if execute else []) %}
+    {%- do specs.update({metric.name: {'label': metric.label, 'meta': metric.config.meta or {}}}) %}
+{%- endfor %}
 {%- for goal in (indicator_tree_config().get('goals') or [] if execute else []) %}
     {%- do goals.update({goal.name: goal}) %}
 {%- endfor %}

@@ -8,9 +8,10 @@
     cost is booked (the centers of bots without costs, months before costs arrive). -#}
 {%- set streams = [] %}
 {%- if execute %}
-    {%- for spec in kpi_metric_specs().values() if spec.is_kpi and spec.kind == 'additive' %}
-        {%- if spec.numerator.measure == 'value_created_cny' %}
-            {%- do streams.append(spec.name) %}
+    {%- for metric in graph.metrics.values() | sort(attribute='name') if metric.type == 'simple' %}
+        {%- if metric.type_params.measure.name == 'value_created_cny'
+            and not (metric.config.meta or {}).get('component', false) %}
+            {%- do streams.append(metric.name) %}
         {%- endif %}
     {%- endfor %}
 {%- endif %}
