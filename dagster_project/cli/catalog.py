@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 from rich.console import Console
 from rich.table import Table
+from rich.tree import Tree as RichTree
 
 from dagster_project.core.faults import check_published_snapshot
 from dagster_project.core.settings import get_settings
@@ -21,6 +22,7 @@ from dagster_project.defs.transform.catalog import (
     load_manifest,
     metrics_from_manifest,
 )
+from dagster_project.defs.transform.tree import Link, Tree, build_tree, lint_tree
 
 # a wide console when piped: a catalog table is read, not wrapped at 80 columns
 OUT = Console(soft_wrap=True, width=None if Console().is_terminal else 200)
@@ -138,7 +140,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_lint(args: argparse.Namespace) -> int:
     project_dir = Path(args.project_dir) if args.project_dir else get_settings().dbt_project_dir
-    errors = lint_project(project_dir)
+    errors = lint_project(project_dir, extra_checks=(lint_tree,))
     for error in errors:
         ERR.print(f"[red]✗[/] {error}")
     if errors:
@@ -155,8 +157,51 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _link_text(link: Link, metrics: dict[str, Metric]) -> str:
+    metric = metrics.get(link.child)
+    label = metric.label if metric else link.child
+    if link.link_type == "root" or link.child_kind == "dimension":
+        return f"[bold]{link.child}[/]"
+    if link.link_type == "hierarchy":
+        return f"[bold]{link.child}[/] — {label}"
+    if link.link_type == "formula":
+        part = ", filtered" if link.is_filtered else ""
+        return f"[cyan]= {link.input_role}{part}[/] {link.child} — {label}"
+    arrow = "↑" if link.direction == "increases" else "↓"
+    return f"[magenta]driver {arrow}[/] {link.child} — {label}"
+
+
+def tree_outline(tree: Tree, metrics: dict[str, Metric]) -> RichTree:
+    """Goals -> dimensions -> KPIs -> their formula inputs and drivers, as one rich tree."""
+    outline = RichTree(f"indicator tree ({tree.file})")
+
+    def add(branch: RichTree, link: Link, path: tuple[str, ...]) -> None:
+        node = branch.add(_link_text(link, metrics))
+        if link.child in path:  # the lint rejects cycles; never loop on one anyway
+            return
+        for child in tree.children(link.child):
+            add(node, child, (*path, link.child))
+
+    for root in [link for link in tree.links if link.link_type == "root"]:
+        add(outline, root, ())
+    return outline
+
+
+def cmd_tree(args: argparse.Namespace) -> int:
+    from dagster_project.defs.transform.project import ensure_manifest
+
+    ensure_manifest()
+    manifest = load_manifest(get_settings().dbt_project_dir)
+    tree = build_tree(manifest)
+    if args.json:
+        print(json.dumps([vars(link) for link in tree.links], ensure_ascii=False, indent=2))
+        return 0
+    OUT.print(tree_outline(tree, metrics_from_manifest(manifest)))
+    return 0
+
+
 def add_catalog_parser(sub: argparse._SubParsersAction) -> None:
-    catalog = sub.add_parser("catalog", help="the governed metric catalog: list, show, lint")
+    catalog = sub.add_parser("catalog", help="the governed metric catalog: list, show, tree, lint")
     catalog.add_argument("--owner", help="only this data owner's metrics (dbt group)")
     catalog.add_argument("--dimension", choices=DIMENSIONS, help="only this dimension")
     catalog.add_argument("--all", action="store_true", help="include building-block volumes")
@@ -167,6 +212,9 @@ def add_catalog_parser(sub: argparse._SubParsersAction) -> None:
     show.add_argument("metric")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
+    tree = actions.add_parser("tree", help="the indicator tree: goals, dimensions, KPIs, drivers")
+    tree.add_argument("--json", action="store_true", help="the links as JSON")
+    tree.set_defaults(func=cmd_tree)
     lint = actions.add_parser("lint", help="reject catalog faults (exit 1)")
     lint.add_argument("--project-dir", help="dbt project folder (default: the project's dbt/)")
     lint.set_defaults(func=cmd_lint)

@@ -141,7 +141,7 @@
         'fct_claims', 'fct_applications', 'fct_endorsements', 'fct_policies_in_force_monthly',
         'fct_policy_cohorts', 'fct_contacts', 'fct_nps_responses', 'fct_complaints', 'fct_tasks',
         'fct_task_backlog_monthly', 'fct_rpa_runs', 'fct_op_costs', 'fct_staffing_monthly',
-        'fct_project_milestones', 'fct_metric_governance'] %}
+        'fct_project_milestones', 'fct_metric_governance', 'fct_value_lines'] %}
 -- depends_on: {{ ref(name) }}
     {%- endfor %}
 {%- endmacro %}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -319,8 +319,17 @@ def _lint_targets(m: Metric) -> list[LintError]:
     return errors
 
 
-def lint_project(project_dir: Path, parse: bool = True) -> list[LintError]:
-    """Every lint error of a dbt project; runs `dbt parse` first unless told not to."""
+ManifestCheck = Callable[[dict[str, Any]], list[LintError]]
+
+
+def lint_project(
+    project_dir: Path, parse: bool = True, extra_checks: Iterable[ManifestCheck] = ()
+) -> list[LintError]:
+    """Every lint error of a dbt project; runs `dbt parse` first unless told not to.
+
+    extra_checks: checks of other modules on the parsed manifest (the indicator tree's,
+    defs/transform/tree.py), which read this module's metrics and so cannot be imported here.
+    """
     found, errors = scan_metric_yaml(project_dir)
     errors += lint_yaml(found)
     if errors:  # dbt parse would stop on these before the manifest exists
@@ -331,4 +340,8 @@ def lint_project(project_dir: Path, parse: bool = True) -> list[LintError]:
         parse_problem = parse_project(project_dir)
         if parse_problem:
             return [LintError("dbt parse", "-", parse_problem, "fix the error dbt reports")]
-    return lint_manifest(load_manifest(project_dir))
+    manifest = load_manifest(project_dir)
+    errors = lint_manifest(manifest)
+    for check in extra_checks:
+        errors += check(manifest)
+    return errors
