@@ -146,7 +146,7 @@ def _withdraw_lost(con: duckdb.DuckDBPyConnection, problems: list) -> int:
     return len(lost)
 
 
-def _build(settings: Settings, new_db: Path, problems: list) -> None:
+def _build(settings: Settings, new_db: Path, problems: list, log_path: Path) -> None:
     """Step 3: the new database, restored, replayed and built, not published."""
     from dagster_project.defs.ingest.replay import replay_published
     from dagster_project.defs.ingest.rules.suite import load_suites
@@ -178,10 +178,10 @@ def _build(settings: Settings, new_db: Path, problems: list) -> None:
             + (f"; {withdrawn} lost file(s) recorded as withdrawn" if withdrawn else "")
             + "; dbt builds",
         )
-        if not run_pipeline(inner, build_only=True):
+        if not run_pipeline(inner, build_only=True, log_path=log_path).success:
             raise RebuildRefused(
-                "the dbt build or a blocking KPI check failed on the rebuilt database (see the "
-                f"log above); nothing replaced, it is kept at {new_db}"
+                "the dbt build or a blocking KPI check failed on the rebuilt database (see "
+                f"{log_path}); nothing replaced, it is kept at {new_db}"
             )
 
 
@@ -241,7 +241,11 @@ def rebuild(settings: Settings, accept: bool) -> None:
         count, problems = _check_deliveries(settings, accept)
         _say("2/5", f"{count:,} published file version(s) checked in {settings.raw_dir}")
         new_db = work_dir / f"{REBUILDING}{settings.work_db_path.name}"
-        _build(settings, new_db, problems)
+        # the build's and the run's full output go to one file, as a run's do: the terminal
+        # keeps a line per step
+        log_path = settings.log_dir / f"{datetime.now():%Y%m%d-%H%M%S}-rebuild.log"
+        _say("3/5", f"full log in {log_path}")
+        _build(settings, new_db, problems, log_path)
         _say("4/5", "proving the rebuilt database against the publication")
         differences = _prove(new_db, settings.warehouse_path, strict=True)
         if differences and not accept:
@@ -254,10 +258,10 @@ def rebuild(settings: Settings, accept: bool) -> None:
         if aside:
             _say("5/5", f"the old working database moved aside to {aside}")
         _say("5/5", "running the pipeline on the rebuilt database")
-        if not run_pipeline(settings):
+        if not run_pipeline(settings, log_path=log_path).success:
             previous.unlink()
             raise RebuildRefused(
-                "the run on the rebuilt database failed (see the log above); the working "
+                f"the run on the rebuilt database failed (see {log_path}); the working "
                 "database is the rebuilt one, the publication is as it was"
             )
         _say("5/5", "proving the new publication against the previous one")
