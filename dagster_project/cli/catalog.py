@@ -1,4 +1,5 @@
-"""`opsvalue catalog`: list the governed metrics, show one metric's card and history, lint."""
+"""`opsvalue catalog`: list the governed metrics, show one metric's card and history, lint; the
+weight profiles (`catalog profiles`) are in cli/catalog_profiles.py."""
 
 from __future__ import annotations
 
@@ -170,3 +171,7 @@ def add_catalog_parser(sub: argparse._SubParsersAction) -> None:
     lint = actions.add_parser("lint", help="reject catalog faults (exit 1)")
     lint.add_argument("--project-dir", help="dbt project folder (default: the project's dbt/)")
     lint.set_defaults(func=cmd_lint)
+    # imported here: the profiles command builds on this module's helpers
+    from dagster_project.cli.catalog_profiles import add_profiles_parser
+
+    add_profiles_parser(actions)

@@ -331,4 +331,8 @@ def lint_project(project_dir: Path, parse: bool = True) -> list[LintError]:
         parse_problem = parse_project(project_dir)
         if parse_problem:
             return [LintError("dbt parse", "-", parse_problem, "fix the error dbt reports")]
-    return lint_manifest(load_manifest(project_dir))
+    # the weight profiles and cascade rules (imported here: that module builds on this one)
+    from dagster_project.defs.transform.profile_lint import lint_scorecards
+
+    manifest = load_manifest(project_dir)
+    return lint_manifest(manifest) + lint_scorecards(project_dir, metrics_from_manifest(manifest))
