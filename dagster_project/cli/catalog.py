@@ -13,6 +13,7 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from dagster_project.cli.catalog_profiles import add_profiles_parser
 from dagster_project.core.settings import get_settings
 from dagster_project.defs.transform.catalog import (
     DIMENSIONS,
@@ -171,7 +172,4 @@ def add_catalog_parser(sub: argparse._SubParsersAction) -> None:
     lint = actions.add_parser("lint", help="reject catalog faults (exit 1)")
     lint.add_argument("--project-dir", help="dbt project folder (default: the project's dbt/)")
     lint.set_defaults(func=cmd_lint)
-    # imported here: the profiles command builds on this module's helpers
-    from dagster_project.cli.catalog_profiles import add_profiles_parser
-
     add_profiles_parser(actions)

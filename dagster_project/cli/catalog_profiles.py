@@ -6,22 +6,44 @@ import argparse
 import json
 from typing import Any
 
+import duckdb
+from rich.console import Console
 from rich.table import Table
 
-from dagster_project.cli.catalog import ERR, OUT, _metrics, _published
 from dagster_project.core.settings import get_settings
+from dagster_project.defs.transform.catalog import Metric, load_manifest, metrics_from_manifest
 from dagster_project.defs.transform.profile_lint import find_profiles
+
+OUT = Console(soft_wrap=True, width=None if Console().is_terminal else 200)
+ERR = Console(stderr=True)
+
+
+def _metrics() -> dict[str, Metric]:
+    from dagster_project.defs.transform.project import ensure_manifest
+
+    ensure_manifest()
+    return metrics_from_manifest(load_manifest(get_settings().dbt_project_dir))
+
+
+def _published_versions() -> dict[str, int]:
+    """Each profile's published version (none before the first build)."""
+    path = get_settings().warehouse_path
+    if not path.exists():
+        return {}
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            rows = con.execute(
+                "select profile_name, max(profile_version) from marts.dim_score_profiles "
+                "group by profile_name"
+            ).fetchall()
+    except duckdb.Error:  # not built yet, or locked: the versions are only shown when known
+        return {}
+    return dict(rows)
 
 
 def profile_rows(scorecards: dict[str, Any]) -> list[dict[str, Any]]:
     """One dict per profile, with its published version (none before the first build)."""
-    versions = dict(
-        _published(
-            "select profile_name, max(profile_version) from marts.dim_score_profiles "
-            "group by profile_name",
-            [],
-        )
-    )
+    versions = _published_versions()
     return [
         {
             "name": p.get("name"),

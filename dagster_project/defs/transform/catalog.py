@@ -16,6 +16,9 @@ from typing import Any
 
 import yaml
 
+from dagster_project.defs.transform.profile_lint import LintError as ProfileFault
+from dagster_project.defs.transform.profile_lint import lint_scorecards
+
 DIMENSIONS = ("value", "efficiency", "quality", "risk_control", "service", "key_projects")
 DIRECTIONS = ("higher_is_better", "lower_is_better", "none")
 ORG_ATTRIBUTES = ("owning_org", "handling_center")
@@ -319,7 +322,7 @@ def _lint_targets(m: Metric) -> list[LintError]:
     return errors
 
 
-def lint_project(project_dir: Path, parse: bool = True) -> list[LintError]:
+def lint_project(project_dir: Path, parse: bool = True) -> list[LintError | ProfileFault]:
     """Every lint error of a dbt project; runs `dbt parse` first unless told not to."""
     found, errors = scan_metric_yaml(project_dir)
     errors += lint_yaml(found)
@@ -331,8 +334,5 @@ def lint_project(project_dir: Path, parse: bool = True) -> list[LintError]:
         parse_problem = parse_project(project_dir)
         if parse_problem:
             return [LintError("dbt parse", "-", parse_problem, "fix the error dbt reports")]
-    # the weight profiles and cascade rules (imported here: that module builds on this one)
-    from dagster_project.defs.transform.profile_lint import lint_scorecards
-
     manifest = load_manifest(project_dir)
     return lint_manifest(manifest) + lint_scorecards(project_dir, metrics_from_manifest(manifest))

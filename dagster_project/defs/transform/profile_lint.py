@@ -13,11 +13,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
-
-from dagster_project.defs.transform.catalog import LintError, Metric
 
 PROFILES_MODEL = "dim_score_profiles"
 STAGES = ("customer_experience", "cost_efficiency", "quality_and_risk")
@@ -32,9 +30,27 @@ MIN_DRAWS = 200
 WEIGHT_TOLERANCE = 1e-9
 
 
+class Metric(Protocol):
+    """What the lint reads of a catalog metric (defs/transform/catalog.Metric)."""
+
+    name: str
+    type: str
+    file: str
+    meta: dict[str, Any]
+
+    @property
+    def is_kpi(self) -> bool: ...
+
+
 @dataclass(frozen=True)
-class ProfileLintError(LintError):
-    """A fault of a weight profile or a cascade rule; `metric` names what is at fault."""
+class LintError:
+    """A fault of a weight profile or a cascade rule, shaped like the catalog lint's errors;
+    `metric` names what is at fault."""
+
+    file: str
+    metric: str
+    problem: str
+    fix: str
 
     def __str__(self) -> str:
         return f"{self.file}: {self.metric}: {self.problem}. Fix: {self.fix}"
@@ -51,7 +67,7 @@ def find_profiles(project_dir: Path) -> tuple[str | None, dict[str, Any], list[L
             if model.get("name") == PROFILES_MODEL:
                 meta = (model.get("config") or {}).get("meta") or {}
                 return path.relative_to(project_dir).as_posix(), meta.get("scorecards") or {}, []
-    error = ProfileLintError(
+    error = LintError(
         "models/",
         "weight profiles",
         f"no model {PROFILES_MODEL} with config.meta.scorecards",
@@ -120,7 +136,7 @@ def lint_bands(file: str, subject: str, bands: Any) -> list[LintError]:
 
 def _maker(file: str, subject: str):
     def make(problem: str, fix: str) -> LintError:
-        return ProfileLintError(file, subject, problem, fix)
+        return LintError(file, subject, problem, fix)
 
     return make
 
