@@ -29,10 +29,12 @@
         {org_code: override}] of every metric with a target. -#}
     {%- set rows = [] -%}
     {%- for spec in kpi_metric_specs().values() -%}
-        {%- set targets = spec.meta.get('targets') or {} -%}
+        {#- a unit test's given semantic layer may leave meta out: no cascade, tier targets -#}
+        {%- set meta = spec.get('meta') or {} -%}
+        {%- set targets = meta.get('targets') or {} -%}
         {%- set t = targets.get('group') or targets.get('default') -%}
         {%- if t and t.get('target') is not none -%}
-            {%- set cascade = spec.meta.get('target_cascade') or {} -%}
+            {%- set cascade = meta.get('target_cascade') or {} -%}
             {%- set kind = 'additive' if spec.kind == 'additive'
                 else ('percentile' if spec.kind == 'percentile' else 'ratio') -%}
             {%- do rows.append([spec.name, kind, cascade.get('rule', 'inherit'),
