@@ -1,6 +1,7 @@
+-- `value` is the KPI column name fct_kpi_values publishes (RF04 below).
 -- Rendered from Jinja loops over the weight profiles: indentation and line length follow the
 -- template, not the rendered SQL.
--- noqa: disable=LT02,LT05
+-- noqa: disable=LT02,LT05,RF04
 {# Every KPI of every unit's score profile, month by month, with its sub-score 0..100 or the
     reason it is left out of the score (no_data, small_base, stale_source, no_target,
     no_peer_base). The profile is chosen by the unit's tier, unit type and the stage (the

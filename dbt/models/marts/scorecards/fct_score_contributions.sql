@@ -84,6 +84,19 @@ paired as (
 
 ),
 
+effects as (
+
+    -- a KPI left out in both months has no sub-score on either side, and no effect
+    select
+        paired.*,
+        coalesce((paired.weight + paired.previous_weight) / 2.0 * (paired.g1 - paired.g0), 0.0)
+            as performance_effect,
+        coalesce((paired.weight - paired.previous_weight) * (paired.g1 + paired.g0) / 2.0, 0.0)
+            as weight_effect
+    from paired
+
+),
+
 final as (
 
     select
@@ -99,18 +112,15 @@ final as (
         paired.missing_reason,
         paired.previous_sub_score,
         paired.previous_weight,
-        case when previous.score is not null then
-            coalesce((paired.weight + paired.previous_weight) / 2.0 * (paired.g1 - paired.g0), 0.0)
-        end as performance_effect,
-        case when previous.score is not null then
-            coalesce((paired.weight - paired.previous_weight) * (paired.g1 + paired.g0) / 2.0, 0.0)
-        end as weight_effect,
-        case when previous.score is not null then
-            coalesce((paired.weight + paired.previous_weight) / 2.0 * (paired.g1 - paired.g0), 0.0)
-            + coalesce((paired.weight - paired.previous_weight) * (paired.g1 + paired.g0) / 2.0, 0.0)
+        case when previous.score is not null then paired.performance_effect end
+            as performance_effect,
+        case when previous.score is not null then paired.weight_effect end as weight_effect,
+        case
+            when previous.score is not null
+                then paired.performance_effect + paired.weight_effect
         end as contribution,
         scores.score - previous.score as score_change
-    from paired
+    from effects as paired
     inner join scores
         on
             paired.org_level = scores.org_level
@@ -123,7 +133,8 @@ final as (
             and paired.period_start
             = cast({{ dbt.dateadd('month', 1, 'previous.period_start') }} as date)
     -- a KPI of last month only is a row only when last month has a score to compare with
-    where paired.sub_score is not null or paired.missing_reason is not null
+    where
+        paired.sub_score is not null or paired.missing_reason is not null
         or previous.score is not null
 
 )
