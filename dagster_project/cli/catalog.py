@@ -1,4 +1,5 @@
-"""`opsvalue catalog`: list the governed metrics, show one metric's card and history, lint."""
+"""`opsvalue catalog`: list the governed metrics, show one metric's card and history, lint; the
+weight profiles (`catalog profiles`) are in cli/catalog_profiles.py."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree as RichTree
 
+from dagster_project.cli.catalog_profiles import add_profiles_parser
 from dagster_project.core.faults import check_published_snapshot
 from dagster_project.core.settings import get_settings
 from dagster_project.defs.transform.catalog import (
@@ -218,3 +220,4 @@ def add_catalog_parser(sub: argparse._SubParsersAction) -> None:
     lint = actions.add_parser("lint", help="reject catalog faults (exit 1)")
     lint.add_argument("--project-dir", help="dbt project folder (default: the project's dbt/)")
     lint.set_defaults(func=cmd_lint)
+    add_profiles_parser(actions)

@@ -16,6 +16,9 @@ from typing import Any
 
 import yaml
 
+from dagster_project.defs.transform.profile_lint import LintError as ProfileFault
+from dagster_project.defs.transform.profile_lint import lint_scorecards
+
 DIMENSIONS = ("value", "efficiency", "quality", "risk_control", "service", "key_projects")
 DIRECTIONS = ("higher_is_better", "lower_is_better", "none")
 ORG_ATTRIBUTES = ("owning_org", "handling_center")
@@ -324,7 +327,7 @@ ManifestCheck = Callable[[dict[str, Any]], list[LintError]]
 
 def lint_project(
     project_dir: Path, parse: bool = True, extra_checks: Iterable[ManifestCheck] = ()
-) -> list[LintError]:
+) -> list[LintError | ProfileFault]:
     """Every lint error of a dbt project; runs `dbt parse` first unless told not to.
 
     extra_checks: checks of other modules on the parsed manifest (the indicator tree's,
@@ -341,7 +344,8 @@ def lint_project(
         if parse_problem:
             return [LintError("dbt parse", "-", parse_problem, "fix the error dbt reports")]
     manifest = load_manifest(project_dir)
-    errors = lint_manifest(manifest)
+    faults: list[LintError | ProfileFault] = [*lint_manifest(manifest)]
+    faults += lint_scorecards(project_dir, metrics_from_manifest(manifest))
     for check in extra_checks:
-        errors += check(manifest)
-    return errors
+        faults += check(manifest)
+    return faults

@@ -18,18 +18,26 @@ from dagster_project.core.sql import ident
 from dagster_project.core.warehouse import table_exists
 
 HISTORY_TABLE = "marts.metric_definition_history"
+# The weight profiles' versions (dbt/models/marts/scorecards/score_profile_history.sql) are kept
+# the same way and restored with the metric definitions.
+HISTORY_TABLES = (HISTORY_TABLE, "marts.score_profile_history")
 COLUMNS = ("metric_name", "definition_version", "definition_hash", "changed_at", "change_summary")
 
 
 def restore_from(con: duckdb.DuckDBPyConnection, database: str) -> int:
-    """The history an attached database (a published snapshot) holds, as dbt built it; versions
-    restored (0 when it has none: dbt then starts the history)."""
-    if not table_exists(con, "marts", "metric_definition_history", database):
+    """The histories an attached database (a published snapshot) holds, as dbt built them (the
+    metric definitions' and the weight profiles'); metric versions restored (0 when it has none:
+    dbt then starts the history)."""
+    for table in HISTORY_TABLES:
+        schema, name = table.split(".")
+        if not table_exists(con, schema, name, database):
+            continue
+        if table_exists(con, schema, name):
+            raise RuntimeError(f"{table} exists already: restored only into a new database")
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"create table {table} as select * from {ident(database)}.{table}")
+    if not table_exists(con, "marts", "metric_definition_history"):
         return 0
-    if table_exists(con, "marts", "metric_definition_history"):
-        raise RuntimeError(f"{HISTORY_TABLE} exists already: restored only into a new database")
-    con.execute("create schema if not exists marts")
-    con.execute(f"create table {HISTORY_TABLE} as select * from {ident(database)}.{HISTORY_TABLE}")
     return con.execute(f"select count(*) from {HISTORY_TABLE}").fetchone()[0]
 
 

@@ -1,6 +1,7 @@
 -- Rendered from Jinja loops over the semantic layer: indentation and line length follow the
 -- template, not the rendered SQL.
--- noqa: disable=LT02,LT05
+-- (RF04: `value` is the published column name, also in the cascade CTEs a macro renders.)
+-- noqa: disable=LT02,LT05,RF04
 {# The published KPI table, computed from the governed metric definitions (the semantic-layer
     YAML in each owner's folder) by the kpi_* macros: one scan per semantic model turns every
     record into per-metric observations, which are attributed to the org tree version valid on
@@ -82,6 +83,23 @@ changed_months as (
             published.metric_name = month_inputs.metric_name
             and published.period_start = month_inputs.period_start
             and published.input_digest = month_inputs.input_digest
+    )
+    -- a month's cascaded targets rest on the same month a year before (fct_unit_targets)
+    or exists (
+        select 1
+        from month_inputs as last_year
+        where
+            last_year.metric_name = month_inputs.metric_name
+            and last_year.period_start
+            = cast({{ dbt.dateadd('month', -12, 'month_inputs.period_start') }} as date)
+            and not exists (
+                select 1
+                from {{ this }} as published
+                where
+                    published.metric_name = last_year.metric_name
+                    and published.period_start = last_year.period_start
+                    and published.input_digest = last_year.input_digest
+            )
     )
     {%- endif %}
 
@@ -264,6 +282,83 @@ targets as (
 
 ),
 
+-- each org unit's own target, cascaded from the group's (macros/target_cascade.sql): from last
+-- year's values, recomputed in this run or kept from earlier ones
+cascade_values as (
+
+    select
+        metric_name,
+        period_start,
+        org_level,
+        org_code,
+        denominator,
+        value
+    from valued
+    where has_value and org_level <> 'center'
+    {%- if is_incremental() %}
+    union all
+    select
+        kept.metric_name,
+        kept.period_start,
+        kept.org_level,
+        kept.org_code,
+        kept.denominator,
+        kept.value
+    from {{ this }} as kept
+    where
+        kept.org_level <> 'center'
+        and not exists (
+            select 1
+            from changed_months
+            where
+                changed_months.metric_name = kept.metric_name
+                and changed_months.period_start = kept.period_start
+        )
+    {%- endif %}
+
+),
+
+cascade_months as (
+
+    select
+        metric_name,
+        period_start
+    from changed_months
+
+),
+
+cascade_org as (
+
+    select * from org_versions
+
+),
+
+{{ target_cascade_ctes() }}
+
+unit_targets as (
+
+    select
+        valued.metric_name,
+        valued.period_start,
+        valued.org_level,
+        valued.org_code,
+        targets.direction,
+        coalesce(cascaded_targets.target, targets.target) as target,
+        coalesce(cascaded_targets.red_threshold, targets.red_threshold) as red_threshold
+    from valued
+    inner join targets
+        on
+            valued.metric_name = targets.metric_name
+            and valued.org_level = targets.org_level
+    left join cascaded_targets
+        on
+            valued.metric_name = cascaded_targets.metric_name
+            and valued.period_start = cascaded_targets.period_start
+            and valued.org_level = cascaded_targets.org_level
+            and valued.org_code = cascaded_targets.org_code
+
+),
+
 final as (
 
     select
@@ -299,10 +394,12 @@ final as (
         on
             valued.metric_name = changed_months.metric_name
             and valued.period_start = changed_months.period_start
-    left join targets
+    left join unit_targets as targets
         on
             valued.metric_name = targets.metric_name
+            and valued.period_start = targets.period_start
             and valued.org_level = targets.org_level
+            and valued.org_code = targets.org_code
     where valued.has_value
 
 )
