@@ -80,3 +80,43 @@
     {%- endif -%}
     {%- do return(config_full_refresh) -%}
 {%- endmacro %}
+
+
+{% macro kpi_redefined_metrics(specs) -%}
+    {#- int_kpi_months_observed_by_batch's metrics to index again: those batches observe whose
+        recorded definition digest differs from the current one (or that are gone), and the
+        KPIs of batch-incremental facts it has never indexed. A KPI no batch observes at all is
+        looked for again on every run: a scan that finds nothing. -#}
+    {%- set scanned = {} -%}
+    {%- for scan in kpi_scans(specs, kpi_semantic_index()) if scan.model.batched -%}
+        {%- for item in scan['items'] -%}
+            {%- do scanned.update({item.name: kpi_metric_digest(specs[item.name])}) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- set recorded = {} -%}
+    {%- set found = run_query('select distinct metric_name, definition_digest from ' ~ this
+        ~ ' where metric_name is not null') -%}
+    {%- for row in found -%}
+        {%- do recorded.update({row['metric_name']: row['definition_digest']}) -%}
+    {%- endfor -%}
+    {%- set redefined = [] -%}
+    {%- for name in (recorded.keys() | list) + (scanned.keys() | list) -%}
+        {%- if scanned.get(name) != recorded.get(name) and name not in redefined -%}
+            {%- do redefined.append(name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(redefined | sort) }}
+{%- endmacro %}
+
+
+{% macro kpi_forget_redefined_metrics() -%}
+    {#- int_kpi_months_observed_by_batch's pre-hook: the rows of the metrics it indexes again
+        (kpi_redefined_metrics) go, in the transaction that appends their new rows. -#}
+    {%- if execute and is_incremental() -%}
+        {%- set redefined = kpi_redefined_metrics(kpi_metric_specs()) -%}
+        {%- if redefined %}
+    delete from {{ this }}
+    where metric_name in ({% for name in redefined %}'{{ name }}'{% if not loop.last %}, {% endif %}{% endfor %})
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
