@@ -222,3 +222,6 @@ def add_catalog_parser(sub: argparse._SubParsersAction) -> None:
     lint = actions.add_parser("lint", help="reject catalog faults (exit 1)")
     lint.add_argument("--project-dir", help="dbt project folder (default: the project's dbt/)")
     lint.set_defaults(func=cmd_lint)
+    from dagster_project.cli.preview import add_preview_parser
+
+    add_preview_parser(actions)

@@ -357,20 +357,24 @@ class ResolvedMetric:
     change_note: dict[str, Any] | None
 
 
-def resolve_catalog(project_dir: Path) -> dict[str, ResolvedMetric]:
+def resolve_catalog(
+    project_dir: Path, work_dir: Path | None = None, database: str = ":memory:"
+) -> dict[str, ResolvedMetric]:
     """Every metric of a dbt project resolved by dbt itself (macro kpi_catalog_state), so the
-    definitions compared here are byte for byte the ones the history model hashes."""
+    definitions compared here are byte for byte the ones the history model hashes. dbt writes
+    its manifest into `work_dir`/target (a temporary folder by default)."""
     from dagster_project.defs.transform.project import dbt_executable
 
     with tempfile.TemporaryDirectory(prefix="opsvalue-catalog-") as scratch:
+        folder = work_dir or Path(scratch)
         # its own target and log folders: the project's manifest stays the one parse wrote, and
-        # an in-memory database: resolving the catalog opens no warehouse file
+        # an in-memory database by default: resolving the catalog opens no warehouse file
         result = subprocess.run(
             [dbt_executable(), "run-operation", "kpi_catalog_state", "--quiet"]
             + ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
-            + ["--target", "work", "--target-path", f"{scratch}/target"]
-            + ["--log-path", f"{scratch}/logs"],
-            env={**os.environ, "OPSVALUE_WORK_DB": ":memory:"},
+            + ["--target", "work", "--target-path", str(folder / "target")]
+            + ["--log-path", str(folder / "logs")],
+            env={**os.environ, "OPSVALUE_WORK_DB": database},
             capture_output=True,
             text=True,
             check=False,
