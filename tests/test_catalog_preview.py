@@ -6,8 +6,10 @@ afterwards, every unit and month; a target-only edit moves statuses and no value
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -96,6 +98,8 @@ def filter_preview(built, tmp_path_factory):
         "published_before": published_before,
         "published_after": published_kpis(ws.warehouse, EDITED),
         "html": html,
+        "ws": ws,
+        "project": project,
     }
 
 
@@ -199,3 +203,36 @@ def test_preview_report_opens_in_a_browser(filter_preview):
             assert colour not in ("rgba(0, 0, 0, 0)", "")
         assert not errors
         browser.close()
+
+
+def test_version_2_and_its_note_are_shown_after_the_run(filter_preview):
+    """The guide's last step: `catalog show` and catalog.html show version 2 with its note."""
+    ws, project = filter_preview["ws"], filter_preview["project"]
+    env = {
+        **os.environ,
+        "OPSVALUE_DBT_DIR": str(project),
+        "OPSVALUE_WAREHOUSE": str(ws.warehouse),
+    }
+    shown = subprocess.run(
+        [sys.executable, "-m", "dagster_project.cli", "catalog", "show", EDITED, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    history = json.loads(shown.stdout)["history"]
+    assert [h["version"] for h in history] == [1, 2]
+    assert history[0]["why"] is None
+    assert (history[1]["why"], history[1]["requested_by"], history[1]["approved_by"]) == (
+        NOTE["why"],
+        NOTE["requested_by"],
+        NOTE["approved_by"],
+    )
+    catalog = (ws.site_dir / "catalog.html").read_text(encoding="utf-8")
+    card = re.search(
+        r'<article class="metric-card" id="metric-claims-auto-rate">.*?</article>', catalog, re.S
+    ).group(0)
+    assert "v2" in card and html.escape(NOTE["why"]) in card
+    assert html.escape(NOTE["approved_by"]) in card

@@ -13,15 +13,15 @@
 {#- Incremental, unlike the rest of its folder (tables): the index grows batch by batch.
     Each row carries the definition digest of its metric (kpi_metric_digest) when it was
     indexed. When a metric's definition changes (a filter decides which records it observes),
-    that metric alone is indexed again over every batch: the pre-hook forgets its rows and this
-    run appends the new ones, in the same transaction. Append, not delete+insert on _batch_id,
+    that metric alone is indexed again over every batch: the pre-hook
+    (kpi_forget_redefined_metrics, set in dbt_project.yml) forgets its rows and this run
+    appends the new ones, in the same transaction. Append, not delete+insert on _batch_id,
     which would drop the batch's rows of every other metric; a new batch is never in the index
     yet (new_batches), so appending it is safe. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ kpi_forget_redefined_metrics() }}",
 ) }}
 
 {{ kpi_depends_on() }}
