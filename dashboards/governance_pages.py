@@ -47,17 +47,29 @@ def scroll_box(table: str) -> str:
 # --- catalog ----------------------------------------------------------------------------------
 
 
+def render_change_note(v: VersionRow) -> str:
+    """Why a version was made, who asked for it and who approved it; – when not recorded."""
+    if not v.change_reason:
+        return MISSING
+    return (
+        f"{esc(v.change_reason)}<br>{tr(ui('requested_by'))} "
+        f"{esc(v.change_requested_by or MISSING)} · {tr(ui('approved_by'))} "
+        f"{esc(v.change_approved_by or MISSING)}"
+    )
+
+
 def render_versions(versions: Sequence[VersionRow]) -> str:
     rows = "".join(
         f'<tr><td class="num">v{esc(v.definition_version)}</td>'
         f'<td class="num">{esc(format_timestamp(v.changed_at))}</td>'
         f"<td>{esc(v.change_summary or MISSING)}</td>"
+        f"<td>{render_change_note(v)}</td>"
         f'<td class="code">{esc((v.definition_hash or "")[:12])}</td></tr>'
         for v in versions
     )
     head = (
         f"<tr>{tr(ui('version'), 'th')}{tr(ui('changed_at'), 'th')}"
-        f"{tr(ui('change_summary'), 'th')}<th>hash</th></tr>"
+        f"{tr(ui('change_summary'), 'th')}{tr(ui('change_note'), 'th')}<th>hash</th></tr>"
     )
     table = f'<table class="grid-table"><thead>{head}</thead><tbody>{rows}</tbody></table>'
     return f'<p class="sub-title">{tr(ui("versions"))}</p>{scroll_box(table)}'

@@ -68,6 +68,9 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
         "definition_hash",
         "changed_at",
         "change_summary",
+        "change_reason",
+        "change_requested_by",
+        "change_approved_by",
     ),
     "marts.dim_org": (
         "org_code",

@@ -141,6 +141,10 @@ class VersionRow:
     definition_hash: str | None
     changed_at: datetime | None
     change_summary: str | None
+    # the change note (why, requested by, approved by); none on versions recorded before notes
+    change_reason: str | None = None
+    change_requested_by: str | None = None
+    change_approved_by: str | None = None
 
 
 def targets_by_metric(rows: Iterable[Record]) -> dict[str, list[TargetRow]]:
@@ -174,6 +178,9 @@ def history_by_metric(rows: Iterable[Record]) -> dict[str, list[VersionRow]]:
                     as_text(row.get("definition_hash")),
                     changed if isinstance(changed, datetime) else None,
                     as_text(row.get("change_summary")),
+                    as_text(row.get("change_reason")),
+                    as_text(row.get("change_requested_by")),
+                    as_text(row.get("change_approved_by")),
                 )
             )
     for versions in found.values():

@@ -65,6 +65,11 @@ def test_changing_a_definition_adds_a_version_and_keeps_the_others(copies):
     metric["type_params"]["numerator"]["filter"] += (
         " and {{ Dimension('claim__decision') }} = 'paid'"
     )
+    metric["config"]["meta"]["change_note"] = {
+        "why": "Only paid decisions count",
+        "requested_by": "Claims operations",
+        "approved_by": "Data office",
+    }
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     select = "metric_definition_history dim_metric_catalog fct_kpi_values"
     # a project change makes the pipeline rebuild its incremental models (defs/dbt/assets.py
@@ -87,6 +92,16 @@ def test_changing_a_definition_adds_a_version_and_keeps_the_others(copies):
                 "select metric_name, definition_version from marts.dim_metric_catalog"
             ).fetchall()
         )
+        notes = con.execute(
+            "select definition_version, change_reason, change_requested_by, change_approved_by "
+            "from marts.metric_definition_history where metric_name = 'claims_auto_rate' "
+            "order by 1"
+        ).fetchall()
+    # the note is stored with the version it explains, not with the first one
+    assert notes == [
+        (1, None, None, None),
+        (2, "Only paid decisions count", "Claims operations", "Data office"),
+    ]
     assert versions["claims_auto_rate"] == 2 and catalog["claims_auto_rate"] == 2
     assert versions["nps"] == 1 and catalog["nps"] == 1
 

@@ -17,12 +17,16 @@ from rich.tree import Tree as RichTree
 from dagster_project.cli.catalog_profiles import add_profiles_parser
 from dagster_project.core.faults import check_published_snapshot
 from dagster_project.core.settings import get_settings
+from dagster_project.defs.transform import definition_history
 from dagster_project.defs.transform.catalog import (
     DIMENSIONS,
+    LintError,
     Metric,
+    lint_change_notes,
     lint_project,
     load_manifest,
     metrics_from_manifest,
+    resolve_catalog,
 )
 from dagster_project.defs.transform.tree import Link, Tree, build_tree, lint_tree
 
@@ -39,8 +43,9 @@ def _metrics() -> dict[str, Metric]:
     return metrics_from_manifest(load_manifest(settings.dbt_project_dir))
 
 
-def _published(sql: str, params: list[Any]) -> list[tuple]:
-    """Rows from the warehouse's catalog tables, or none before the first build."""
+def _published(sql: str, params: list[Any], named: bool = False) -> list[Any]:
+    """Rows from the warehouse's catalog tables (dicts when `named`), or none before the first
+    build."""
     path = get_settings().warehouse_path
     # damaged: a fault (what to do), rather than a card that shows no history
     check_published_snapshot(path)
@@ -48,7 +53,12 @@ def _published(sql: str, params: list[Any]) -> list[tuple]:
         return []
     try:
         with duckdb.connect(str(path), read_only=True) as con:
-            return con.execute(sql, params).fetchall()
+            cursor = con.execute(sql, params)
+            rows = cursor.fetchall()
+            if named:
+                names = [d[0] for d in cursor.description]
+                return [dict(zip(names, row, strict=True)) for row in rows]
+            return rows
     except duckdb.CatalogException:  # the catalog tables are not built yet
         return []
 
@@ -85,6 +95,27 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _history(metric_name: str) -> list[dict[str, Any]]:
+    """A metric's published versions with their change notes (none before notes existed)."""
+    rows = _published(
+        "select * from marts.metric_definition_history where metric_name = ? "
+        "order by definition_version",
+        [metric_name],
+        named=True,
+    )
+    return [
+        {
+            "version": row["definition_version"],
+            "changed_at": str(row["changed_at"]),
+            "change": row["change_summary"],
+            "why": row.get("change_reason"),
+            "requested_by": row.get("change_requested_by"),
+            "approved_by": row.get("change_approved_by"),
+        }
+        for row in rows
+    ]
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     metrics = _metrics()
     metric = metrics.get(args.metric)
@@ -100,15 +131,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             "owner_name": metric.owner_name,
             "is_kpi": metric.is_kpi,
             "semantic_definition": {"type": metric.type, "type_params": metric.type_params},
-            "history": [
-                {"version": v, "changed_at": str(at), "change": summary}
-                for v, at, summary in _published(
-                    "select definition_version, changed_at, change_summary "
-                    "from marts.metric_definition_history where metric_name = ? "
-                    "order by definition_version",
-                    [metric.name],
-                )
-            ],
+            "history": _history(metric.name),
         }
     )
     if args.json:
@@ -137,6 +160,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     OUT.print("  history:")
     for h in card["history"] or [{"version": "–", "changed_at": "not built yet", "change": ""}]:
         OUT.print(f"    v{h['version']}  {h['changed_at']}  {h['change']}")
+        if h.get("why"):
+            OUT.print(
+                f"         why: {h['why']} (requested by {h['requested_by']}, "
+                f"approved by {h['approved_by']})"
+            )
     return 0
 
 
@@ -149,6 +177,12 @@ def cmd_lint(args: argparse.Namespace) -> int:
         ERR.print(f"[red]{len(errors)} catalog problem(s)[/] in {project_dir}")
         return 1
     metrics = metrics_from_manifest(load_manifest(project_dir))
+    note_errors = _lint_change_notes(project_dir, metrics)
+    for error in note_errors:
+        ERR.print(f"[red]✗[/] {error}")
+    if note_errors:
+        ERR.print(f"[red]{len(note_errors)} definition change(s) without a change note[/]")
+        return 1
     kpis = [m for m in metrics.values() if m.is_kpi]
     owners = {m.group for m in kpis}
     dims = {m.meta.get("dimension") for m in kpis}
@@ -202,6 +236,24 @@ def cmd_tree(args: argparse.Namespace) -> int:
     return 0
 
 
+def published_history() -> dict[str, dict[str, Any]]:
+    """The latest published version of every metric (the snapshot's history), or none."""
+    path = get_settings().warehouse_path
+    if not path.exists():
+        return {}
+    with duckdb.connect(str(path), read_only=True) as con:
+        return definition_history.latest_versions(con)
+
+
+def _lint_change_notes(project_dir: Path, metrics: dict[str, Metric]) -> list[LintError]:
+    """A definition changed against the published one needs a new change note."""
+    published = published_history()
+    if not published:  # nothing published yet: every definition is a first version
+        return []
+    current = resolve_catalog(project_dir)
+    return lint_change_notes(current, published, {n: m.file for n, m in metrics.items()})
+
+
 def add_catalog_parser(sub: argparse._SubParsersAction) -> None:
     catalog = sub.add_parser("catalog", help="the governed metric catalog: list, show, tree, lint")
     catalog.add_argument("--owner", help="only this data owner's metrics (dbt group)")
@@ -221,3 +273,7 @@ def add_catalog_parser(sub: argparse._SubParsersAction) -> None:
     lint.add_argument("--project-dir", help="dbt project folder (default: the project's dbt/)")
     lint.set_defaults(func=cmd_lint)
     add_profiles_parser(actions)
+
+    from dagster_project.cli.preview import add_preview_parser
+
+    add_preview_parser(actions)

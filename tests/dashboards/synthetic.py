@@ -336,12 +336,14 @@ def _insert_governance(con: duckdb.DuckDBPyConnection) -> None:
         """
         create table marts.metric_definition_history (
             metric_name varchar, definition_version integer, definition_hash varchar,
-            definition_json varchar, changed_at timestamp, change_summary varchar
+            definition_json varchar, changed_at timestamp, change_summary varchar,
+            change_reason varchar, change_requested_by varchar, change_approved_by varchar
         )
         """
     )
     history = [
         (m[0], 1, f"{i:02d}a1b2c3d4e5f6", "{}", datetime(2024, 1, 1), "First published")
+        + (None, None, None)
         for i, m in enumerate(METRICS)
     ]
     history.append(
@@ -352,10 +354,13 @@ def _insert_governance(con: duckdb.DuckDBPyConnection) -> None:
             "{}",
             datetime(2026, 3, 1),
             "Reopened claims excluded",
+            "Reopened claims were counted twice",
+            "Claims operations",
+            "Data office",
         )
     )
     con.executemany(
-        "insert into marts.metric_definition_history values (?, ?, ?, ?, ?, ?)", history
+        "insert into marts.metric_definition_history values (?, ?, ?, ?, ?, ?, ?, ?, ?)", history
     )
     con.execute("create table meta.publication (published_at timestamp)")
     con.execute(

@@ -281,6 +281,9 @@ def test_build_site_catalog_groups_by_owner_with_targets_and_versions(
     ).group(0)
     shown = text(card)
     assert "Reopened claims excluded" in shown and "v2" in shown
+    # the change note of version 2, beside it
+    assert "Reopened claims were counted twice" in shown
+    assert "Claims operations" in shown and "Data office" in shown
     assert "≥ 60.0%" in shown and "claims@example.com" in shown
     assert "sum(numerator_claims_auto_rate)" in shown
     stale_card = re.search(r'id="metric-service-level-20s">.*?</article>', catalog, re.S).group(0)

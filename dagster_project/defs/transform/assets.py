@@ -55,8 +55,9 @@ def dbt_models(
     """Builds and tests every dbt model in the working database; skipped when nothing changed."""
     # dbt runs in a child process and finds both databases through profiles.yml's env_var
     warehouse.settings.export_env()
+    manifest = load_manifest()
     with warehouse.connect() as con:
-        watermark = build_watermark(con, warehouse.settings.kpi_checks_path)
+        watermark = build_watermark(con, warehouse.settings.kpi_checks_path, manifest)
         previous = state.read_state(con, state.BUILD_WATERMARK)
         since = json.loads(previous)["ledger_max_id"] if previous else None
         changed_sources, new_batches = ledger_changes(con, since)
@@ -70,7 +71,7 @@ def dbt_models(
     if not context.is_subset and settled:
         context.log.info("no new raw data and no dbt change since the last build: dbt skipped")
         return
-    plan = plan_build(load_manifest(), previous, watermark, changed_sources, new_batches)
+    plan = plan_build(manifest, previous, watermark, changed_sources, new_batches)
     if context.is_subset and not plan.rebuild:
         # a selection made in the UI: dagster-dbt selects it, every row is tested
         args, env = ["build", "--exclude", UNIT_TESTS], BuildPlan(args=[], reason="").env()

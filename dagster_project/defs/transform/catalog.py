@@ -8,6 +8,9 @@ YAML files for the faults that stop `dbt parse` itself (duplicate names).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -349,3 +352,115 @@ def lint_project(
     for check in extra_checks:
         faults += check(manifest)
     return faults
+
+
+# --- change notes: what the working tree changes against the published definitions -------------
+
+CATALOG_STATE_MARKER = "OPSVALUE_CATALOG_STATE "
+NOTE_FIELDS = ("why", "requested_by", "approved_by")
+
+
+@dataclass(frozen=True)
+class ResolvedMetric:
+    """One metric as the pipeline would publish it: its resolved definition (what
+    metric_definition_history records), direction, targets and change note."""
+
+    name: str
+    definition_json: str
+    definition_hash: str
+    is_kpi: bool
+    direction: str | None
+    targets: dict[str, Any]
+    change_note: dict[str, Any] | None
+
+
+def resolve_catalog(
+    project_dir: Path, work_dir: Path | None = None, database: str = ":memory:"
+) -> dict[str, ResolvedMetric]:
+    """Every metric of a dbt project resolved by dbt itself (macro kpi_catalog_state), so the
+    definitions compared here are byte for byte the ones the history model hashes. dbt writes
+    its manifest into `work_dir`/target (a temporary folder by default)."""
+    from dagster_project.defs.transform.project import dbt_executable
+
+    with tempfile.TemporaryDirectory(prefix="opsvalue-catalog-") as scratch:
+        folder = work_dir or Path(scratch)
+        # its own target and log folders: the project's manifest stays the one parse wrote, and
+        # an in-memory database by default: resolving the catalog opens no warehouse file
+        result = subprocess.run(
+            [dbt_executable(), "run-operation", "kpi_catalog_state", "--quiet"]
+            + ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+            + ["--target", "work", "--target-path", str(folder / "target")]
+            + ["--log-path", str(folder / "logs")],
+            env={**os.environ, "OPSVALUE_WORK_DB": database},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    line = next((x for x in result.stdout.splitlines() if x.startswith(CATALOG_STATE_MARKER)), None)
+    if result.returncode != 0 or line is None:
+        raise RuntimeError(
+            f"dbt could not resolve the catalog in {project_dir}:\n"
+            + (result.stdout + result.stderr).strip()[-3000:]
+        )
+    state = json.loads(line[len(CATALOG_STATE_MARKER) :])
+    return {
+        name: ResolvedMetric(
+            name=name,
+            definition_json=m["definition_json"],
+            definition_hash=m["definition_hash"],
+            is_kpi=bool(m["is_kpi"]),
+            direction=m.get("direction"),
+            targets=m.get("targets") or {},
+            change_note=m.get("change_note"),
+        )
+        for name, m in state.items()
+    }
+
+
+def changed_definitions(
+    current: dict[str, ResolvedMetric], published: dict[str, dict[str, Any]]
+) -> list[str]:
+    """Metrics published before whose resolved definition differs from the published one."""
+    return sorted(
+        name
+        for name, metric in current.items()
+        if name in published and published[name]["definition_hash"] != metric.definition_hash
+    )
+
+
+def note_problem(note: Any, recorded: dict[str, Any]) -> str | None:
+    """What is wrong with the change note of a changed definition, or None."""
+    if not isinstance(note, dict):
+        return "the definition changed but config.meta.change_note is missing"
+    missing = [f for f in NOTE_FIELDS if not str(note.get(f) or "").strip()]
+    if missing:
+        return f"change_note lacks {', '.join(missing)}"
+    columns = ("change_reason", "change_requested_by", "change_approved_by")
+    before = tuple(str(recorded.get(c) or "").strip() for c in columns)
+    if before == tuple(str(note[f]).strip() for f in NOTE_FIELDS):
+        return f"change_note is the one recorded with version {recorded.get('definition_version')}"
+    return None
+
+
+def lint_change_notes(
+    current: dict[str, ResolvedMetric],
+    published: dict[str, dict[str, Any]],
+    files: dict[str, str],
+) -> list[LintError]:
+    """A definition that differs from the published one needs its own change note: why, who
+    asked for it, who approved it (stored with the new version in metric_definition_history).
+    `published` is the latest recorded version per metric; `files` the YAML defining each."""
+    errors = []
+    for name in changed_definitions(current, published):
+        problem = note_problem(current[name].change_note, published[name])
+        if problem:
+            errors.append(
+                LintError(
+                    files.get(name, "?"),
+                    name,
+                    problem,
+                    "set config.meta.change_note with why, requested_by and approved_by "
+                    "for this change",
+                )
+            )
+    return errors

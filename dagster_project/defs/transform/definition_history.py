@@ -51,3 +51,20 @@ def versions(
     table = f"{ident(database)}.{HISTORY_TABLE}" if database else HISTORY_TABLE
     rows = con.execute(f"select {', '.join(COLUMNS)} from {table} order by all").fetchall()
     return {row[:2]: dict(zip(COLUMNS, row, strict=True)) for row in rows}
+
+
+def latest_versions(
+    con: duckdb.DuckDBPyConnection, database: str = ""
+) -> dict[str, dict[str, Any]]:
+    """Each metric's latest recorded version: metric -> column -> value (every column the table
+    has; a history recorded before change notes existed has none)."""
+    if not table_exists(con, "marts", "metric_definition_history", database or None):
+        return {}
+    table = f"{ident(database)}.{HISTORY_TABLE}" if database else HISTORY_TABLE
+    cursor = con.execute(
+        f"select * from {table} qualify row_number() over "
+        "(partition by metric_name order by definition_version desc) = 1"
+    )
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return {row["metric_name"]: row for row in rows}

@@ -4,9 +4,10 @@
 {#- What the KPIs of each (metric, month) are computed from, as one fingerprint (input_digest):
     the batches of the batch-incremental facts that observe the pair and how often (from
     int_kpi_months_observed_by_batch), the other models' observations of it (month-end
-    snapshots and monthly extracts, all small) and the org tree. fct_kpi_values recomputes the
-    pairs whose digest differs from the one its rows carry, and drops the rows of pairs no longer
-    here. -#}
+    snapshots and monthly extracts, all small), the org tree, and the metric's own definition
+    and targets (kpi_metric_digest): an edit of one metric's YAML changes the digests of that
+    metric's pairs only. fct_kpi_values recomputes the pairs whose digest differs from the one its
+    rows carry, and drops the rows of pairs no longer here (a metric taken out of the catalog). -#}
 
 {{ kpi_depends_on() }}
 
@@ -14,6 +15,12 @@
 {%- set index = kpi_semantic_index() if execute else {'models': {}} %}
 
 with
+
+metric_digests as (
+
+    {{ kpi_metric_digests(specs, with_targets=true) }}
+
+),
 
 batch_inputs as (
 
@@ -72,7 +79,8 @@ month_inputs as (
             coalesce(batch_inputs.batch_digest, 0),
             coalesce(table_inputs.observations, 0),
             coalesce(table_inputs.digest, 0),
-            org_tree_digest.digest
+            org_tree_digest.digest,
+            metric_digests.metric_digest
         )) as input_digest
     from batch_inputs
     full outer join table_inputs
@@ -80,6 +88,8 @@ month_inputs as (
             batch_inputs.metric_name = table_inputs.metric_name
             and batch_inputs.period_start = table_inputs.period_start
     cross join org_tree_digest
+    inner join metric_digests
+        on coalesce(batch_inputs.metric_name, table_inputs.metric_name) = metric_digests.metric_name
 
 )
 

@@ -10,11 +10,17 @@
     so each run adds the batches it has not indexed, reading only their rows, and its post-hook
     (kpi_delete_gone_batch_months, set in dbt_project.yml) drops the batches that left their
     fact. -#}
-{#- Incremental, unlike the rest of its folder (tables): the index grows batch by batch. -#}
+{#- Incremental, unlike the rest of its folder (tables): the index grows batch by batch.
+    Each row carries the definition digest of its metric (kpi_metric_digest) when it was
+    indexed. When a metric's definition changes (a filter decides which records it observes),
+    that metric alone is indexed again over every batch: the pre-hook
+    (kpi_forget_redefined_metrics, set in dbt_project.yml) forgets its rows and this run
+    appends the new ones, in the same transaction. Append, not delete+insert on _batch_id,
+    which would drop the batch's rows of every other metric; a new batch is never in the index
+    yet (new_batches), so appending it is safe. -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='_batch_id',
+    incremental_strategy='append',
     on_schema_change='fail',
 ) }}
 
@@ -26,8 +32,15 @@
 {%- for scan in kpi_scans(specs, index) if scan.model.batched %}
     {%- do scans.append(scan) %}
 {%- endfor %}
+{%- set redefined = kpi_redefined_metrics(specs) if execute and is_incremental() else [] %}
 
 with
+
+digests as (
+
+    {{ kpi_metric_digests(specs) }}
+
+),
 
 {%- for scan in scans %}
 
@@ -73,6 +86,54 @@ observed_{{ loop.index }} as (
     ) as observations
 
 ),
+
+{#- the metrics whose definition changed, indexed again over the batches indexed before -#}
+{%- set old_items = [] %}
+{%- for item in scan['items'] if item.name in redefined %}
+    {%- do old_items.append(item) %}
+{%- endfor %}
+{%- set old_batches_of_scan -%}
+    _batch_id not in (select new_batches_{{ loop.index }}._batch_id from new_batches_{{ loop.index }})
+{%- endset %}
+
+reindexed_{{ loop.index }} as (
+
+    {%- if old_items %}
+    select
+        '{{ scan.model.name }}' as semantic_model,
+        observations._batch_id,
+        any_value(sources._source_file) as _source_file,
+        observations.metric_name,
+        cast({{ dbt.date_trunc('month', 'observations.event_date') }} as date) as period_start,
+        count(*) as observations
+    from (
+        {{ kpi_observation_select({'model': scan.model, 'items': old_items},
+            row_filter=old_batches_of_scan, lineage=true) }}
+    ) as observations
+    inner join (
+        select distinct
+            _batch_id,
+            _source_file
+        from {{ this }}
+        where semantic_model = '{{ scan.model.name }}'
+    ) as sources
+        on observations._batch_id = sources._batch_id
+    group by
+        observations._batch_id,
+        observations.metric_name,
+        cast({{ dbt.date_trunc('month', 'observations.event_date') }} as date)
+    {%- else %}
+    select
+        cast(null as varchar) as semantic_model,
+        cast(null as varchar) as _batch_id,
+        cast(null as varchar) as _source_file,
+        cast(null as varchar) as metric_name,
+        cast(null as date) as period_start,
+        cast(0 as bigint) as observations
+    where false
+    {%- endif %}
+
+),
 {%- endfor %}
 
 batches as (
@@ -112,7 +173,7 @@ observed as (
 
 ),
 
-final as (
+indexed as (
 
     select
         batches.semantic_model,
@@ -132,6 +193,26 @@ final as (
         batches._source_file,
         observed.metric_name,
         observed.period_start
+
+    {%- for scan in scans %}
+    union all
+    select * from reindexed_{{ loop.index }}
+    {%- endfor %}
+
+),
+
+final as (
+
+    select
+        indexed.semantic_model,
+        indexed._batch_id,
+        indexed._source_file,
+        indexed.metric_name,
+        indexed.period_start,
+        indexed.observations,
+        digests.metric_digest as definition_digest
+    from indexed
+    left join digests on indexed.metric_name = digests.metric_name
 
 )
 

@@ -5,8 +5,11 @@
     rebuilds. Each build compares every metric's current definition with its latest recorded
     version and appends a new version when the formula, filters or sources changed.
     full_refresh=false: the pipeline rebuilds with `dbt build --full-refresh`, which this model
-    ignores, so a rebuild never wipes the history. -#}
-{{ config(materialized='incremental', full_refresh=false) }}
+    ignores, so a rebuild never wipes the history. Each version carries the change note of the
+    metric's YAML (config.meta.change_note: why, requested_by, approved_by) as it was when the
+    version was recorded; append_new_columns, as histories recorded before the notes existed are
+    kept and gain the columns. -#}
+{{ config(materialized='incremental', full_refresh=false, on_schema_change='append_new_columns') }}
 
 {%- set specs = kpi_metric_specs() if execute else {} %}
 {%- set parts_compared = ['type', 'kind', 'value', 'percentile', 'parts', 'formula', 'sources'] %}
@@ -43,7 +46,15 @@
 
 with
 
-current_definitions (metric_name, definition_hash, definition_json, change_summary) as (
+current_definitions (
+    metric_name,
+    definition_hash,
+    definition_json,
+    change_summary,
+    change_reason,
+    change_requested_by,
+    change_approved_by
+) as (
 
     {%- if specs %}
     values
@@ -63,18 +74,22 @@ current_definitions (metric_name, definition_hash, definition_json, change_summa
         {%- else %}
             {%- set change_summary = 'first published' %}
         {%- endif %}
+        {%- set note = spec.meta.get('change_note') or {} %}
         (
             '{{ spec.name }}',
             '{{ local_md5(definition_json) }}',
             {{ kpi_sql_literal(definition_json) }},
-            {{ kpi_sql_literal(change_summary) }}
+            {{ kpi_sql_literal(change_summary) }},
+            {{ kpi_sql_literal(note.get('why')) }},
+            {{ kpi_sql_literal(note.get('requested_by')) }},
+            {{ kpi_sql_literal(note.get('approved_by')) }}
         ){% if not loop.last %},{% endif %}
     {%- endfor %}
     {%- else %}
     select
+        {%- for _ in range(6) %}
         cast(null as {{ dbt.type_string() }}),
-        cast(null as {{ dbt.type_string() }}),
-        cast(null as {{ dbt.type_string() }}),
+        {%- endfor %}
         cast(null as {{ dbt.type_string() }})
     where false
     {%- endif %}
@@ -97,7 +112,10 @@ changed as (
         current_definitions.definition_hash,
         current_definitions.definition_json,
         current_timestamp as changed_at,
-        current_definitions.change_summary
+        current_definitions.change_summary,
+        current_definitions.change_reason,
+        current_definitions.change_requested_by,
+        current_definitions.change_approved_by
     from current_definitions
     left join latest on current_definitions.metric_name = latest.metric_name
     where latest.definition_hash is distinct from current_definitions.definition_hash
@@ -114,7 +132,10 @@ changed as (
         definition_hash,
         definition_json,
         current_timestamp as changed_at,
-        change_summary
+        change_summary,
+        change_reason,
+        change_requested_by,
+        change_approved_by
     from current_definitions
 
 ),
@@ -129,7 +150,11 @@ final as (
         definition_hash,
         definition_json,
         cast(changed_at as timestamp) as changed_at,
-        change_summary
+        change_summary,
+        -- typed: a build where every note is null would otherwise make them null-typed columns
+        cast(change_reason as {{ dbt.type_string() }}) as change_reason,
+        cast(change_requested_by as {{ dbt.type_string() }}) as change_requested_by,
+        cast(change_approved_by as {{ dbt.type_string() }}) as change_approved_by
     from changed
 
 )

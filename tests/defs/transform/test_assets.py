@@ -14,11 +14,13 @@ import pytest
 from dagster_project.core.settings import get_settings
 from dagster_project.defs.transform.planning import (
     ALWAYS_BUILT,
+    FULL_REFRESH_ENV,
     NEW_BATCHES_ENV,
     REBUILD,
     UNIT_TESTS,
     build_watermark,
     plan_build,
+    project_parts,
 )
 
 
@@ -43,7 +45,7 @@ def test_first_build_project_change_and_alias_change_rebuild_everything(manifest
     ]:
         plan = plan_build(manifest, previous, now, {"claims"}, ["b1"])
         assert plan.rebuild and plan.args == ["build", *REBUILD, "--exclude", UNIT_TESTS]
-        assert plan.env() == {NEW_BATCHES_ENV: ""}  # every row tested
+        assert plan.env() == {NEW_BATCHES_ENV: "", FULL_REFRESH_ENV: ""}  # every row tested
         assert plan.new_batches is None and not plan.excluded
 
 
@@ -74,7 +76,7 @@ def test_new_claims_build_what_claims_feed_and_test_only_the_new_batches(manifes
     assert plan.args[:2] == ["build", "--exclude"] and len(plan.args) == 3
     assert plan.args[2].split() == [UNIT_TESTS, *plan.excluded]  # unit tests run in pytest only
     # both variables always set, so none left in the caller's environment reaches dbt
-    assert plan.env() == {NEW_BATCHES_ENV: json.dumps(["b1"])}
+    assert plan.env() == {NEW_BATCHES_ENV: json.dumps(["b1"]), FULL_REFRESH_ENV: ""}
     assert plan.new_batches == ("b1",)
 
 
@@ -98,6 +100,57 @@ def test_nothing_new_still_builds_what_the_publication_reads(manifest):
     plan = plan_build(manifest, watermark(9, 1, "a"), watermark(9, 1, "a"), set(), [])
     assert not set(plan.excluded) & set(ALWAYS_BUILT)
     assert plan.new_batches == ()
+
+
+def parted(dbt: str, parts: dict, ledger: int = 9) -> str:
+    return json.dumps({"ledger_max_id": ledger, "mapping_max_id": 1, "dbt": dbt, "parts": parts})
+
+
+BATCH_FACTS = {"fct_claims", "fct_contacts", "fct_applications", "fct_tasks", "fct_complaints"}
+
+
+def test_a_metric_edit_recomputes_the_kpi_models_and_rebuilds_no_fact(manifest):
+    now = project_parts(manifest)
+    before = {**now, "semantic": "an older catalog"}
+    plan = plan_build(manifest, parted("a", before), parted("b", now), set(), [])
+    assert not plan.rebuild and plan.full_refresh == ()
+    assert "--full-refresh" not in plan.args
+    assert set(plan.excluded) >= BATCH_FACTS
+    # the models rendered from the catalog run, incrementally
+    assert {
+        "int_kpi_months_observed_by_batch",
+        "int_kpi_months_fingerprinted",
+        "metric_definition_history",
+        "dim_metric_targets",
+    } & set(plan.excluded) == set()
+    assert plan.env()[FULL_REFRESH_ENV] == ""
+
+
+def test_a_staging_edit_rebuilds_only_what_depends_on_it(manifest):
+    now = project_parts(manifest)
+    models = {**now["models"], "stg_claims__claims": "the SQL before the edit"}
+    plan = plan_build(manifest, parted("a", {**now, "models": models}), parted("b", now), set(), [])
+    assert not plan.rebuild
+    assert "fct_claims" in plan.full_refresh and "fct_kpi_values" in plan.full_refresh
+    assert not BATCH_FACTS - {"fct_claims"} & set(plan.full_refresh)
+    assert BATCH_FACTS - {"fct_claims"} <= set(plan.excluded)
+    assert "stg_claims__claims" not in plan.excluded and "fct_claims" not in plan.excluded
+    assert json.loads(plan.env()[FULL_REFRESH_ENV]) == list(plan.full_refresh)
+    assert plan.new_batches is None  # every row of the rebuilt models tested
+
+
+def test_project_parts_leave_descriptions_out(manifest):
+    import copy
+
+    edited = copy.deepcopy(manifest)
+    node = next(n for n in edited["nodes"].values() if n["name"] == "fct_claims")
+    node["description"] = "another description"
+    assert project_parts(edited) == project_parts(manifest)
+    node["raw_code"] += "\n-- an edit"
+    assert (
+        project_parts(edited)["models"]["fct_claims"]
+        != project_parts(manifest)["models"]["fct_claims"]
+    )
 
 
 def test_changed_kpi_check_thresholds_change_the_watermark_but_rebuild_nothing(manifest, tmp_path):
