@@ -80,8 +80,11 @@
 {% macro default__seconds_between(start_timestamp, end_timestamp) -%}
     {#- Milliseconds: the finest unit Trino's date_diff has (its timestamps default to millisecond
         precision). Divided by the double literal 1e3, not 1000.0: Trino divides a bigint by a
-        decimal in decimal arithmetic, rounding to one decimal place. -#}
-    ({{ dbt.datediff(start_timestamp, end_timestamp, 'millisecond') }} / 1e3)
+        decimal in decimal arithmetic, rounding to one decimal place. dbt.datediff is
+        parenthesised on its own: some adapters render it as a sum (dbt-spark's milliseconds are
+        `case ... end + a - b`), and `/ 1e3` would then divide only its last term, leaving the
+        result in milliseconds, 1000 times too large. -#}
+    (({{ dbt.datediff(start_timestamp, end_timestamp, 'millisecond') }}) / 1e3)
 {%- endmacro %}
 
 {% macro duckdb__seconds_between(start_timestamp, end_timestamp) -%}
