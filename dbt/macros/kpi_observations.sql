@@ -118,15 +118,15 @@
 {% macro kpi_no_observations(lineage=false) -%}
     {#- An empty relation with the columns of kpi_observation_select. -#}
     select
-        cast(null as varchar) as org_code,
-        cast(null as varchar) as center_code,
-        cast(null as varchar) as metric_name,
+        cast(null as {{ dbt.type_string() }}) as org_code,
+        cast(null as {{ dbt.type_string() }}) as center_code,
+        cast(null as {{ dbt.type_string() }}) as metric_name,
         cast(null as date) as event_date,
         cast(null as double) as numerator,
         cast(null as double) as denominator,
         cast(null as double) as sample
         {%- if lineage %},
-        cast(null as varchar) as _batch_id
+        cast(null as {{ dbt.type_string() }}) as _batch_id
         {%- endif %}
     where false
 {%- endmacro %}

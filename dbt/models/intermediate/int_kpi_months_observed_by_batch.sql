@@ -85,9 +85,9 @@ batches as (
     {%- endfor %}
     {%- if not scans %}
     select
-        cast(null as varchar) as semantic_model,
-        cast(null as varchar) as _batch_id,
-        cast(null as varchar) as _source_file
+        cast(null as {{ dbt.type_string() }}) as semantic_model,
+        cast(null as {{ dbt.type_string() }}) as _batch_id,
+        cast(null as {{ dbt.type_string() }}) as _source_file
     where false
     {%- endif %}
 
@@ -103,9 +103,9 @@ observed as (
     {%- endfor %}
     {%- if not scans %}
     select
-        cast(null as varchar) as semantic_model,
-        cast(null as varchar) as _batch_id,
-        cast(null as varchar) as metric_name,
+        cast(null as {{ dbt.type_string() }}) as semantic_model,
+        cast(null as {{ dbt.type_string() }}) as _batch_id,
+        cast(null as {{ dbt.type_string() }}) as metric_name,
         cast(null as date) as period_start
     where false
     {%- endif %}
