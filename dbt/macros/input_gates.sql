@@ -18,9 +18,8 @@
 
 {% macro inputs_gate_calendar(part) -%}
     {#- The part of the reporting calendar a gated model uses, as one value over dim_months. -#}
-    {%- set month_ends = dbt.listagg(
-        "cast(gate_calendar.month_end_date as varchar)", "','",
-        "order by gate_calendar.month_end_date") %}
+    {%- set month_ends = listagg_sorted(
+        "cast(gate_calendar.month_end_date as " ~ dbt.type_string() ~ ")", "','") %}
     {%- set parts = {
         'month_ends': month_ends,
         'cohort_window': "concat_ws(',', min(gate_calendar.month_start_date), max(gate_calendar.month_end_date) filter (where gate_calendar.month_end_date <= gate_calendar.data_end_date))",
@@ -37,7 +36,7 @@
     {%- for name in sources %}
         {%- set batches -%}
             (
-                select {{ dbt.listagg('batches._batch_id', "','", 'order by batches._batch_id') }}
+                select {{ listagg_sorted('batches._batch_id', "','") }}
                 from (
                     select distinct raw_rows._batch_id
                     from {{ source(name.split('.')[0], name.split('.')[1]) }} as raw_rows

@@ -69,27 +69,24 @@
         observed._batch_id
         {%- endif %}
     from (
-        select
-            {{ scan.model.entities.get('org', 'null') }} as org_code,
-            {{ scan.model.entities.get('center', 'null') }} as center_code,
-            {%- if lineage %}
-            _batch_id,
-            {%- endif %}
-            unnest([
-                {%- for item in scan['items'] %}
-                {
-                    'metric_name': '{{ item.name }}',
-                    'event_date': case when {{ item.when }} then {{ item.date }} end,
-                    'numerator': cast({{ item.num }} as double),
-                    'denominator': cast({{ item.den }} as double),
-                    'sample': cast({{ item.sample }} as double)
-                }{% if not loop.last %},{% endif %}
-                {%- endfor %}
-            ], recursive := true)
-        from {{ ref(scan.model.node_name) }}
-        {%- if row_filter %}
-        where {{ row_filter }}
+        {%- set carried = [
+            scan.model.entities.get('org', 'null') ~ ' as org_code',
+            scan.model.entities.get('center', 'null') ~ ' as center_code',
+        ] %}
+        {%- if lineage %}
+            {%- do carried.append('_batch_id') %}
         {%- endif %}
+        {%- set items = [] %}
+        {%- for item in scan['items'] %}
+            {%- do items.append({
+                'metric_name': "'" ~ item.name ~ "'",
+                'event_date': 'case when ' ~ item.when ~ ' then ' ~ item.date ~ ' end',
+                'numerator': 'cast(' ~ item.num ~ ' as double)',
+                'denominator': 'cast(' ~ item.den ~ ' as double)',
+                'sample': 'cast(' ~ item.sample ~ ' as double)',
+            }) %}
+        {%- endfor %}
+        {{ rows_per_item(ref(scan.model.node_name), carried, items, row_filter) }}
     ) as observed
     where observed.event_date is not null
 {%- endmacro %}

@@ -183,7 +183,7 @@ rolled_up as (
         sum(denominator) as denominator,
         count(numerator) as numerator_rows,
         {%- if percentiles %}
-        quantile_cont(sample, {{ percentiles | list }}) as quantiles,
+        {{ percentile_columns('sample', percentiles, 'quantiles') }},
         {%- endif %}
         count(sample) as sample_rows
     from attributed
@@ -225,7 +225,7 @@ valued as (
             {%- for spec in specs.values() if spec.is_kpi %}
             when '{{ spec.name }}' then
             {%- if spec.kind == 'percentile' %}
-                quantiles[{{ percentiles.index(spec.percentile) + 1 }}]
+                {{ percentile_column('quantiles', percentiles.index(spec.percentile) + 1) }}
             {%- elif spec.kind == 'additive' %}
                 numerator
             {%- elif spec.kind == 'derived' %}
