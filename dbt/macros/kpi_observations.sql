@@ -154,19 +154,36 @@
         {%- for model in index.models.values() | sort(attribute='name') if model.batched %}
             {%- do batched.append(model) %}
         {%- endfor %}
+        {%- set fact_batches -%}
+            {%- for model in batched %}
+        select distinct fact._batch_id from {{ model.relation }} as fact
+            {%- if not loop.last %}
+        union all
+            {%- endif %}
+            {%- endfor %}
+            {%- if not batched %}
+        select cast(null as {{ dbt.type_string() }}) where false
+            {%- endif %}
+        {%- endset %}
+    {{- adapter.dispatch('kpi_delete_gone_batch_months', 'opsvalue')(fact_batches) }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro default__kpi_delete_gone_batch_months(fact_batches) -%}
     delete from {{ this }}
     where _batch_id not in (
-        {%- for model in batched %}
-        select distinct fact._batch_id from {{ model.relation }} as fact
-        {%- if not loop.last %}
-        union all
-        {%- endif %}
-        {%- endfor %}
-        {%- if not batched %}
-        select cast(null as varchar) where false
-        {%- endif %}
+        {{- fact_batches }}
     )
-    {%- endif %}
+{%- endmacro %}
+
+{% macro spark__kpi_delete_gone_batch_months(fact_batches) -%}
+    {#- partitioned by _batch_id (incremental_by_key_config): drop the batches' partitions -#}
+    {%- set gone -%}
+        select distinct indexed._batch_id
+        from {{ this }} as indexed
+        where indexed._batch_id not in ({{ fact_batches }})
+    {%- endset %}
+    {{- drop_partitions(gone, ['_batch_id']) }}
 {%- endmacro %}
 
 
@@ -176,6 +193,11 @@
         which delete+insert, replacing only the pairs it writes, would keep. Every row written
         or kept by this run carries its pair's current digest. -#}
     {%- if execute %}
+    {{- adapter.dispatch('kpi_delete_stale_pairs', 'opsvalue')() }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro default__kpi_delete_stale_pairs() -%}
     delete from {{ this }}
     where not exists (
         select 1
@@ -185,5 +207,22 @@
             and inputs.period_start = {{ this }}.period_start
             and inputs.input_digest = {{ this }}.input_digest
     )
-    {%- endif %}
+{%- endmacro %}
+
+{% macro spark__kpi_delete_stale_pairs() -%}
+    {#- partitioned by (metric_name, period_start) (incremental_by_key_config): drop the pairs'
+        partitions -#}
+    {%- set stale -%}
+        select distinct published.metric_name, published.period_start
+        from {{ this }} as published
+        where not exists (
+            select 1
+            from {{ ref('int_kpi_months_fingerprinted') }} as inputs
+            where
+                inputs.metric_name = published.metric_name
+                and inputs.period_start = published.period_start
+                and inputs.input_digest = published.input_digest
+        )
+    {%- endset %}
+    {{- drop_partitions(stale, ['metric_name', 'period_start']) }}
 {%- endmacro %}

@@ -11,12 +11,7 @@
     (kpi_delete_gone_batch_months, set in dbt_project.yml) drops the batches that left their
     fact. -#}
 {#- Incremental, unlike the rest of its folder (tables): the index grows batch by batch. -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='_batch_id',
-    on_schema_change='fail',
-) }}
+{{ config(**incremental_by_key_config('_batch_id', ['_batch_id'])) }}
 
 {{ kpi_depends_on() }}
 

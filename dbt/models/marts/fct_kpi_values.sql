@@ -19,12 +19,9 @@
     (kpi_delete_stale_pairs, dbt_project.yml) drops rows whose pair left the inputs or was
     recomputed to no row (a file re-delivered empty): delete+insert alone only replaces the pairs
     it writes. -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['metric_name', 'period_start'],
-    on_schema_change='fail',
-) }}
+{{ config(**incremental_by_key_config(
+    ['metric_name', 'period_start'], ['metric_name', 'period_start']
+)) }}
 
 {#- Static dependencies for dbt's DAG: every model a semantic model rests on. -#}
 {{ kpi_depends_on() }}
