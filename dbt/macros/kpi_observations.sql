@@ -210,10 +210,10 @@
 {%- endmacro %}
 
 {% macro spark__kpi_delete_stale_pairs() -%}
-    {#- partitioned by (metric_name, period_start) (incremental_by_key_config): drop the pairs'
-        partitions -#}
+    {#- partitioned by period_start, and a month recomputed whole (kpi_pairs_to_recompute): a
+        month still holding a row of another digest wrote no row, so all its rows go -#}
     {%- set stale -%}
-        select distinct published.metric_name, published.period_start
+        select distinct published.period_start
         from {{ this }} as published
         where not exists (
             select 1
@@ -224,5 +224,52 @@
                 and inputs.input_digest = published.input_digest
         )
     {%- endset %}
-    {{- drop_partitions(stale, ['metric_name', 'period_start']) }}
+    {{- drop_partitions(stale, ['period_start']) }}
+{%- endmacro %}
+
+
+{% macro kpi_pairs_to_recompute(month_inputs) -%}
+    {#- fct_kpi_values on an incremental run: a condition on the (metric, month) pairs of
+        int_kpi_months_fingerprinted (aliased month_inputs) it recomputes, with their digest. -#}
+    {{ return(adapter.dispatch('kpi_pairs_to_recompute', 'opsvalue')(month_inputs)) }}
+{%- endmacro %}
+
+{% macro default__kpi_pairs_to_recompute(month_inputs) -%}
+    {#- the pairs whose digest is not the one their rows carry -#}
+    not exists (
+        select 1
+        from {{ this }} as published
+        where
+            published.metric_name = {{ month_inputs }}.metric_name
+            and published.period_start = {{ month_inputs }}.period_start
+            and published.input_digest = {{ month_inputs }}.input_digest
+    )
+{%- endmacro %}
+
+{% macro spark__kpi_pairs_to_recompute(month_inputs) -%}
+    {#- every pair of a month (a partition, overwritten whole) with a changed pair or a row of a
+        pair whose inputs changed or left -#}
+    {{ month_inputs }}.period_start in (
+        select changed.period_start
+        from {{ ref('int_kpi_months_fingerprinted') }} as changed
+        where not exists (
+            select 1
+            from {{ this }} as published
+            where
+                published.metric_name = changed.metric_name
+                and published.period_start = changed.period_start
+                and published.input_digest = changed.input_digest
+        )
+        union all
+        select published.period_start
+        from {{ this }} as published
+        where not exists (
+            select 1
+            from {{ ref('int_kpi_months_fingerprinted') }} as inputs
+            where
+                inputs.metric_name = published.metric_name
+                and inputs.period_start = published.period_start
+                and inputs.input_digest = published.input_digest
+        )
+    )
 {%- endmacro %}

@@ -19,9 +19,9 @@
     (kpi_delete_stale_pairs, dbt_project.yml) drops rows whose pair left the inputs or was
     recomputed to no row (a file re-delivered empty): delete+insert alone only replaces the pairs
     it writes. -#}
-{{ config(**incremental_by_key_config(
-    ['metric_name', 'period_start'], ['metric_name', 'period_start']
-)) }}
+{#- On Spark the table is partitioned by month, and a month is recomputed whole
+    (kpi_pairs_to_recompute): a partition per pair would be hundreds of tiny files. -#}
+{{ config(**incremental_by_key_config(['metric_name', 'period_start'], ['period_start'])) }}
 
 {#- Static dependencies for dbt's DAG: every model a semantic model rests on. -#}
 {{ kpi_depends_on() }}
@@ -72,14 +72,7 @@ changed_months as (
         input_digest
     from month_inputs
     {%- if is_incremental() %}
-    where not exists (
-        select 1
-        from {{ this }} as published
-        where
-            published.metric_name = month_inputs.metric_name
-            and published.period_start = month_inputs.period_start
-            and published.input_digest = month_inputs.input_digest
-    )
+    where {{ kpi_pairs_to_recompute('month_inputs') }}
     {%- endif %}
 
 ),
