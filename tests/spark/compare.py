@@ -34,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -140,7 +140,9 @@ class SparkMarts:
         self.session = session
 
     def tables(self) -> list[str]:
-        return [row.tableName for row in self.session.sql(f"show tables in {MARTS}").collect()]
+        # `show tables` also lists the session's temporary views (dbt's __dbt_tmp)
+        rows = self.session.sql(f"show tables in {MARTS}").collect()
+        return [row.tableName for row in rows if not row.isTemporary]
 
     def columns(self, table: str) -> list[str]:
         return self.session.table(f"{MARTS}.{table}").columns
@@ -151,7 +153,7 @@ class SparkMarts:
 
 def comparable(value: Any) -> Any:
     """A value as both engines' Python types can be compared: numbers as floats."""
-    if isinstance(value, bool) or value is None or isinstance(value, str | date):
+    if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int | float | Decimal):
         return float(value)
