@@ -79,25 +79,27 @@ def _number(value: float, decimals: int) -> str:
     return f"{abs(value):,.{decimals}f}"
 
 
+def _formatted(value: float, unit: str | None, signs: tuple[str, str, str], change: bool) -> str:
+    """`value` in its unit's display form, with the sign for (positive, negative, zero)."""
+    fmt = unit_format(unit)
+    shown = display_number(value, unit)
+    sign = signs[0] if shown > 0 else signs[1] if shown < 0 else signs[2]
+    suffix = fmt.change_suffix if change and fmt.change_suffix is not None else fmt.suffix
+    return f"{sign}{fmt.prefix}{_number(shown, fmt.decimals)}{suffix}"
+
+
 def format_value(value: float | None, unit: str | None) -> str:
     """Format a KPI value for display: 0.873 percent -> "87.3%", 2.44 days -> "2.4 d"."""
     if is_missing(value):
         return MISSING
-    fmt = unit_format(unit)
-    shown = display_number(value, unit)
-    sign = MINUS if shown < 0 else ""
-    return f"{sign}{fmt.prefix}{_number(shown, fmt.decimals)}{fmt.suffix}"
+    return _formatted(value, unit, ("", MINUS, ""), change=False)
 
 
 def format_change(delta: float | None, unit: str | None) -> str:
     """Format a month-on-month change with its sign: +0.012 percent -> "+1.2 pp"."""
     if is_missing(delta):
         return MISSING
-    fmt = unit_format(unit)
-    shown = display_number(delta, unit)
-    sign = "+" if shown > 0 else MINUS if shown < 0 else "±"
-    suffix = fmt.suffix if fmt.change_suffix is None else fmt.change_suffix
-    return f"{sign}{fmt.prefix}{_number(shown, fmt.decimals)}{suffix}"
+    return _formatted(delta, unit, ("+", MINUS, "±"), change=True)
 
 
 def change_tone(delta: float | None, direction: str | None) -> Tone | None:

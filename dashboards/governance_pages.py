@@ -30,19 +30,18 @@ from dashboards.layout import (
     tier_words,
     tr,
 )
-from dashboards.model import (
-    PACK_HIDDEN_GATE_FIELDS,
-    MetricInfo,
-    QualityRow,
-    TargetRow,
-    VersionRow,
-    metric_order,
-)
+from dashboards.model import MetricInfo, TargetRow, VersionRow, metric_order
+from dashboards.notices import PACK_HIDDEN_GATE_FIELDS, QualityRow
 
 # Pass rates at or above these are shown green, then amber; below, red.
 PASS_RATE_GOOD = 0.99
 PASS_RATE_WARN = 0.95
 QUALITY_MONTHS = 13
+
+
+def scroll_box(table: str) -> str:
+    """A table in a box that scrolls sideways when the table is wider than the screen."""
+    return f'<div class="table-scroll">{table}</div>'
 
 
 # --- catalog ----------------------------------------------------------------------------------
@@ -60,10 +59,8 @@ def render_versions(versions: Sequence[VersionRow]) -> str:
         f"<tr>{tr(ui('version'), 'th')}{tr(ui('changed_at'), 'th')}"
         f"{tr(ui('change_summary'), 'th')}<th>hash</th></tr>"
     )
-    return (
-        f'<p class="sub-title">{tr(ui("versions"))}</p>'
-        f'<table class="grid-table"><thead>{head}</thead><tbody>{rows}</tbody></table>'
-    )
+    table = f'<table class="grid-table"><thead>{head}</thead><tbody>{rows}</tbody></table>'
+    return f'<p class="sub-title">{tr(ui("versions"))}</p>{scroll_box(table)}'
 
 
 def render_targets(targets: Sequence[TargetRow], info: MetricInfo) -> str:
@@ -77,10 +74,8 @@ def render_targets(targets: Sequence[TargetRow], info: MetricInfo) -> str:
         f"<tr>{tr(ui('tier'), 'th')}{tr(ui('target'), 'th', 'r')}"
         f"{tr(ui('red_threshold'), 'th', 'r')}</tr>"
     )
-    return (
-        f'<p class="sub-title">{tr(ui("targets"))}</p>'
-        f'<table class="grid-table"><thead>{head}</thead><tbody>{rows}</tbody></table>'
-    )
+    table = f'<table class="grid-table"><thead>{head}</thead><tbody>{rows}</tbody></table>'
+    return f'<p class="sub-title">{tr(ui("targets"))}</p>{scroll_box(table)}'
 
 
 def version_text(info: MetricInfo) -> str:
@@ -155,6 +150,7 @@ def render_catalog_page(
 ) -> RenderedPage:
     """The governed catalog: owners, then dimensions, then one card per metric."""
     infos = sorted(ctx.infos.values(), key=lambda i: ((i.owner_display or "~").casefold(),))
+    stale = ctx.publication.stale_everywhere()
     sections = []
     for owner, owned in groupby(infos, key=lambda i: i.owner_display or MISSING):
         metrics = sorted(owned, key=metric_order)
@@ -165,7 +161,7 @@ def render_catalog_page(
                     i,
                     targets.get(i.metric_name, ()),
                     history.get(i.metric_name, ()),
-                    ctx.publication.stale_metrics.get(i.metric_name),
+                    stale.get(i.metric_name),
                 )
                 for i in group
             )
@@ -231,9 +227,36 @@ def render_gate_table(gates: Sequence[Mapping[str, object]], *, pack: bool = Fal
     columns = ("source", "owner", "gate", "check", "reason", "since", "last_file", "last_loaded")
     hidden = PACK_HIDDEN_GATE_FIELDS if pack else ()
     head = "".join(tr(ui(k), "th") for k in columns if k not in hidden)
+    table = (
+        f'<table class="grid-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
     return (
         '<section class="panel"><div class="panel__head">'
-        f"{tr(ui('gate_states'), 'h2', 'panel__title')}</div>"
+        f"{tr(ui('gate_states'), 'h2', 'panel__title')}</div>{scroll_box(table)}</section>"
+    )
+
+
+def render_held_kpi_table(ctx: SiteContext) -> str:
+    """The KPIs checks hold back (values as last published): check, metric, where, since, why."""
+    rows = []
+    for hold in ctx.publication.held_kpis:
+        info = ctx.infos.get(hold.metric_name) or MetricInfo.fallback(hold.metric_name)
+        where = f"{hold.org_level} {hold.org_code}" if hold.org_code else None
+        rows.append(
+            f'<tr data-metric="{esc(hold.metric_name)}" data-org-code="{esc(hold.org_code or "")}">'
+            f"<td>{esc(hold.check_name)}</td>"
+            f'<td><span data-zh="{esc(info.label_zh or info.label)}">{esc(info.label)}</span> '
+            f'<span class="code muted">{esc(hold.metric_name)}</span></td>'
+            f"<td>{tr((where, where) if where else ui('every_unit'))}</td>"
+            f'<td class="num">{esc(format_timestamp(hold.since))}</td>'
+            f"<td>{esc(hold.reason or '')}</td></tr>"
+        )
+    head = "".join(tr(ui(k), "th") for k in ("check", "metric", "where", "since", "reason"))
+    return (
+        '<section class="panel" id="held-kpis"><div class="panel__head">'
+        f"{tr(ui('held_kpis'), 'h2', 'panel__title')}</div>"
+        f"{tr(ui('held_kpis_intro'), 'p', 'muted')}"
         f'<table class="grid-table"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></section>"
     )
@@ -282,11 +305,14 @@ def render_quality_tables(rows: Sequence[QualityRow]) -> str:
                 f"{esc(format_value(row.pass_rate, 'percent'))}</td>"
                 f'<td class="muted">{esc(rules)}</td></tr>'
             )
+        table = (
+            f'<table class="grid-table"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>"
+        )
         sections.append(
             f'<section class="panel" data-owner="{esc(owner)}"><div class="panel__head">'
             f'<h2 class="panel__title">{tr(ui("owner"))}: {esc(owner)}</h2></div>'
-            f'<table class="grid-table"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table></section>"
+            f"{scroll_box(table)}</section>"
         )
     grid_head = "".join(f'<th class="r">{esc(m.strftime("%b %y"))}</th>' for m in months)
     grid_rows = "".join(
@@ -299,12 +325,13 @@ def render_quality_tables(rows: Sequence[QualityRow]) -> str:
         + "</tr>"
         for source in sorted(latest_by_source)
     )
+    grid = (
+        f'<table class="grid-table"><thead><tr>{tr(ui("source"), "th")}{grid_head}</tr></thead>'
+        f"<tbody>{grid_rows}</tbody></table>"
+    )
     history = (
         f'<section class="panel"><div class="panel__head">'
-        f"{tr(ui('pass_rate_history'), 'h2', 'panel__title')}</div>"
-        f'<div style="overflow-x:auto"><table class="grid-table"><thead><tr>'
-        f"{tr(ui('source'), 'th')}{grid_head}</tr></thead><tbody>{grid_rows}</tbody></table>"
-        "</div></section>"
+        f"{tr(ui('pass_rate_history'), 'h2', 'panel__title')}</div>{scroll_box(grid)}</section>"
     )
     return "\n".join(sections) + "\n" + history
 
@@ -320,6 +347,8 @@ def render_quality_page(
     parts = []
     if gates:
         parts.append(render_gate_table(gates, pack=ctx.scoped))
+    if ctx.publication.held_kpis:
+        parts.append(render_held_kpi_table(ctx))
     if ctx.scoped:
         parts.append(tr(ui("quality_pack"), "div", "empty"))
     elif rows:

@@ -55,6 +55,14 @@ UI: dict[str, Words] = {
     "gates_ok": ("All data gates passing", "所有数据闸门通过"),
     "stale": ("stale", "数据过期"),
     "stale_metrics": ("Stale metrics, greyed out below:", "以下指标数据过期（灰色显示）："),
+    "held_kpis": ("KPIs held back by checks", "被检查拦截的指标"),
+    "held_kpis_intro": (
+        "A failed KPI check holds back only what it found: these show their values as last "
+        "published, everything else is current.",
+        "KPI 检查未通过时只拦截有问题的指标：以下指标显示上次发布的数值，其余均为最新。",
+    ),
+    "every_unit": ("every unit", "所有机构"),
+    "where": ("Where", "范围"),
     "drill_down": ("Drill down", "下钻"),
     "target": ("Target", "目标"),
     "no_target": ("No target", "无目标"),

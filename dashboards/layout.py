@@ -21,13 +21,12 @@ from dashboards.model import (
     OTHER_DIMENSION,
     KpiPoint,
     MetricInfo,
-    OrgTree,
-    OrgUnit,
-    Publication,
     UnitKey,
     UnitValues,
     metric_order,
 )
+from dashboards.notices import Publication
+from dashboards.org_tree import OrgTree, OrgUnit
 from dashboards.templates import page_template
 
 ASSETS_DIR = "assets"
@@ -206,6 +205,39 @@ def render_shell(
     )
 
 
+# held KPIs named one by one on every page; the rest are counted (the quality page lists them)
+HELD_KPIS_SHOWN = 5
+
+
+def _held_kpi_notices(publication: Publication, infos: Mapping[str, MetricInfo]) -> list[str]:
+    """One line per KPI a check holds back: which metric, where, by which check, since when."""
+    items = []
+    for hold in publication.held_kpis[:HELD_KPIS_SHOWN]:
+        info = infos.get(hold.metric_name) or MetricInfo.fallback(hold.metric_name)
+        where = f"{hold.org_level} {hold.org_code}" if hold.org_code else None
+        since = format_timestamp(hold.since)
+        en = (
+            f"{info.label} at {where or 'every unit'} held back by {hold.check_name} since "
+            f"{since}: values as last published"
+        )
+        zh = (
+            f"{info.label_zh or info.label}（{where or '所有机构'}）被 {hold.check_name} 拦截，"
+            f"自 {since} 起：显示上次发布的数值"
+        )
+        title = f' title="{esc(hold.reason)}"' if hold.reason else ""
+        items.append(
+            f'<p class="notice notice--held-kpi" data-metric="{esc(hold.metric_name)}" '
+            f'data-org-code="{esc(hold.org_code or "")}" data-check="{esc(hold.check_name)}"'
+            f'{title} data-zh="{esc(zh)}">{esc(en)}</p>'
+        )
+    more = len(publication.held_kpis) - HELD_KPIS_SHOWN
+    if more > 0:
+        en = f"+{more} more KPI(s) held back by checks"
+        zh = f"另有 {more} 项指标被检查拦截"
+        items.append(f'<p class="notice notice--held-kpi" data-zh="{esc(zh)}">{esc(en)}</p>')
+    return items
+
+
 def render_notices(publication: Publication, infos: Mapping[str, MetricInfo]) -> str:
     """The publication notice: last published, held sources, stale metrics, or all passing."""
     items = []
@@ -227,6 +259,7 @@ def render_notices(publication: Publication, infos: Mapping[str, MetricInfo]) ->
             f'<p class="notice notice--held" role="alert" data-source="{esc(held.source)}"'
             f'{title} data-zh="{esc(zh)}">{esc(en)}</p>'
         )
+    items += _held_kpi_notices(publication, infos)
     if publication.stale_metrics:
         names = [
             infos[m] if m in infos else MetricInfo.fallback(m) for m in publication.stale_metrics
@@ -235,7 +268,7 @@ def render_notices(publication: Publication, infos: Mapping[str, MetricInfo]) ->
         en = ui("stale_metrics")[0] + " " + ", ".join(i.label for i in names)
         zh = ui("stale_metrics")[1] + "、".join(i.label_zh or i.label for i in names)
         items.append(f'<p class="notice notice--stale" data-zh="{esc(zh)}">{esc(en)}</p>')
-    if publication.gates_known and not publication.held:
+    if publication.gates_known and not publication.held and not publication.held_kpis:
         items.append(tr(ui("gates_ok"), "p", "notice notice--ok"))
     if not items:
         return ""

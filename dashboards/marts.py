@@ -8,6 +8,7 @@ degrades (no target: no status; no gate table: no gate notice) instead of failin
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+
+from dashboards.formatting import is_missing
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,7 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
         "is_stale",
     ),
     "meta.stale_metrics": ("metric_name", "reason"),
+    "meta.kpi_holds": ("check_name", "metric_name", "org_level", "org_code", "reason", "since"),
 }
 # Columns holding calendar dates: a TIMESTAMP read into one of them becomes a date.
 DATE_COLUMNS = frozenset({"period_start", "valid_from", "valid_to"})
@@ -207,3 +211,45 @@ def as_date(value: object) -> date | None:
     if isinstance(value, datetime):
         return value.date()
     return value if isinstance(value, date) else None
+
+
+def as_text(value: object) -> str | None:
+    return None if value is None or str(value).strip() == "" else str(value).strip()
+
+
+def as_names(value: object) -> tuple[str, ...]:
+    """A list column, a JSON list in a string, or a comma-separated string, as names."""
+    if value is None:
+        return ()
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value if as_text(v))
+    text = str(value).strip()
+    if text.startswith("["):
+        try:
+            return as_names(json.loads(text))
+        except ValueError:
+            pass
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def as_int(value: object) -> int | None:
+    if is_missing(value):  # type: ignore[arg-type]
+        return None
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+def as_timestamp(value: object) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+def as_float(value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if is_missing(number) else number

@@ -1,16 +1,15 @@
 """What the pages show, shaped from the mart records: pure functions, no HTML and no I/O.
 
-The org tree (current units only, plus the back-office centers), the metric catalog, one tile
-per metric and unit, rankings of units on a metric, and the publication notice.
+The metric catalog, one tile per metric and unit, and rankings of units on a metric. The org tree
+is `org_tree.py`, the publication and quality notices `notices.py`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from dashboards.formatting import (
@@ -21,238 +20,28 @@ from dashboards.formatting import (
     shift_month,
     status_class,
 )
-from dashboards.marts import Marts, Record, as_date
+from dashboards.marts import Record, as_date, as_float, as_int, as_names, as_text, as_timestamp
+from dashboards.org_tree import OrgUnit, level_rank
 
 log = logging.getLogger(__name__)
 
-TIERS = ("group", "subsidiary", "branch", "sub_branch")
-CENTER = "center"
-GROUP = "group"
+
 # Order of the dimensions on a page; metrics of an unknown dimension come last, under "other".
 DIMENSIONS = ("value", "efficiency", "quality", "risk_control", "service", "key_projects")
+
+
 OTHER_DIMENSION = "other"
+
+
 TREND_MONTHS = 13  # the latest month and the same month a year before, on one line
+
+
 # A value further than this many robust standard deviations from the median is an outlier.
 OUTLIER_Z = 3.0
+
+
 # Scales the median absolute deviation to a standard deviation for normal data.
 MAD_TO_SD = 1.4826
-
-
-# --- org tree ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OrgUnit:
-    """One page of the site: a unit of the org tree (current version) or a center."""
-
-    code: str
-    name: str
-    level: str
-    parent: str | None = None
-    detail: str | None = None  # centers: the function they serve
-
-
-@dataclass(frozen=True)
-class OrgTree:
-    """The current org tree, with centers hanging off the group; `root` is the site's top."""
-
-    units: Mapping[str, OrgUnit]
-    root: str | None
-    _children: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def of(cls, units: Iterable[OrgUnit], root: str | None) -> OrgTree:
-        by_code = {u.code: u for u in units}
-        children: dict[str, list[str]] = {}
-        for unit in by_code.values():
-            parent = by_code.get(unit.parent or "")
-            if parent is not None and next_tier(parent.level) == unit.level:
-                children.setdefault(parent.code, []).append(unit.code)
-        return cls(
-            units=by_code,
-            root=root if root in by_code else None,
-            _children={k: tuple(sorted(v)) for k, v in children.items()},
-        )
-
-    def __contains__(self, code: object) -> bool:
-        return code in self.units
-
-    def unit(self, code: str) -> OrgUnit:
-        return self.units[code]
-
-    def children(self, code: str) -> list[OrgUnit]:
-        """The units one tier below, by code; centers are nobody's children."""
-        return [self.units[c] for c in self._children.get(code, ())]
-
-    def parent(self, code: str) -> OrgUnit | None:
-        return self.units.get(self.units[code].parent or "")
-
-    def ancestors(self, code: str) -> list[OrgUnit]:
-        """The units above `code` that are in this tree, top first."""
-        chain: list[OrgUnit] = []
-        parent = self.parent(code)
-        while parent is not None and parent.code not in {u.code for u in chain}:
-            chain.insert(0, parent)
-            parent = self.parent(parent.code)
-        return chain
-
-    def breadcrumbs(self, code: str) -> list[OrgUnit]:
-        """Ancestors in the tree, then the unit itself; nothing above a scoped root."""
-        return [*self.ancestors(code), self.units[code]]
-
-    def siblings(self, code: str) -> list[OrgUnit]:
-        """The units the page's unit is ranked among, itself included; empty at the top.
-
-        Centers are compared with the other centers; a unit whose parent is outside the tree
-        (the root of a scoped build) has no siblings here.
-        """
-        unit = self.units[code]
-        if unit.level == CENTER:
-            centers = self.centers()
-            return centers if len(centers) > 1 else []
-        parent = self.parent(code)
-        return self.children(parent.code) if parent is not None else []
-
-    def centers(self) -> list[OrgUnit]:
-        return sorted((u for u in self.units.values() if u.level == CENTER), key=lambda u: u.code)
-
-    def descendants(self, code: str) -> list[OrgUnit]:
-        """Every unit below `code`, depth first, children in code order."""
-        found: list[OrgUnit] = []
-        for child in self.children(code):
-            found.append(child)
-            found.extend(self.descendants(child.code))
-        return found
-
-    def ordered(self) -> list[OrgUnit]:
-        """Every unit: the root's subtree depth first, then the centers."""
-        top = [self.units[self.root], *self.descendants(self.root)] if self.root else []
-        seen = {u.code for u in top}
-        rest = sorted(
-            (u for u in self.units.values() if u.code not in seen),
-            key=lambda u: (level_rank(u.level), u.code),
-        )
-        return top + rest
-
-
-def level_rank(level: str) -> int:
-    order = (*TIERS, CENTER)
-    return order.index(level) if level in order else len(order)
-
-
-def next_tier(level: str) -> str | None:
-    """The tier below `level`: group -> subsidiary -> branch -> sub_branch -> None."""
-    if level not in TIERS or level == TIERS[-1]:
-        return None
-    return TIERS[TIERS.index(level) + 1]
-
-
-def _text(value: object) -> str | None:
-    return None if value is None or str(value).strip() == "" else str(value).strip()
-
-
-def current_org_rows(rows: Iterable[Record]) -> list[Record]:
-    """The current row of every org code: is_current (or an open validity), latest valid_from."""
-    best: dict[str, Record] = {}
-    for row in rows:
-        code = _text(row.get("org_code"))
-        is_current = row.get("is_current")
-        current = bool(is_current) if is_current is not None else row.get("valid_to") is None
-        if code is None or not current:
-            continue
-        held = best.get(code)
-        since = as_date(row.get("valid_from")) or date.min
-        if held is None or since >= (as_date(held.get("valid_from")) or date.min):
-            best[code] = row
-    return list(best.values())
-
-
-def build_org_tree(
-    org_rows: Iterable[Record],
-    center_rows: Iterable[Record],
-    center_codes_with_values: Iterable[str] = (),
-) -> OrgTree:
-    """The current org tree from dim_org, with every center (dim_centers, or with values)."""
-    units: list[OrgUnit] = []
-    for row in current_org_rows(org_rows):
-        code = str(row["org_code"]).strip()
-        level = _text(row.get("org_level")) or ""
-        if level not in TIERS:
-            log.warning("site: org %s has unknown level %r; no page", code, level)
-            continue
-        name = _text(row.get("org_name")) or code
-        units.append(OrgUnit(code, name, level, _text(row.get("parent_code"))))
-    groups = sorted(u.code for u in units if u.level == GROUP)
-    root = groups[0] if groups else None
-    codes = {u.code for u in units}
-    centers: dict[str, OrgUnit] = {}
-    for row in center_rows:
-        code = _text(row.get("center_code"))
-        if code and code not in codes:
-            name = _text(row.get("center_name")) or code
-            centers[code] = OrgUnit(code, name, CENTER, root, _text(row.get("function")))
-    for code in center_codes_with_values:
-        if code not in centers and code not in codes:
-            centers[code] = OrgUnit(code, code, CENTER, root)
-    return OrgTree.of([*units, *centers.values()], root)
-
-
-def scope_tree(tree: OrgTree, code: str) -> OrgTree:
-    """The subtree of one unit, for a manager's pack: nothing above or beside it.
-
-    A center's pack is its own page only; the group's pack is the whole site.
-    """
-    if code not in tree:
-        known = ", ".join(sorted(tree.units)[:12])
-        raise ValueError(f"unknown org code {code!r}: not a current unit or center (e.g. {known})")
-    if code == tree.root:
-        return tree
-    top = tree.unit(code)
-    members = [OrgUnit(top.code, top.name, top.level, None, top.detail)]
-    if top.level != CENTER:
-        members.extend(tree.descendants(code))
-    return OrgTree.of(members, code)
-
-
-# --- metric catalog ---------------------------------------------------------------------------
-
-
-def _names(value: object) -> tuple[str, ...]:
-    """A list column, a JSON list in a string, or a comma-separated string, as names."""
-    if value is None:
-        return ()
-    if isinstance(value, (list, tuple)):
-        return tuple(str(v) for v in value if _text(v))
-    text = str(value).strip()
-    if text.startswith("["):
-        try:
-            return _names(json.loads(text))
-        except ValueError:
-            pass
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-def _int(value: object) -> int | None:
-    if is_missing(value):  # type: ignore[arg-type]
-        return None
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
-
-
-def _timestamp(value: object) -> datetime | None:
-    return value if isinstance(value, datetime) else None
-
-
-def _float(value: object) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if is_missing(number) else number
 
 
 @dataclass(frozen=True)
@@ -304,31 +93,31 @@ def metric_infos(rows: Iterable[Record]) -> dict[str, MetricInfo]:
     """Catalog entries by metric_name."""
     infos = {}
     for row in rows:
-        name = _text(row.get("metric_name"))
+        name = as_text(row.get("metric_name"))
         if name is None:
             continue
         infos[name] = MetricInfo(
             metric_name=name,
-            label=_text(row.get("label")) or name,
-            label_zh=_text(row.get("label_zh")),
-            description=_text(row.get("description")),
-            definition=_text(row.get("definition")),
-            metric_type=_text(row.get("metric_type")),
+            label=as_text(row.get("label")) or name,
+            label_zh=as_text(row.get("label_zh")),
+            description=as_text(row.get("description")),
+            definition=as_text(row.get("definition")),
+            metric_type=as_text(row.get("metric_type")),
             is_kpi=row.get("is_kpi") is not False,
-            definition_hash=_text(row.get("definition_hash")),
-            last_changed_at=_timestamp(row.get("last_changed_at")),
-            unit=_text(row.get("unit")),
-            direction=_text(row.get("direction")) or "none",
-            dimension=_text(row.get("dimension")),
-            owner=_text(row.get("owner")),
-            owner_name=_text(row.get("owner_name")),
-            owner_email=_text(row.get("owner_email")),
-            formula=_text(row.get("formula")),
-            source_systems=_names(row.get("source_systems")),
-            source_columns=_names(row.get("source_columns")),
-            org_attribute=_text(row.get("org_attribute")),
-            rollup_kind=_text(row.get("rollup_kind")),
-            definition_version=_int(row.get("definition_version")),
+            definition_hash=as_text(row.get("definition_hash")),
+            last_changed_at=as_timestamp(row.get("last_changed_at")),
+            unit=as_text(row.get("unit")),
+            direction=as_text(row.get("direction")) or "none",
+            dimension=as_text(row.get("dimension")),
+            owner=as_text(row.get("owner")),
+            owner_name=as_text(row.get("owner_name")),
+            owner_email=as_text(row.get("owner_email")),
+            formula=as_text(row.get("formula")),
+            source_systems=as_names(row.get("source_systems")),
+            source_columns=as_names(row.get("source_columns")),
+            org_attribute=as_text(row.get("org_attribute")),
+            rollup_kind=as_text(row.get("rollup_kind")),
+            definition_version=as_int(row.get("definition_version")),
         )
     return infos
 
@@ -358,13 +147,13 @@ def targets_by_metric(rows: Iterable[Record]) -> dict[str, list[TargetRow]]:
     """`dim_metric_targets` per metric, in tier order."""
     found: dict[str, list[TargetRow]] = {}
     for row in rows:
-        name = _text(row.get("metric_name"))
+        name = as_text(row.get("metric_name"))
         if name:
             found.setdefault(name, []).append(
                 TargetRow(
-                    _text(row.get("org_level")) or "",
-                    _float(row.get("target")),
-                    _float(row.get("red_threshold")),
+                    as_text(row.get("org_level")) or "",
+                    as_float(row.get("target")),
+                    as_float(row.get("red_threshold")),
                 )
             )
     for targets in found.values():
@@ -376,23 +165,20 @@ def history_by_metric(rows: Iterable[Record]) -> dict[str, list[VersionRow]]:
     """`metric_definition_history` per metric, newest version first."""
     found: dict[str, list[VersionRow]] = {}
     for row in rows:
-        name = _text(row.get("metric_name"))
+        name = as_text(row.get("metric_name"))
         if name:
             changed = row.get("changed_at")
             found.setdefault(name, []).append(
                 VersionRow(
-                    _int(row.get("definition_version")),
-                    _text(row.get("definition_hash")),
+                    as_int(row.get("definition_version")),
+                    as_text(row.get("definition_hash")),
                     changed if isinstance(changed, datetime) else None,
-                    _text(row.get("change_summary")),
+                    as_text(row.get("change_summary")),
                 )
             )
     for versions in found.values():
         versions.sort(key=lambda v: v.definition_version or 0, reverse=True)
     return found
-
-
-# --- KPI values -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -413,6 +199,8 @@ class KpiPoint:
 
 
 UnitValues = dict[str, dict[date, KpiPoint]]  # metric_name -> period_start -> point
+
+
 UnitKey = tuple[str, str]  # (org_level, org_code)
 
 
@@ -421,18 +209,18 @@ def values_by_unit(rows: Iterable[Record]) -> dict[UnitKey, UnitValues]:
     grouped: dict[UnitKey, UnitValues] = {}
     for row in rows:
         period = as_date(row.get("period_start"))
-        metric = _text(row.get("metric_name"))
+        metric = as_text(row.get("metric_name"))
         if period is None or metric is None:
             continue
         key = (str(row.get("org_level")), str(row.get("org_code")))
         grouped.setdefault(key, {}).setdefault(metric, {})[period] = KpiPoint(
-            value=_float(row.get("value")),
-            numerator=_float(row.get("numerator")),
-            denominator=_float(row.get("denominator")),
-            target=_float(row.get("target")),
-            red_threshold=_float(row.get("red_threshold")),
-            status=_text(row.get("status")),
-            definition_version=_int(row.get("definition_version")),
+            value=as_float(row.get("value")),
+            numerator=as_float(row.get("numerator")),
+            denominator=as_float(row.get("denominator")),
+            target=as_float(row.get("target")),
+            red_threshold=as_float(row.get("red_threshold")),
+            status=as_text(row.get("status")),
+            definition_version=as_int(row.get("definition_version")),
         )
     return grouped
 
@@ -553,9 +341,6 @@ def unit_tiles(
     return max(t.month for t in tiles), tuple(tiles)
 
 
-# --- rankings ---------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class RankRow:
     """One unit in a ranking on one metric: ranked, or shown unranked when its base is small."""
@@ -621,140 +406,3 @@ def rank_units(
     rows += [RankRow(u, p, None, True) for u, p in small]
     rows += [RankRow(u, p, None, False) for u, p in empty]
     return rows
-
-
-# --- publication notice -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HeldSource:
-    source: str
-    data_owner: str | None
-    check_name: str | None
-    reason: str | None
-    since: datetime | None
-
-
-@dataclass(frozen=True)
-class Publication:
-    """The publication notice every page shows."""
-
-    published_at: datetime | None = None
-    gates_known: bool = False  # meta.source_gate_state exists
-    held: tuple[HeldSource, ...] = ()
-    stale_metrics: Mapping[str, str] = field(default_factory=dict)  # metric_name -> reason
-
-
-def publication(marts: Marts) -> Publication:
-    """Last publication, held sources and stale metrics from the meta tables, when present."""
-    stamps = [
-        r["published_at"]
-        for r in marts.rows("meta.publication")
-        if isinstance(r.get("published_at"), datetime)
-    ]
-    held = [
-        HeldSource(
-            source=_text(r.get("source")) or "?",
-            data_owner=_text(r.get("data_owner")),
-            check_name=_text(r.get("check_name")),
-            reason=_text(r.get("reason")),
-            since=r["since"] if isinstance(r.get("since"), datetime) else None,
-        )
-        for r in marts.rows("meta.source_gate_state")
-        if (_text(r.get("state")) or "").lower() == "held"
-    ]
-    stale = {
-        str(r["metric_name"]): _text(r.get("reason")) or "stale"
-        for r in marts.rows("meta.stale_metrics")
-        if _text(r.get("metric_name"))
-    }
-    return Publication(
-        published_at=max(stamps) if stamps else None,
-        gates_known=marts.has("meta.source_gate_state"),
-        held=tuple(sorted(held, key=lambda h: h.source)),
-        stale_metrics=stale,
-    )
-
-
-# --- what a manager's pack may show ------------------------------------------------------------
-# The gate's reasons and file names are free text about the whole group: a delivered file's name
-# can carry any unit's code or name ("claims_LIF-SH_2026-10.csv"). A pack for one subtree shows
-# the gates' structured facts only (source, owner, state, check, since) and words of its own.
-PACK_HIDDEN_GATE_FIELDS = ("reason", "last_file")
-PACK_STALE_REASON = "a source of this metric is held back or late: see Data quality"
-
-
-def pack_publication(found: Publication) -> Publication:
-    """The publication notice as a pack shows it: held sources without the gate's reason."""
-    return replace(
-        found,
-        held=tuple(replace(h, reason=None) for h in found.held),
-        stale_metrics=dict.fromkeys(found.stale_metrics, PACK_STALE_REASON),
-    )
-
-
-def pack_gate_rows(rows: Iterable[Record]) -> list[Record]:
-    """Gate states as a pack shows them: no reason, no file name."""
-    return [{**row, **dict.fromkeys(PACK_HIDDEN_GATE_FIELDS)} for row in rows]
-
-
-# --- data quality -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QualityRow:
-    """One source's delivery in one month, from marts.data_quality_scorecard."""
-
-    source: str
-    data_owner: str | None
-    period: date
-    rows_delivered: float | None
-    rows_loaded: float | None
-    rows_quarantined: float | None
-    rejected_batches: float | None
-    pass_rate: float | None
-    is_stale: bool
-    quarantined_by_rule: tuple[tuple[str, float], ...]
-
-
-def quarantine_counts(value: object) -> tuple[tuple[str, float], ...]:
-    """Quarantined rows by rule from a JSON object (string or map), largest first."""
-    if value is None:
-        return ()
-    parsed = value
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value) if value.strip() else {}
-        except ValueError:
-            return ()
-    if isinstance(parsed, list):  # a DuckDB MAP arrives as a list of key/value pairs
-        parsed = {str(p.get("key")): p.get("value") for p in parsed if isinstance(p, dict)}
-    if not isinstance(parsed, dict):
-        return ()
-    counts = [(str(k), _float(v)) for k, v in parsed.items()]
-    kept = [(k, v) for k, v in counts if v]
-    return tuple(sorted(kept, key=lambda kv: (-kv[1], kv[0])))  # type: ignore[arg-type,return-value]
-
-
-def quality_rows(rows: Iterable[Record]) -> list[QualityRow]:
-    found = []
-    for row in rows:
-        period = as_date(row.get("period_start"))
-        source = _text(row.get("source"))
-        if period is None or source is None:
-            continue
-        found.append(
-            QualityRow(
-                source=source,
-                data_owner=_text(row.get("data_owner")),
-                period=period,
-                rows_delivered=_float(row.get("rows_delivered")),
-                rows_loaded=_float(row.get("rows_loaded")),
-                rows_quarantined=_float(row.get("rows_quarantined")),
-                rejected_batches=_float(row.get("rejected_batches")),
-                pass_rate=_float(row.get("pass_rate")),
-                is_stale=bool(row.get("is_stale")),
-                quarantined_by_rule=quarantine_counts(row.get("rows_quarantined_by_rule")),
-            )
-        )
-    return sorted(found, key=lambda r: (r.data_owner or "", r.source, r.period))

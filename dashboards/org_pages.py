@@ -52,16 +52,8 @@ from dashboards.layout import (
     tier_words,
     tr,
 )
-from dashboards.model import (
-    CENTER,
-    KpiPoint,
-    MetricInfo,
-    OrgUnit,
-    RankRow,
-    Tile,
-    rank_units,
-    unit_tiles,
-)
+from dashboards.model import KpiPoint, MetricInfo, RankRow, Tile, rank_units, unit_tiles
+from dashboards.org_tree import CENTER, OrgUnit
 
 ADDITIVE = frozenset({"additive", "semi_additive"})
 STATUS_KEYS = ("green", "amber", "red")
@@ -580,7 +572,10 @@ def render_org_page(ctx: SiteContext, code: str) -> RenderedPage:
     path = ctx.paths[code]
     root = root_prefix(path)
     month, tiles = unit_tiles(
-        ctx.unit_values(unit), ctx.infos, ctx.publication.stale_metrics, ctx.metric_months
+        ctx.unit_values(unit),
+        ctx.infos,
+        ctx.publication.stale_for(unit.level, unit.code),
+        ctx.metric_months,
     )
     page_data: dict[str, object] = {}
     plots = 0

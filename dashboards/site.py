@@ -45,23 +45,15 @@ from dashboards.layout import (
 )
 from dashboards.marts import Marts, read_marts
 from dashboards.model import (
-    CENTER,
-    GROUP,
-    OrgTree,
-    OrgUnit,
-    build_org_tree,
     history_by_metric,
     metric_infos,
     metric_latest_months,
-    pack_gate_rows,
-    pack_publication,
-    publication,
-    quality_rows,
-    scope_tree,
     targets_by_metric,
     values_by_unit,
 )
+from dashboards.notices import pack_gate_rows, pack_publication, publication, quality_rows
 from dashboards.org_pages import render_org_page
+from dashboards.org_tree import CENTER, GROUP, OrgTree, OrgUnit, build_org_tree, scope_tree
 from dashboards.site_folder import (
     FULL,
     PACK,
@@ -162,7 +154,8 @@ def site_context(marts: Marts, org: str | None = None) -> SiteContext:
         values=values,
         metric_months=metric_latest_months(values),
         infos=metric_infos(marts.rows("marts.dim_metric_catalog")),
-        publication=pack_publication(publication(marts)) if scoped else publication(marts),
+        # a scoped pack names the KPI holds of its own units only (see notices.held_kpis)
+        publication=pack_publication(publication(marts, keys)) if scoped else publication(marts),
         paths=site_paths(tree),
         scoped=scoped,
     )

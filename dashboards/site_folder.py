@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from dashboards.model import CENTER, TIERS
+from dashboards.org_tree import CENTER, TIERS
 
 MARKER = ".opsvalue-site"
 FULL = "full"

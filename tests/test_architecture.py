@@ -20,7 +20,10 @@ META_OWNERS = {
     "meta.validation_results": "dagster_project.defs.ingest.results",
     "meta.row_flags": "dagster_project.defs.ingest.results",
     "meta.source_gate_state": "dagster_project.defs.ingest.gate_state",
+    "meta.withdrawals": "dagster_project.defs.ingest.withdrawals",
     "meta.stale_metrics": "dagster_project.defs.ingest.gate_state",
+    "meta.unread_files": "dagster_project.defs.ingest.unread",
+    "meta.kpi_holds": "dagster_project.defs.checks.holds",
     "meta.publication": "dagster_project.defs.publish.records",
     "meta.pipeline_state": "dagster_project.core.state",
 }
@@ -31,7 +34,10 @@ TABLE_CONSTANTS = {
     "RESULTS_TABLE": "dagster_project.defs.ingest.results",
     "FLAGS_TABLE": "dagster_project.defs.ingest.results",
     "GATE_STATE_TABLE": "dagster_project.defs.ingest.gate_state",
+    "WITHDRAWALS_TABLE": "dagster_project.defs.ingest.withdrawals",
     "STALE_METRICS_VIEW": "dagster_project.defs.ingest.gate_state",
+    "UNREAD_TABLE": "dagster_project.defs.ingest.unread",
+    "HOLDS_TABLE": "dagster_project.defs.checks.holds",
     "PUBLICATION_TABLE": "dagster_project.defs.publish.records",
     "STATE_TABLE": "dagster_project.core.state",
 }

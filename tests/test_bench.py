@@ -147,3 +147,40 @@ def test_parse_time_report_reads_wall_clock_peak_rss_and_status():
 def test_parse_time_report_rejects_other_text():
     with pytest.raises(RuntimeError, match="GNU time"):
         parse_time_report("real 0m1.2s")
+
+
+def test_content_duplicates_counts_what_each_rule_does(generated_raw, tmp_path):
+    """Copies under new ids: an answered contact's is quarantined, an unanswered contact's and
+    an NPS response's flagged; before, every one was quarantined."""
+    import csv
+    import io
+    import shutil
+
+    from benchmarks.content_duplicates import measure
+
+    raw = tmp_path / "raw"
+    expected = {"contacts": {"quarantined": 0, "flagged": 0}, "nps_responses": {"flagged": 0}}
+    for source, key in (("contacts", "contact_id"), ("nps_responses", "response_id")):
+        shutil.copytree(generated_raw / source, raw / source)
+        path = sorted((raw / source).glob("*.csv"))[-1]
+        header, *body = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+        out = [header]
+        for i, row in enumerate(body):
+            out.append(row)
+            if i % 50 == 0:  # a copy of every 50th row, next to it, under a new id
+                out.append([f"{v}R" if c == key else v for c, v in zip(header, row, strict=True)])
+                answered = source == "contacts" and row[header.index("answered_at")]
+                expected[source]["quarantined" if answered else "flagged"] += 1
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(out)
+        path.write_text(text.getvalue(), encoding="utf-8")
+    assert expected["contacts"]["quarantined"] and expected["contacts"]["flagged"]
+
+    found = measure([raw])
+    for source, outcomes in expected.items():
+        repeats = sum(outcomes.values())
+        assert found[source].repeats == found[source].before_quarantined == repeats
+        assert {k: v for k, v in found[source].now.items() if v} == {
+            k: v for k, v in outcomes.items() if v
+        }
+    assert found["claims"].rows == 0, "a source with no folder counts nothing"

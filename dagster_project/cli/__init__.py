@@ -1,7 +1,7 @@
 """`opsvalue` command line: generate demo extracts and run the pipeline through Dagster.
 
 One module per command family: `pipeline` (demo, run, generate), `catalog`, `site` (site,
-serve) and `status`. The pipeline itself is started through `core.runner`.
+serve), `status`, `withdraw` and `rebuild`. The pipeline itself is started through `core.runner`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import sys
 
 from dagster_project.cli.catalog import add_catalog_parser
 from dagster_project.cli.pipeline import add_pipeline_parsers
+from dagster_project.cli.rebuild import add_rebuild_parser
 from dagster_project.cli.site import add_site_parsers
 from dagster_project.cli.status import add_status_parser
+from dagster_project.cli.withdraw import add_withdraw_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_catalog_parser(sub)
     add_site_parsers(sub)
     add_status_parser(sub)
+    add_withdraw_parser(sub)
+    add_rebuild_parser(sub)
     return parser
 
 

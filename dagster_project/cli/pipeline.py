@@ -68,13 +68,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except guard.GenerationRefused as exc:  # someone else's files in data/raw, or no room
             CONSOLE.print(f"[bold red]not generated[/]: {escape(str(exc))}")
             return 1
-    from dagster_project.core.warehouse import PipelineBusy
+    from dagster_project.core.warehouse import PipelineBusy, WorkingDatabaseLost
 
     try:
         ok = run_pipeline(settings)
     except PipelineBusy as exc:
         CONSOLE.print(f"[bold yellow]not started[/]: {exc}")
         return 3
+    except WorkingDatabaseLost as exc:
+        CONSOLE.print(f"[bold red]not started[/]: {exc}")
+        return 1
     report_gates(CONSOLE)  # a held batch is an ordinary day: reported, not a failure
     elapsed = time.perf_counter() - started
     if not ok:
@@ -94,13 +97,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from dagster_project.core.warehouse import PipelineBusy
+    from dagster_project.core.warehouse import PipelineBusy, WorkingDatabaseLost
 
     try:
         ok = run_pipeline(get_settings())
     except PipelineBusy as exc:
         CONSOLE.print(f"[bold yellow]not started[/]: {exc}")
         return 3
+    except WorkingDatabaseLost as exc:
+        CONSOLE.print(f"[bold red]not started[/]: {exc}")
+        return 1
     report_gates(CONSOLE)
     return 0 if ok else 1
 

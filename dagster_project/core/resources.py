@@ -15,6 +15,7 @@ import dagster as dg
 import duckdb
 
 from dagster_project.core.settings import Settings, get_settings
+from dagster_project.core.state import refuse_lost_working_database
 from dagster_project.core.warehouse import connect, pipeline_lock
 
 WAREHOUSE = "warehouse"  # the resource key
@@ -25,7 +26,10 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[Warehouse]:
-        with pipeline_lock(get_settings()):
+        settings = get_settings()
+        with pipeline_lock(settings):
+            # a run started by the sensor or the schedule must not start the history again
+            refuse_lost_working_database(settings)
             yield self
 
     @property

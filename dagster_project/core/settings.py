@@ -12,6 +12,9 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WORK_DB_NAME = "opsvalue_work.duckdb"
+# The KPI checks' thresholds, in the expectations folder (read by defs/checks; its fingerprint is
+# part of what a dbt build is built for, defs/transform/planning.py)
+KPI_CHECKS_FILE = "kpi_checks.yml"
 
 
 def _path(var: str, default: Path) -> Path:
@@ -65,6 +68,10 @@ class Settings:
             gx_sample_rows=int(os.environ.get("OPSVALUE_GX_SAMPLE_ROWS", "2000")),
             gx_chunk_rows=int(os.environ.get("OPSVALUE_GX_CHUNK_ROWS", "200000")),
         )
+
+    @property
+    def kpi_checks_path(self) -> Path:
+        return self.expectations_dir / KPI_CHECKS_FILE
 
     def export_env(self) -> None:
         """Expose both database paths to child processes (dbt reads them in profiles.yml)."""

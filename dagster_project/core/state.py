@@ -15,12 +15,17 @@ the published file or the site folder, which belong to the steps after it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import duckdb
 
+from dagster_project.core.settings import Settings
 from dagster_project.core.sql import ident
-from dagster_project.core.warehouse import table_exists
+from dagster_project.core.warehouse import WorkingDatabaseLost, table_exists
+
+LOG = logging.getLogger(__name__)
 
 STATE_TABLE = "meta.pipeline_state"
 BUILD_WATERMARK = "dbt_build_watermark"
@@ -68,11 +73,17 @@ def write_state(con: duckdb.DuckDBPyConnection, key: str, value: str, database: 
     """Set one key; `database` names an attached database (a snapshot being written)."""
     if not database:
         ensure_table(con)
-    # delete and insert rather than upsert: a snapshot's copy of the table has no primary key
-    con.execute(f"delete from {_table(database)} where state_key = ?", [key])
+    # one statement, so a kill never leaves the key deleted but not written; a MERGE rather than
+    # `insert or replace`, since a snapshot's copy of the table has no primary key
+    table = _table(database)
     con.execute(
-        f"insert into {_table(database)} (state_key, state_value, updated_at) "
-        "values (?, ?, current_timestamp)",
+        f"""
+        merge into {table} as target using (select ? as state_key, ? as state_value) as new
+            on target.state_key = new.state_key
+        when matched then update set state_value = new.state_value, updated_at = current_timestamp
+        when not matched then insert (state_key, state_value, updated_at)
+            values (new.state_key, new.state_value, current_timestamp)
+        """,
         [key, value],
     )
 
@@ -91,3 +102,36 @@ def copy_state(con: duckdb.DuckDBPyConnection, database: str, leave_out: Sequenc
 def is_state_table(schema: str, name: str) -> bool:
     """Whether a relation is this table (the publication never drops it from a snapshot)."""
     return f"{schema}.{name}" == STATE_TABLE
+
+
+def published_fingerprint(path: Path) -> str | None:
+    """The fingerprint a published snapshot file records, None without one."""
+    if not path.is_file():
+        return None
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return read_existing(con, PUBLISHED)
+    except duckdb.Error as exc:  # damaged or foreign file: publish over it
+        LOG.warning("could not read the published snapshot %s: %s", path, exc)
+        return None
+
+
+def refuse_lost_working_database(settings: Settings) -> None:
+    """WorkingDatabaseLost when something was published but the working database is gone.
+
+    A run from data/raw alone would publish a history that starts again (definition versions
+    back to 1, rejected, replaced and withdrawn files and quarantine releases forgotten);
+    `opsvalue rebuild` restores them from the snapshot first."""
+    if settings.work_db_path.exists() or published_fingerprint(settings.warehouse_path) is None:
+        return
+    raise WorkingDatabaseLost(
+        f"the working database {settings.work_db_path} is missing but "
+        f"{settings.warehouse_path} is published: a run from data/raw alone would lose the "
+        "history only the snapshot keeps; run `opsvalue rebuild`"
+    )
+
+
+def forget(con: duckdb.DuckDBPyConnection, key: str) -> None:
+    """Drop one key: what it recorded no longer holds."""
+    if table_exists(con, "meta", "pipeline_state"):
+        con.execute(f"delete from {STATE_TABLE} where state_key = ?", [key])

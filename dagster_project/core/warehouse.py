@@ -53,10 +53,15 @@ def _configure(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute(f"set threads = {int(settings.duckdb_threads)}")
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def table_exists(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, database: str | None = None
+) -> bool:
+    """Whether a table or view exists in the connection's database, or in the attached database
+    `database` names (an attached snapshot's tables are not this database's)."""
     row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ? "
+        "and table_catalog = coalesce(?, current_database())",
+        [schema, table, database],
     ).fetchone()
     return bool(row and row[0])
 
@@ -85,6 +90,10 @@ def ensure_text_table(
 
 class PipelineBusy(RuntimeError):
     """Another process is running the pipeline against the same working database."""
+
+
+class WorkingDatabaseLost(RuntimeError):
+    """Something was published, but the working database is gone: `opsvalue rebuild` first."""
 
 
 _LOCK_DEPTH = 0  # re-entrant within a process: the CLI holds it for a run, each step inside too

@@ -4,6 +4,8 @@
   var CONFIG = { displayModeBar: false, responsive: true };
   var LANG_KEY = "opsvalue-lang";
   var CHARTS = "[data-spark], #compare-chart";
+  // Below this width a chart has room for about five month labels, not one every other month.
+  var NARROW_CHART_PX = 560;
   // A page whose charts cannot be drawn says so: blank chart boxes would pass for "no data".
   var FAILURES = {
     data: [
@@ -49,9 +51,20 @@
     return parsed;
   }
 
+  // On a phone the spec's month step tilts the labels until they overlap: plotly picks a
+  // coarser step instead. The spec is the page's own copy, so changing it is harmless.
+  function fitMonths(div, layout) {
+    var axis = layout && layout.xaxis;
+    if (axis && axis.dtick && div.clientWidth < NARROW_CHART_PX) {
+      delete axis.dtick;
+      axis.nticks = 5;
+    }
+  }
+
   function draw(div, spec, update) {
     if (!window.Plotly) { return; }  // reported once, when the page starts
     if (!spec || !spec.data) { fail("chart", div.id); return; }
+    fitMonths(div, spec.layout);
     try {
       var drawn = update
         ? window.Plotly.react(div, spec.data, spec.layout, CONFIG)

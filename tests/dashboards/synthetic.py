@@ -127,6 +127,15 @@ HELD_CHECK = "row_count_within_range"
 HELD_OWNER = "customer_service"
 HELD_SINCE = datetime(2026, 11, 1, 5, 0)
 PUBLISHED_AT = datetime(2026, 11, 2, 6, 0)
+# a KPI check holds one metric back at one sub-branch outside LIF (meta.kpi_holds)
+HELD_KPI = (
+    "values_within_plausible_bounds",
+    "claims_cycle_time_days",
+    "sub_branch",
+    "PNC-BJ-01",
+    "2026-10: value 400 outside the plausible [0.0, 365.0] (metric)",
+    datetime(2026, 11, 2, 6, 0),
+)
 GAP = ("LIF-JS-01", "service_level_20s", MONTHS[-2])  # no row: the tile's MoM is "–"
 
 
@@ -390,6 +399,11 @@ def _insert_governance(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute("create table meta.stale_metrics (metric_name varchar, reason varchar)")
     con.execute("insert into meta.stale_metrics values (?, ?)", [STALE_METRIC, STALE_REASON])
+    con.execute(
+        "create table meta.kpi_holds (check_name varchar, metric_name varchar, "
+        "org_level varchar, org_code varchar, reason varchar, since timestamp)"
+    )
+    con.execute("insert into meta.kpi_holds values (?, ?, ?, ?, ?, ?)", list(HELD_KPI))
     con.execute(
         """
         create table marts.data_quality_scorecard (

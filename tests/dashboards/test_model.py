@@ -8,19 +8,15 @@ from dashboards.marts import Marts
 from dashboards.model import (
     KpiPoint,
     MetricInfo,
-    OrgUnit,
-    build_org_tree,
-    current_org_rows,
     metric_infos,
     metric_latest_months,
     outlier_flags,
-    publication,
-    quarantine_counts,
     rank_units,
-    scope_tree,
     unit_tiles,
     values_by_unit,
 )
+from dashboards.notices import publication, quarantine_counts
+from dashboards.org_tree import OrgUnit, build_org_tree, current_org_rows, scope_tree
 
 START = date(2015, 1, 1)
 MOVE = date(2026, 3, 1)
@@ -310,11 +306,66 @@ def test_publication_reads_held_sources_and_stale_metrics() -> None:
     assert notice.stale_metrics == {"sl": "stale"}
 
 
+HOLDS = [
+    {
+        "check_name": "values_within_plausible_bounds",
+        "metric_name": "cycle",
+        "org_level": "center",
+        "org_code": "C-CL",
+        "reason": "2026-10: value 400 outside",
+        "since": datetime(2026, 11, 2, 6),
+    },
+    {
+        "check_name": "group_reconciles_with_subsidiaries",
+        "metric_name": "auto",
+        "org_level": None,
+        "org_code": None,
+        "reason": "2026-10 group GRP: group 61, subsidiaries sum to 60",
+        "since": None,
+    },
+]
+
+
+def held_marts() -> Marts:
+    return Marts(
+        tables={
+            "meta.stale_metrics": [{"metric_name": "sl", "reason": "held source cc"}],
+            "meta.kpi_holds": HOLDS,
+        },
+        present=frozenset({"meta.stale_metrics", "meta.kpi_holds"}),
+    )
+
+
+def test_publication_marks_a_kpi_held_at_one_unit_stale_there_only() -> None:
+    notice = publication(held_marts())
+    assert [(h.metric_name, h.org_code) for h in notice.held_kpis] == [
+        ("auto", None),
+        ("cycle", "C-CL"),
+    ]
+    here = notice.stale_for("center", "C-CL")
+    assert set(here) == {"sl", "cycle", "auto"}
+    assert here["cycle"].startswith("held back by values_within_plausible_bounds since 2026-11-02")
+    assert "value 400 outside" in here["cycle"] and "values as last published" in here["cycle"]
+    elsewhere = notice.stale_for("center", "C-CC")
+    assert set(elsewhere) == {"sl", "auto"}, "a unit hold greys out that unit's tile only"
+    assert set(notice.stale_for("branch", "C-CL")) == {"sl", "auto"}, "level and code"
+    assert set(notice.stale_everywhere()) == {"sl", "auto"}
+
+
+def test_publication_of_a_scoped_site_names_only_its_own_units_holds() -> None:
+    mine = publication(held_marts(), units={("center", "C-CC")})
+    assert [(h.metric_name, h.org_code, h.reason) for h in mine.held_kpis] == [
+        ("auto", None, None)  # the whole-metric hold stays, its reason quotes the group
+    ]
+    held_here = publication(held_marts(), units={("center", "C-CL")})
+    assert [h.org_code for h in held_here.held_kpis] == [None, "C-CL"]
+
+
 def test_publication_without_meta_tables_is_empty() -> None:
     notice = publication(Marts(tables={}, present=frozenset()))
     assert notice.published_at is None
     assert not notice.gates_known
-    assert notice.held == () and dict(notice.stale_metrics) == {}
+    assert notice.held == () and dict(notice.stale_metrics) == {} and notice.held_kpis == ()
 
 
 def test_metric_latest_months_over_all_units() -> None:

@@ -7,13 +7,14 @@ import pytest
 
 from dashboards.governance_pages import version_text
 from dashboards.layout import esc, json_for_script, metric_anchor, root_prefix, slug, tr
-from dashboards.model import KpiPoint, MetricInfo, OrgUnit, RankRow
+from dashboards.model import KpiPoint, MetricInfo, RankRow
 from dashboards.org_pages import (
     Rankings,
     default_metric,
     scale_position,
     sibling_title,
 )
+from dashboards.org_tree import OrgUnit
 from tests.dashboards.reading import element_text, parse_page
 from tests.dashboards.synthetic import HOSTILE_TEXTS
 

@@ -81,6 +81,13 @@ def test_scoped_build_has_no_other_units_code_or_name_anywhere(branch_pack: Path
     assert byte_leaks(branch_pack, {"LIF-JS", "LIF-JS-01", "LIF-JS-02"}) == []
 
 
+def test_scoped_build_shows_no_kpi_held_at_another_unit(branch_pack: Path) -> None:
+    """The synthetic warehouse holds a KPI back at PNC-BJ-01: not this pack's concern."""
+    for path in branch_pack.rglob("*.html"):
+        content = path.read_text(encoding="utf-8")
+        assert "notice--held-kpi" not in content and 'id="held-kpis"' not in content, path
+
+
 def test_scoped_leak_check_would_catch_a_full_build(synthetic_site) -> None:
     site_dir, _ = synthetic_site
     assert ("index.html", "PNC") in leaks(site_dir, {"LIF-JS", "LIF-JS-01", "LIF-JS-02"})

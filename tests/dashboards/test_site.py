@@ -19,6 +19,7 @@ from tests.dashboards.synthetic import (
     ALL_UNITS,
     BUILDING_BLOCK,
     HELD_CHECK,
+    HELD_KPI,
     HELD_OWNER,
     HELD_SOURCE,
     METRICS,
@@ -177,6 +178,39 @@ def test_build_site_stale_metric_tiles_are_greyed_and_labelled(synthetic_site: S
         assert "tile--stale" in classes
         assert 'class="stale-badge"' in body and ">stale<" in body
         assert all("tile--stale" not in c for m, (c, _, _) in shown.items() if m != STALE_METRIC)
+
+
+def test_build_site_a_kpi_held_at_one_unit_is_stale_there_only(synthetic_site: Site) -> None:
+    site_dir, _ = synthetic_site
+    check, metric, level, code, reason, _ = HELD_KPI
+    classes, _, body = tiles(read(site_dir, level, code))[metric]
+    assert "tile--stale" in classes
+    badge = re.search(r'class="stale-badge"[^>]* title="([^"]*)"', body)
+    assert badge, body
+    assert check in html.unescape(badge.group(1)) and reason in html.unescape(badge.group(1))
+    for other_level, other in (("sub_branch", "PNC-BJ-02"), ("branch", "PNC-BJ")):
+        classes, _, _ = tiles(read(site_dir, other_level, other))[metric]
+        assert "tile--stale" not in classes, other
+
+
+def test_build_site_names_held_kpis_in_the_notice_and_on_the_quality_page(
+    synthetic_site: Site,
+) -> None:
+    site_dir, result = synthetic_site
+    check, metric, level, code, reason, _ = HELD_KPI
+    notice = re.compile(
+        rf'<p class="notice notice--held-kpi" data-metric="{metric}" data-org-code="{code}" '
+        rf'data-check="{check}" title="([^"]*)"[^>]*>([^<]*)</p>'
+    )
+    for page in result.pages:
+        found = notice.search(page.read_text(encoding="utf-8"))
+        assert found, page
+        assert html.unescape(found.group(1)) == reason
+        assert f"at {level} {code} held back by {check}" in html.unescape(found.group(2))
+    quality = (site_dir / "quality.html").read_text(encoding="utf-8")
+    table = quality[quality.index('id="held-kpis"') :]
+    assert f'data-metric="{metric}" data-org-code="{code}"' in table
+    assert html.escape(reason, quote=False) in table
 
 
 def test_build_site_publication_notice_on_every_page(synthetic_site: Site) -> None:
@@ -416,6 +450,7 @@ def test_build_site_all_gates_passing_notice(synthetic_warehouse: Path, tmp_path
     with duckdb.connect(str(warehouse)) as con:
         con.execute("update meta.source_gate_state set state = 'ok'")
         con.execute("delete from meta.stale_metrics")
+        con.execute("delete from meta.kpi_holds")
     build_site(warehouse, tmp_path / "site", built_at=BUILT_AT)
     index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "All data gates passing" in index

@@ -13,9 +13,10 @@ from typing import Any
 import duckdb
 import yaml
 
+from dagster_project.core.settings import KPI_CHECKS_FILE
+
 KPI_TABLE = "marts.fct_kpi_values"
 CATALOG_TABLES = ("dim_metric_catalog", "dim_metrics")
-CONFIG_FILE = "kpi_checks.yml"
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Finding:
 
 
 def load_config(expectations_dir: Path) -> dict[str, Any]:
-    return yaml.safe_load((expectations_dir / CONFIG_FILE).read_text(encoding="utf-8")) or {}
+    return yaml.safe_load((expectations_dir / KPI_CHECKS_FILE).read_text(encoding="utf-8")) or {}
 
 
 def _catalog(con: duckdb.DuckDBPyConnection) -> str | None:

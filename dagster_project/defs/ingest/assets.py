@@ -13,7 +13,7 @@ import duckdb
 
 from dagster_project.core.resources import Warehouse
 from dagster_project.core.settings import Settings
-from dagster_project.defs.ingest import checks, gate_state, ledger, results
+from dagster_project.defs.ingest import checks, gate_state, ledger, results, unread, withdrawals
 from dagster_project.defs.ingest.checks import CHECK_SPECS, CONTRACT, raw_key
 from dagster_project.defs.ingest.files import list_extract_files
 from dagster_project.defs.ingest.load import ingest_source
@@ -65,13 +65,19 @@ def reference_now(settings: Settings) -> datetime:
     return datetime.now().replace(microsecond=0)
 
 
+def _clock() -> datetime:
+    """When the pipeline records something it did (as the ledger's loaded_at: the clock)."""
+    return datetime.now().replace(microsecond=0)
+
+
 def _file_logger(log: dg.DagsterLogManager):
     def log_file(outcome: FileOutcome) -> None:
         if outcome.status == "rejected":
             log.warning(f"rejected {outcome.message}")
         elif outcome.status != "unchanged":
             extra = f" ({outcome.message})" if outcome.message else ""
-            log.info(f"{outcome.status} {outcome.path}: {outcome.rows} rows{extra}")
+            what = "loaded, replacing its earlier version," if outcome.replaces else "loaded"
+            log.info(f"{what} {outcome.path}: {outcome.rows} rows{extra}")
 
     return log_file
 
@@ -96,6 +102,13 @@ def _load_source(
         gx_sample_rows=settings.gx_sample_rows,
         gx_chunk_rows=settings.gx_chunk_rows,
     )
+    # before the files: the bytes a withdrawal names are then never loaded again
+    for done in withdrawals.apply_pending(con, name, context.run.run_id, _clock()):
+        context.log.warning(
+            f"withdrew {done.path} as {done.requested_by} asked ({done.reason}): "
+            f"{done.rows_removed:,} row(s) out of raw.{name}, "
+            f"{done.quarantined_rows_released:,} quarantined row(s) released"
+        )
     report = ingest_source(
         con,
         source=name,
@@ -114,8 +127,16 @@ def _load_source(
         suite.event_time_column if suite else None,
     )
     gate_state.write_gate_state(con, state, now)
+    for missing in withdrawals.missing_files(con, settings.raw_dir, name):
+        rows = missing.rows_loaded or 0
+        context.log.warning(
+            f"{missing.path} is missing from {settings.raw_dir} but its {rows:,} row(s) are "
+            "still published: restore the file, or withdraw it with "
+            f'`opsvalue withdraw {missing.path} --reason "..."`'
+        )
     context.log.info(
-        f"{name}: {report.count('loaded') + report.count('replaced')} file(s) loaded, "
+        f"{name}: {report.count('loaded')} file(s) loaded ({report.replaced} replacing an "
+        f"earlier version), "
         f"{report.count('unchanged')} unchanged, {report.count('rejected')} rejected, "
         f"{report.rows_quarantined} row(s) quarantined; gate {state.state}"
     )
@@ -131,8 +152,9 @@ def _materialization(
         asset_key=raw_key(report.source),
         metadata={
             "dagster/row_count": dg.MetadataValue.int(int(total)),
-            "files_loaded": report.count("loaded"),
-            "files_replaced": report.count("replaced"),
+            # as before: new files, and files loaded over an earlier version of themselves
+            "files_loaded": report.count("loaded") - report.replaced,
+            "files_replaced": report.replaced,
             "files_unchanged": report.count("unchanged"),
             "files_rejected": report.count("rejected"),
             "rows_loaded": report.rows_loaded,
@@ -165,6 +187,16 @@ def _assess_freshness(
     return reference, freshness
 
 
+def _record_unread(
+    context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, settings: Settings
+) -> None:
+    """List what data/raw holds that the door does not read; warn of each newcomer."""
+    entries = unread.unread_entries(settings.raw_dir, CONTRACT)
+    for entry in unread.record(con, entries, datetime.now().replace(microsecond=0)):
+        if not entry.by_design:
+            context.log.warning(f"not read: data/raw/{entry.path}: {entry.reason}")
+
+
 @dg.multi_asset(specs=INGEST_SPECS, check_specs=CHECK_SPECS, can_subset=True, name="raw_extracts")
 def raw_extracts(
     context: dg.AssetExecutionContext, warehouse: Warehouse
@@ -184,6 +216,7 @@ def raw_extracts(
         ledger.ensure_ledger(con)
         results.ensure_tables(con)
         gate_state.ensure_tables(con)
+        withdrawals.ensure_table(con)
         for name in load_order(selected):
             report, state = _load_source(context, con, settings, name, suites.get(name), now)
             yield _materialization(con, report, state)
@@ -192,6 +225,7 @@ def raw_extracts(
             if dg.AssetCheckKey(raw_key(name), checks.ACCOUNTING_CHECK) in wanted:
                 yield checks.accounting_check(con, CONTRACT[name], report)
         reference, freshness = _assess_freshness(con, settings)
+        _record_unread(context, con, settings)
         for item in freshness:
             key = dg.AssetCheckKey(raw_key(item.source), checks.FRESHNESS_CHECK)
             if item.source in selected and key in wanted:

@@ -12,7 +12,13 @@ import duckdb
 from dagster_project.core.sql import ident, literal
 from dagster_project.core.warehouse import ensure_text_table
 from dagster_project.defs.ingest import quarantine, results
-from dagster_project.defs.ingest.files import Sniffed, line_count, sniff_csv, sniff_parquet
+from dagster_project.defs.ingest.files import (
+    MAX_LINE_BYTES,
+    Sniffed,
+    opened_for_duckdb,
+    sniff_csv,
+    sniff_parquet,
+)
 from dagster_project.defs.ingest.outcomes import FileOutcome, Gate, Pending, RejectedFile
 from dagster_project.defs.ingest.rules.sql import (
     broken_rules_sql,
@@ -38,10 +44,11 @@ RAW_LINEAGE_COLUMNS = (
 LINEAGE_COLUMNS = tuple(name for name, _ in RAW_LINEAGE_COLUMNS)
 
 
-def _reader_sql(path: Path, sniffed: Sniffed) -> str:
-    """The table function reading one file as text columns named as the contract expects."""
-    file_literal = literal(str(path))
-    if path.suffix.lower() == ".parquet":
+def _reader_sql(readable: str, is_parquet: bool, sniffed: Sniffed) -> str:
+    """The table function reading one file as text columns named as the contract expects;
+    `readable` names the opened file itself (`files.opened_for_duckdb`), never a glob."""
+    file_literal = literal(readable)
+    if is_parquet:
         cols = ", ".join(
             f"cast({ident(c)} as varchar) as {ident(n)}"
             for c, n in zip(sniffed.columns, sniffed.names, strict=True)
@@ -53,16 +60,24 @@ def _reader_sql(path: Path, sniffed: Sniffed) -> str:
     columns = "{" + ", ".join(f"{literal(n)}: 'VARCHAR'" for n in sniffed.names) + "}"
     return (
         f"read_csv({file_literal}, columns = {columns}, header = true, auto_detect = false, "
-        "delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
+        f"delim = ',', quote = '\"', escape = '\"', max_line_size = {MAX_LINE_BYTES}, "
+        "store_rejects = true, "
         "rejects_table = '_rejects', rejects_scan = '_rejects_scan')"
     )
 
 
-def _stage(con: duckdb.DuckDBPyConnection, path: Path, sniffed: Sniffed) -> tuple[int, int]:
+def _stage(
+    con: duckdb.DuckDBPyConnection, path: Path, sniffed: Sniffed, readable: str | None = None
+) -> tuple[int, int]:
     """Read the file into temp table `_stage_rows`, seen through view `_stage` with the data row
-    number `_row_number`; returns (rows staged, malformed rows set aside)."""
+    number `_row_number`; returns (rows staged, malformed rows set aside). `readable` is the
+    opened file (`files.opened_for_duckdb`); without it the file is opened here."""
+    if readable is None:
+        with opened_for_duckdb(path) as opened:
+            return _stage(con, path, sniffed, opened)
     con.execute("drop table if exists _rejects; drop table if exists _rejects_scan")
-    reader = _reader_sql(path, sniffed)
+    is_parquet = path.suffix.lower() == ".parquet"
+    reader = _reader_sql(readable, is_parquet, sniffed)
     try:
         # DuckDB reads the file in parallel and, with preserve_insertion_order (its default),
         # stores the rows in file order, numbered by consecutive rowids; a row_number() over ()
@@ -74,7 +89,8 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, sniffed: Sniffed) -> tupl
         )
     except duckdb.Error as exc:
         kind = path.suffix.lstrip(".")
-        raise RejectedFile("file:unreadable", f"unreadable as {kind}: {exc}") from exc
+        detail = str(exc).replace(readable, path.name)
+        raise RejectedFile("file:unreadable", f"unreadable as {kind}: {detail}") from exc
     first, last = con.execute("select min(rowid), max(rowid) from _stage_rows").fetchone()
     if not staged or last - first + 1 == staged:
         # rowids of a table made inside a transaction start high, not at 0
@@ -84,12 +100,13 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, sniffed: Sniffed) -> tupl
     con.execute(
         f"create or replace temp view _stage as select *, {number} as _row_number from _stage_rows"
     )
-    if path.suffix.lower() == ".parquet":
+    if is_parquet:
         return staged, 0
     rejects = con.execute(
         "select line, string_agg(distinct error_type, ', ') from _rejects "
         "group by line order by line"
     ).fetchall()
+    _refuse_long_lines(con, staged + len(rejects))
     if any("ENCODING" in (r[1] or "") for r in rejects):
         raise RejectedFile(
             "file:encoding",
@@ -113,6 +130,28 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, sniffed: Sniffed) -> tupl
         )
         con.execute("create or replace temp view _stage as select * from _stage_numbered")
     return staged, len(rejects)
+
+
+def _refuse_long_lines(con: duckdb.DuckDBPyConnection, delivered: int) -> None:
+    """A record longer than MAX_LINE_BYTES rejects the file: DuckDB cannot split it, so its key
+    would be lost in quarantine (a correction could never release it by key); the department
+    re-delivers the file with the value shortened, under the same name."""
+    long_lines = con.execute(
+        "select line, max(try_cast(regexp_extract(error_message, 'Actual Size:\\s*(\\d+)', 1) "
+        "as bigint)) from _rejects where error_type = 'LINE SIZE OVER MAXIMUM' "
+        "group by line order by line"
+    ).fetchall()
+    if not long_lines:
+        return
+    line, size = long_lines[0]
+    more = f" (and {len(long_lines) - 1:,} more)" if len(long_lines) > 1 else ""
+    length = f"{size / 1e6:,.1f} MB" if size else "too long"
+    raise RejectedFile(
+        "file:line_too_long",
+        f"line {line:,} is {length}{more}, over the limit of {MAX_LINE_BYTES / 1e6:g} MB per "
+        "record; re-deliver the file with the value shortened",
+        rows=delivered,
+    )
 
 
 def _normalised_select(suite: Suite | None, names: Sequence[str]) -> str:
@@ -338,6 +377,34 @@ def _header_problems(gate: Gate, sniffed: Sniffed, columns: Sequence[str]) -> st
     return "; ".join(problems)
 
 
+def _read(
+    con: duckdb.DuckDBPyConnection,
+    gate: Gate,
+    columns: Sequence[str],
+    item: Pending,
+    readable: str,
+) -> tuple[int, int, Sniffed]:
+    """The file rules, then the file staged: (rows staged, malformed rows, what the sniff saw)."""
+    path = item.path
+    if item.twin:
+        raise RejectedFile(
+            "file:duplicate_delivery",
+            f"same content as {item.twin}, which is already loaded (the same file under a new "
+            "name); nothing of it is loaded twice",
+            rows=item.scan.data_rows if item.scan and path.suffix.lower() == ".csv" else None,
+        )
+    is_parquet = path.suffix.lower() == ".parquet"
+    sniffed = sniff_parquet(con, path, readable) if is_parquet else sniff_csv(path, item.scan)
+    problems = _header_problems(gate, sniffed, columns)
+    if problems:
+        rows = None
+        with contextlib.suppress(RejectedFile):
+            rows, _ = _stage(con, path, sniffed, readable)
+        raise RejectedFile("columns", problems, rows=rows)
+    staged, malformed = _stage(con, path, sniffed, readable)
+    return staged, malformed, sniffed
+
+
 def through_door(
     con: duckdb.DuckDBPyConnection,
     gate: Gate,
@@ -351,22 +418,10 @@ def through_door(
     """One file through the door, inside the caller's transaction: raises RejectedFile, or
     writes its rows to raw and quarantine and returns the outcome and the rule counts."""
     path, rel_path = item.path, item.rel_path
-    if item.twin:
-        raise RejectedFile(
-            "file:duplicate_delivery",
-            f"same content as {item.twin}, which is already loaded (the same file under a new "
-            "name); nothing of it is loaded twice",
-            rows=max(line_count(path) - 1, 0),
-        )
-    is_parquet = path.suffix.lower() == ".parquet"
-    sniffed = sniff_parquet(con, path) if is_parquet else sniff_csv(path)
-    problems = _header_problems(gate, sniffed, columns)
-    if problems:
-        rows = None
-        with contextlib.suppress(RejectedFile):
-            rows, _ = _stage(con, path, sniffed)
-        raise RejectedFile("columns", problems, rows=rows)
-    staged, malformed = _stage(con, path, sniffed)
+    if item.refusal is not None:  # a link: refused without reading what it points to
+        raise item.refusal
+    with opened_for_duckdb(path, item.stat) as readable:
+        staged, malformed, sniffed = _read(con, gate, columns, item, readable)
     delivered = staged + malformed
     truncated_row = None
     if not sniffed.ends_with_newline and staged:
@@ -387,7 +442,6 @@ def through_door(
     except RejectedFile as exc:
         exc.evidence = counts
         raise
-    status = "replaced" if item.previous and item.previous.is_loaded else "loaded"
     same_bytes = item.previous is not None and item.previous.content_hash == item.digest
     loaded = _commit_rows(
         con, source, gate, table, sniffed.names, columns, rel_path, batch_id, loaded_at,
@@ -407,7 +461,7 @@ def through_door(
         notes.append(f"{normalised:,} value(s) normalised")
     outcome = FileOutcome(
         rel_path,
-        status,
+        "loaded",
         loaded,
         "; ".join(notes),
         rows_delivered=delivered,
@@ -415,5 +469,6 @@ def through_door(
         rows_flagged=int(flagged),
         rows_rejected=0,
         batch_id=batch_id,
+        replaces=bool(item.previous and item.previous.is_loaded),
     )
     return outcome, counts

@@ -92,7 +92,9 @@ def compute_gate_state(
         (h for h in histories if h.path in present and h.status == "rejected"),
         key=lambda h: h.held_since,
     )
-    last = max(histories, key=lambda h: (h.loaded_at, h.ledger_id), default=None)
+    # a withdrawal is not a delivery
+    received = [h for h in histories if h.status != ledger.WITHDRAWN]
+    last = max(received, key=lambda h: (h.loaded_at, h.ledger_id), default=None)
     loaded_at = ledger.last_loaded_at(con, source)
     open_rows = quarantine.open_rows(con, source)
     newest_event = None
@@ -332,3 +334,16 @@ def stale_metrics(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 def row_count(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute(f"select count(*) from {GATE_STATE_TABLE}").fetchone()[0]
+
+
+def restore_from(con: duckdb.DuckDBPyConnection, database: str) -> int:
+    """The gate rows of an attached database (a published snapshot), so `since` and
+    `updated_at` keep the moments they recorded; the next run recomputes the rest."""
+    ensure_tables(con)
+    con.execute(f"delete from {GATE_STATE_TABLE}")
+    if table_exists(con, "meta", "source_gate_state", database):
+        con.execute(
+            f"insert into {GATE_STATE_TABLE} by name "
+            f"select * from {ident(database)}.{GATE_STATE_TABLE}"
+        )
+    return row_count(con)

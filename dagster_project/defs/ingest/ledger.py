@@ -4,8 +4,15 @@ This module owns the table: its DDL and every query on it. Other modules (the ga
 dbt build planning, the publication, `opsvalue status`) call the functions below and get named
 fields back; none of them writes SQL against the ledger. dbt reads it through its `meta` source.
 
-A row is one version of one file: loaded, replaced (a new version of a loaded file), unchanged
-versions are not recorded, rejected (held back whole). Rows are only ever appended.
+A row is one version of one file (unchanged versions are not recorded), with its status:
+- `loaded`: its rows are in raw (and quarantine) now, unless a later `withdrawn` row of the path
+  took them out;
+- `replaced`: its rows were in raw until a later version of the same path was loaded, which
+  replaced them; the later version's row says `loaded`;
+- `rejected`: held back whole (an earlier loaded version of the path stays `loaded`);
+- `withdrawn`: its rows taken out on request (`withdrawals.py`).
+Rows are appended; the one change made to a recorded row is `loaded` becoming `replaced`, in
+the transaction that records the version replacing it (`settle_versions`).
 """
 
 from __future__ import annotations
@@ -13,18 +20,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
 from datetime import datetime
+from typing import Any
 
 import duckdb
 
+from dagster_project.core.sql import ident
 from dagster_project.core.warehouse import table_exists
 
 LEDGER_TABLE = "meta.file_ledger"
+LEDGER_SEQUENCE = "meta.file_ledger_seq"
+# the statuses under which a version's rows are in raw, and the one that takes them out
+LOADED = ("loaded", "replaced")
+WITHDRAWN = "withdrawn"
 
 LEDGER_DDL = f"""
 create schema if not exists meta;
-create sequence if not exists meta.file_ledger_seq;
+create sequence if not exists {LEDGER_SEQUENCE};
 create table if not exists {LEDGER_TABLE} (
-    ledger_id bigint primary key default nextval('meta.file_ledger_seq'),
+    ledger_id bigint primary key default nextval('{LEDGER_SEQUENCE}'),
     source varchar not null,
     path varchar not null,
     content_hash varchar not null,
@@ -70,7 +83,31 @@ class FileVersion:
 
     @property
     def is_loaded(self) -> bool:
-        return self.status in ("loaded", "replaced")
+        return self.status in LOADED
+
+
+def settle_versions(con: duckdb.DuckDBPyConnection, source: str, path: str | None = None) -> None:
+    """Of the versions of each path whose rows were loaded, the newest says `loaded` and the
+    earlier ones `replaced` (of one path, or of every path of the source).
+
+    Ledgers written before this rule marked the newer version `replaced` and left the older one
+    `loaded`; the same statement puts them right the first time it runs on a source. Row counts
+    are not touched, so every published number stays the same."""
+    con.execute(
+        f"""
+        update {LEDGER_TABLE} as entry
+        set status = settled.status
+        from (
+            select ledger_id,
+                case when ledger_id = max(ledger_id) over (partition by path)
+                    then 'loaded' else 'replaced' end as status
+            from {LEDGER_TABLE}
+            where source = ? and (path = ? or ? is null) and status in ('loaded', 'replaced')
+        ) as settled
+        where entry.ledger_id = settled.ledger_id and entry.status <> settled.status
+        """,
+        [source, path, path],
+    )
 
 
 def current_versions(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, FileVersion]:
@@ -189,9 +226,46 @@ def last_loaded_at(con: duckdb.DuckDBPyConnection, source: str) -> datetime | No
     """When data of the source last entered raw."""
     return con.execute(
         f"select max(loaded_at) from {LEDGER_TABLE} where source = ? "
-        "and status in ('loaded', 'replaced')",
-        [source],
+        "and status in (select unnest(?))",
+        [source, list(LOADED)],
     ).fetchone()[0]
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    """A file version whose rows raw holds now, as the ledger recorded its loading."""
+
+    source: str
+    path: str
+    content_hash: str
+    batch_id: str
+    loaded_at: datetime
+    rows_loaded: int | None
+    ledger_id: int
+
+
+def published_files(
+    con: duckdb.DuckDBPyConnection, source: str | None = None
+) -> list[PublishedFile]:
+    """The file versions whose rows are in raw, in the order they were loaded.
+
+    Per path, the newest entry that loaded or withdrew it, unless that is a withdrawal: a
+    rejected later version holds its data back and leaves the earlier version's rows in place.
+    """
+    if not _exists(con):
+        return []
+    rows = con.execute(
+        f"""
+        select source, path, content_hash, batch_id, loaded_at, rows_loaded, ledger_id
+        from {LEDGER_TABLE}
+        where status in (select unnest(?)) and (? is null or source = ?)
+        qualify row_number() over (partition by path order by ledger_id desc) = 1
+            and status <> ?
+        order by ledger_id
+        """,
+        [[*LOADED, WITHDRAWN], source, source, WITHDRAWN],
+    ).fetchall()
+    return [PublishedFile(*row) for row in rows]
 
 
 def newest_mtime_ns(
@@ -234,3 +308,27 @@ def changes_since(
 
 def row_count(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute(f"select count(*) from {LEDGER_TABLE}").fetchone()[0]
+
+
+def history(con: duckdb.DuckDBPyConnection, database: str = "") -> dict[int, dict[str, Any]]:
+    """Every entry by ledger id, as column -> value for every column but `mtime_ns` (it moves
+    when a file is only touched: bookkeeping for skipping unchanged files, not history);
+    `database` names an attached database."""
+    table = f"{ident(database)}.{LEDGER_TABLE}" if database else LEDGER_TABLE
+    result = con.execute(f"select * exclude (mtime_ns) from {table} order by ledger_id")
+    names = [d[0] for d in result.description]
+    return {row[0]: dict(zip(names, row, strict=True)) for row in result.fetchall()}
+
+
+def restore_from(con: duckdb.DuckDBPyConnection, database: str) -> int:
+    """The ledger of an attached database (a published snapshot) into this empty one, ids and
+    all; new entries are numbered after them. Returns the entries restored."""
+    source = f"{ident(database)}.{LEDGER_TABLE}"
+    top = con.execute(f"select coalesce(max(ledger_id), 0) from {source}").fetchone()[0]
+    con.execute("create schema if not exists meta")
+    con.execute(f"create sequence if not exists {LEDGER_SEQUENCE} start with {int(top) + 1}")
+    ensure_ledger(con)
+    if row_count(con):
+        raise RuntimeError(f"{LEDGER_TABLE} is not empty: the ledger is restored only once")
+    con.execute(f"insert into {LEDGER_TABLE} by name select * from {source}")
+    return row_count(con)

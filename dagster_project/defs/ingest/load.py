@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -34,7 +33,14 @@ from dagster_project.core.sql import ident
 from dagster_project.defs.ingest import ledger, quarantine
 from dagster_project.defs.ingest import results as results_table
 from dagster_project.defs.ingest.door import RAW_SCHEMA, ensure_raw_table, through_door
-from dagster_project.defs.ingest.files import file_hash, line_count, list_extract_files
+from dagster_project.defs.ingest.files import (
+    NOT_KEPT_RULES,
+    copy_file,
+    link_digest,
+    link_refusal,
+    list_extract_files,
+    scan_file,
+)
 from dagster_project.defs.ingest.outcomes import (
     DeliveryFailed,
     FileOutcome,
@@ -49,9 +55,12 @@ from dagster_project.defs.ingest.rules.suite import Suite
 LOG = logging.getLogger(__name__)
 
 
-def _rejected_copy(gate: Gate, source: str, path: Path, batch_id: str) -> Path | None:
-    """Where a rejected file is kept: a later delivery under the same name must not erase it."""
-    if gate.rejected_dir is None:
+def _rejected_copy(
+    gate: Gate, source: str, path: Path, batch_id: str, rule: str | None
+) -> Path | None:
+    """Where a rejected file is kept: a later delivery under the same name must not erase it.
+    A refused link is not kept: what it points to was never read and is none of the gate's."""
+    if gate.rejected_dir is None or rule in NOT_KEPT_RULES:
         return None
     return gate.rejected_dir / source / f"{batch_id}__{path.name}"
 
@@ -61,8 +70,9 @@ def _keep(path: Path, target: Path | None) -> None:
         return
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
-    except OSError as exc:
+        copy_file(path, target)
+    except (OSError, RejectedFile) as exc:  # the file went, or became a link, since
+        target.unlink(missing_ok=True)
         LOG.warning("could not keep a copy of rejected %s: %s", path, exc)
 
 
@@ -88,6 +98,7 @@ def ingest_source(
     """
     gate = gate or Gate()
     ledger.ensure_ledger(con)
+    ledger.settle_versions(con, source)  # a ledger of the earlier convention, once
     results_table.ensure_tables(con)
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
     table = f"{RAW_SCHEMA}.{ident(source)}"
@@ -132,7 +143,10 @@ def _pending_files(
     new_digests: dict[str, str] = {}  # content hash -> first new file with it, this delivery
     for path in list_extract_files(folder):
         rel_path = path.relative_to(raw_root).as_posix()
-        stat = path.stat()
+        try:
+            stat = path.lstat()  # a link's own: its target is never looked at
+        except FileNotFoundError:  # removed since listed
+            continue
         previous = known.get(rel_path)
         # a changed suite judges again the files it held back, whole or in part
         rejudge = bool(
@@ -147,7 +161,18 @@ def _pending_files(
         if same_stat and not rejudge:
             listing.append((rel_path, FileOutcome(rel_path, "unchanged")))
             continue
-        digest = file_hash(path)
+        if path.is_symlink():
+            refusal = link_refusal(path, raw_root)
+            todo.append(Pending(path, rel_path, link_digest(path), stat, previous, None, refusal))
+            listing.append((rel_path, None))
+            continue
+        try:
+            # the hash and the text rules (NUL bytes, UTF-8) in one read of the whole file
+            scan = scan_file(path, text=path.suffix.lower() == ".csv")
+        except RejectedFile as exc:  # became a link or a pipe since listed: judged next run
+            LOG.warning("%s: %s; left for the next run", rel_path, exc)
+            continue
+        digest = scan.digest
         if previous and not rejudge and previous.content_hash == digest:
             ledger.refresh_mtime(con, rel_path, digest, stat.st_mtime_ns)
             listing.append((rel_path, FileOutcome(rel_path, "unchanged")))
@@ -162,7 +187,7 @@ def _pending_files(
             new_digests.get(digest),
         )
         new_digests.setdefault(digest, rel_path)
-        todo.append(Pending(path, rel_path, digest, stat, previous, twin))
+        todo.append(Pending(path, rel_path, digest, stat, previous, twin, scan=scan))
         listing.append((rel_path, None))
     return listing, todo
 
@@ -177,7 +202,7 @@ def _rejected_outcome(
 ) -> FileOutcome:
     rows = exc.rows if isinstance(exc, RejectedFile) else None
     if rows is None and isinstance(exc, DeliveryFailed) and item.path.suffix.lower() == ".csv":
-        rows = max(line_count(item.path) - 1, 0)
+        rows = item.scan.data_rows if item.scan else None
     return FileOutcome(
         item.rel_path,
         "rejected",
@@ -223,7 +248,7 @@ def _load_delivery(
                 counts.update({f"evidence:{k}": v for k, v in exc.evidence.items()})
                 LOG.warning("rejected %s", outcome.message)
             kept = (
-                _rejected_copy(gate, source, item.path, batch_id)
+                _rejected_copy(gate, source, item.path, batch_id, outcome.rule)
                 if outcome.status == "rejected"
                 else None
             )
@@ -314,7 +339,7 @@ def _hold(
     loaded_at = datetime.now().replace(microsecond=0)
     batch_id = _batch_id(item, loaded_at)
     outcome = _rejected_outcome(item, batch_id, exc)
-    kept = _rejected_copy(gate, source, item.path, batch_id)
+    kept = _rejected_copy(gate, source, item.path, batch_id, outcome.rule)
     con.execute("begin transaction")
     _record(
         con,
@@ -369,6 +394,8 @@ def _record(
             suite_fingerprint=gate.suite.fingerprint if gate.suite else None,
         ),
     )
+    if outcome.status == "loaded":  # the versions it replaces say so, in the same transaction
+        ledger.settle_versions(con, source, item.rel_path)
     results_table.record_rule_counts(con, outcome.batch_id, source, item.rel_path, counts, at)
     outcome.rule_counts = {
         rule: n

@@ -39,7 +39,7 @@ class DeliveryFailed(Exception):
 @dataclass
 class FileOutcome:
     path: str
-    status: str  # loaded | replaced | unchanged | rejected
+    status: str  # loaded | unchanged | rejected
     rows: int = 0  # rows loaded into raw
     message: str = ""
     rows_delivered: int | None = 0
@@ -49,6 +49,7 @@ class FileOutcome:
     rule: str | None = None  # the rule that rejected the batch
     batch_id: str = ""
     rule_counts: dict[str, int] = field(default_factory=dict)
+    replaces: bool = False  # loaded over an earlier loaded version of the same path
 
 
 @dataclass
@@ -61,16 +62,21 @@ class SourceLoadReport:
         return sum(1 for f in self.files if f.status == status)
 
     @property
+    def replaced(self) -> int:
+        """Files loaded over an earlier version of themselves."""
+        return sum(1 for f in self.files if f.status == "loaded" and f.replaces)
+
+    @property
     def rows_loaded(self) -> int:
-        return sum(f.rows for f in self.files if f.status in ("loaded", "replaced"))
+        return sum(f.rows for f in self.files if f.status == "loaded")
 
     @property
     def rows_quarantined(self) -> int:
-        return sum(f.rows_quarantined for f in self.files if f.status in ("loaded", "replaced"))
+        return sum(f.rows_quarantined for f in self.files if f.status == "loaded")
 
     @property
     def changed(self) -> bool:
-        return any(f.status in ("loaded", "replaced") for f in self.files)
+        return any(f.status == "loaded" for f in self.files)
 
     @property
     def batches(self) -> list[FileOutcome]:
@@ -99,3 +105,5 @@ class Pending:
     stat: Any
     previous: FileVersion | None  # the ledger's newest version of the same path
     twin: str | None  # an already loaded file of the source with the same bytes
+    refusal: RejectedFile | None = None  # a link: refused without reading what it points to
+    scan: Any = None  # files.Scan of the whole file (hash, NUL, UTF-8); None for a link

@@ -9,7 +9,8 @@ It is released, never deleted, when the correction arrives:
 - the source's suite changes (a rule relaxed after a false alarm): the files with open rows are
   judged again (`'suite changed'`);
 - a row with the same record key is loaded from any later batch (a correction file under a new
-  name): the open rows with that key are released (`'corrected row loaded'`).
+  name): the open rows with that key are released (`'corrected row loaded'`);
+- the file is withdrawn (`withdrawals.py`): all its open rows are released (`'file withdrawn'`).
 
 Open rows are `where _released_at is null`; `quarantine.<source>` minus released rows is what is
 still waiting for its owner.
@@ -121,3 +122,32 @@ def release_loaded_keys(
         [at, batch_id],
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def restore_from(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, int]:
+    """Every quarantine table as an attached database (a published snapshot) has it, with the
+    release of each row, replacing what is here. Rows from file versions no longer delivered
+    cannot be judged again, so they are kept from there. Returns rows per source."""
+    tables = con.execute(
+        "select table_name, list(column_name order by column_index) from duckdb_columns() "
+        "where database_name = ? and schema_name = ? group by table_name order by table_name",
+        [database, SCHEMA],
+    ).fetchall()
+    tracking = {name for name, _ in TRACKING_COLUMNS}
+    mine = con.execute(
+        "select table_name from duckdb_tables() where database_name = current_database() "
+        "and schema_name = ?",
+        [SCHEMA],
+    ).fetchall()
+    restored = {}
+    for (source,) in mine:
+        con.execute(f"delete from {table_name(source)}")
+    for source, columns in tables:
+        ensure_table(con, source, [c for c in columns if c not in tracking])
+        con.execute(f"delete from {table_name(source)}")
+        con.execute(
+            f"insert into {table_name(source)} by name "
+            f"select * from {ident(database)}.{table_name(source)}"
+        )
+        restored[source] = con.execute(f"select count(*) from {table_name(source)}").fetchone()[0]
+    return restored

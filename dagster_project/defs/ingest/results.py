@@ -16,6 +16,8 @@ from datetime import datetime
 
 import duckdb
 
+from dagster_project.core.sql import ident
+from dagster_project.core.warehouse import table_exists
 from dagster_project.defs.ingest.rules.gx import RuleResult
 
 RULE_COUNTS_TABLE = "meta.batch_rule_counts"
@@ -97,6 +99,11 @@ def replace_flags(
     )
 
 
+def drop_flags(con: duckdb.DuckDBPyConnection, source: str, path: str) -> None:
+    """The flags of a file whose rows left raw (withdrawn)."""
+    con.execute(f"delete from {FLAGS_TABLE} where source = ? and _source_file = ?", [source, path])
+
+
 def gx_summary(con: duckdb.DuckDBPyConnection, batch_ids: Sequence[str]) -> dict[str, int]:
     """GX's official result over some batches: rules judged, agreeing with the door."""
     if not batch_ids:
@@ -162,3 +169,17 @@ def record_validation(
 
 def rule_count_rows(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute(f"select count(*) from {RULE_COUNTS_TABLE}").fetchone()[0]
+
+
+def restore_from(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, int]:
+    """The three tables as an attached database (a published snapshot) has them, replacing what
+    is here: rows per table restored."""
+    ensure_tables(con)
+    restored = {}
+    for table in (RULE_COUNTS_TABLE, RESULTS_TABLE, FLAGS_TABLE):
+        schema, name = table.split(".")
+        con.execute(f"delete from {table}")
+        if table_exists(con, schema, name, database):
+            con.execute(f"insert into {table} by name select * from {ident(database)}.{table}")
+        restored[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
+    return restored

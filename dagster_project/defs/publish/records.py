@@ -10,6 +10,7 @@ from datetime import datetime
 
 import duckdb
 
+from dagster_project.core.sql import ident
 from dagster_project.core.warehouse import table_exists
 from dagster_project.defs.ingest import ledger
 
@@ -53,3 +54,15 @@ def last_published_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
     if not table_exists(con, "meta", "publication"):
         return None
     return con.execute(f"select max(published_at) from {PUBLICATION_TABLE}").fetchone()[0]
+
+
+def restore_from(con: duckdb.DuckDBPyConnection, database: str) -> int:
+    """The publications an attached database (a published snapshot) lists, itself included."""
+    ensure_table(con)
+    con.execute(f"delete from {PUBLICATION_TABLE}")
+    if table_exists(con, "meta", "publication", database):
+        con.execute(
+            f"insert into {PUBLICATION_TABLE} by name "
+            f"select * from {ident(database)}.{PUBLICATION_TABLE}"
+        )
+    return con.execute(f"select count(*) from {PUBLICATION_TABLE}").fetchone()[0]

@@ -1,7 +1,7 @@
 """Publish the working database as an immutable snapshot for readers, by an atomic rename.
 
-The pipeline writes only its working database. Once the dbt build and the blocking checks
-passed, the reader-facing schemas are copied into a new DuckDB file beside the published one;
+The pipeline writes only its working database. Once the dbt build passed and the KPI checks
+ran, the reader-facing schemas are copied into a new DuckDB file beside the published one;
 the new file is checkpointed, synced, made read-only on disk and renamed over
 `data/warehouse/opsvalue.duckdb`. rename(2) is atomic: a reader holding the old file open keeps
 reading the old inode (a consistent view until it reconnects), a new connection opens the new
@@ -19,6 +19,10 @@ row carries the batch and the dbt run that wrote it), every other table whole (t
 The copy is rewritten from scratch instead when there is no usable snapshot, when most of a fact
 changed (a rebuild), or when the file has grown to COMPACT_GROWTH times its size when last
 written whole (DuckDB reuses but does not return the space of deleted rows).
+
+KPIs a failed check holds back (`meta.kpi_holds`, defs/checks/holds.py) are not published from
+this build: their rows of `marts.fct_kpi_values` are those of the snapshot being replaced (none
+before a first publication), so readers keep what was published before the check failed.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ import duckdb
 from dagster_project.core import state
 from dagster_project.core.settings import Settings
 from dagster_project.core.sql import ident, literal
+from dagster_project.core.warehouse import table_exists
+from dagster_project.defs.checks import holds
 from dagster_project.defs.publish.records import record_publication
 
 LOG = logging.getLogger(__name__)
@@ -46,6 +52,9 @@ LOG = logging.getLogger(__name__)
 # layer and the staging views over it stay in the working database.
 PUBLISHED_SCHEMAS = ("marts", "meta", "quarantine")
 SNAPSHOT_ALIAS = "snapshot"
+PREVIOUS_ALIAS = "previous_snapshot"
+# The table whose held (metric, unit) rows keep their previously published values.
+KPI_SCHEMA, KPI_TABLE = "marts", "fct_kpi_values"
 TMP_PREFIX = ".publishing-"
 COMPACT_GROWTH = 1.5
 # a table whose rows carry these is synchronised batch by batch
@@ -62,6 +71,7 @@ class Publication:
     # how the file was made: "whole" (every table copied) or "updated" (from the previous one)
     method: str = "whole"
     batches_replaced: int = 0
+    held_rows: int = 0  # KPI rows published as before, for the held KPIs
 
 
 @dataclass(frozen=True)
@@ -69,18 +79,12 @@ class SnapshotWrite:
     tables: int
     method: str
     batches_replaced: int = 0
+    held_rows: int = 0
 
 
 def published_fingerprint(path: Path) -> str | None:
     """The fingerprint stored in the published snapshot, None without one."""
-    if not path.is_file():
-        return None
-    try:
-        with duckdb.connect(str(path), read_only=True) as con:
-            return state.read_existing(con, state.PUBLISHED)
-    except duckdb.Error as exc:  # damaged or foreign file: publish over it
-        LOG.warning("could not read the published snapshot %s: %s", path, exc)
-        return None
+    return state.published_fingerprint(path)
 
 
 def remove_leftovers(target: Path) -> list[Path]:
@@ -210,19 +214,49 @@ def _sync_comments(
             )
 
 
+def _hold_back(con: duckdb.DuckDBPyConnection, previous: Path | None) -> int:
+    """The snapshot's KPI rows of held (metric, unit) pairs replaced by those of `previous` (the
+    snapshot being replaced; None or no KPI table there: the pairs are left out). Returns the
+    rows kept from `previous`."""
+    if not holds.current_holds(con) or not table_exists(con, KPI_SCHEMA, KPI_TABLE):
+        return 0
+    kpis = f"{SNAPSHOT_ALIAS}.{KPI_SCHEMA}.{KPI_TABLE}"
+    con.execute(f"delete from {kpis} as kpi where {holds.held_rows_sql('kpi')}")
+    if previous is None or not previous.is_file():
+        return 0
+    con.execute(f"attach {literal(str(previous))} as {PREVIOUS_ALIAS} (read_only)")
+    try:
+        columns = _columns(con, SNAPSHOT_ALIAS).get((KPI_SCHEMA, KPI_TABLE), [])
+        before = {c for c, _ in _columns(con, PREVIOUS_ALIAS).get((KPI_SCHEMA, KPI_TABLE), [])}
+        # a column the previous snapshot lacks (added to the model since) stays null
+        shared = ", ".join(ident(c) for c, _ in columns if c in before)
+        if not shared:
+            return 0
+        row = con.execute(
+            f"insert into {kpis} ({shared}) select {shared} "
+            f"from {PREVIOUS_ALIAS}.{KPI_SCHEMA}.{KPI_TABLE} as kpi "
+            f"where {holds.held_rows_sql('kpi')}"
+        ).fetchone()
+    finally:
+        con.execute(f"detach {PREVIOUS_ALIAS}")
+    return int(row[0]) if row else 0
+
+
 def write_snapshot(
     con: duckdb.DuckDBPyConnection,
     target: Path,
     fingerprint: str,
     publication: list,
     base: Path | None = None,
+    previous: Path | None = None,
 ) -> SnapshotWrite:
     """Write the reader-facing schemas of `con`'s database into the new file `target`.
 
     With `base` (a copy of the current snapshot already at `target`), tables are brought up to
     date in place; without, every table is copied. Views become tables: the snapshot never
     changes, so a view would only cost readers time. Table and column descriptions (dbt's
-    persist_docs) are carried over as DuckDB comments.
+    persist_docs) are carried over as DuckDB comments. Held KPIs keep the rows they have in
+    `previous`, the snapshot being replaced (`_hold_back`).
     """
     state.ensure_table(con)
     relations = _reader_relations(con)
@@ -264,6 +298,7 @@ def write_snapshot(
             if schema in PUBLISHED_SCHEMAS and not state.is_state_table(schema, name):
                 con.execute(f"drop table if exists {SNAPSHOT_ALIAS}.{ident(schema)}.{ident(name)}")
         _sync_comments(con, wanted_comments, have_comments, published)
+        held_rows = _hold_back(con, previous)
         # the working database's own records of what was published stay there
         state.copy_state(
             con, SNAPSHOT_ALIAS, [state.PUBLISHED, state.SNAPSHOT_WHOLE_BYTES, state.SITE]
@@ -276,7 +311,10 @@ def write_snapshot(
     finally:
         con.execute(f"detach {SNAPSHOT_ALIAS}")
     return SnapshotWrite(
-        tables=len(relations), method="updated" if base else "whole", batches_replaced=replaced
+        tables=len(relations),
+        method="updated" if base else "whole",
+        batches_replaced=replaced,
+        held_rows=held_rows,
     )
 
 
@@ -318,12 +356,14 @@ def publish_snapshot(
     base, why = _usable_base(target) if incremental else (None, "whole copy asked for")
     if why:
         LOG.info("snapshot written whole: %s", why)
+    # held KPIs keep what readers see now; a damaged or foreign file there offers nothing
+    previous = target if published_fingerprint(target) is not None else None
     try:
         if base is not None:
             # a byte copy: the file readers have open is only read
             shutil.copyfile(base, tmp)
             tmp.chmod(stat.S_IRUSR | stat.S_IWUSR)
-        written = write_snapshot(con, tmp, fingerprint, publication, base)
+        written = write_snapshot(con, tmp, fingerprint, publication, base, previous)
         whole_bytes = tmp.stat().st_size if base is None else _written_whole_bytes(base)
         _record_whole_size(tmp, whole_bytes)
         _sync(tmp)
@@ -349,6 +389,7 @@ def publish_snapshot(
         fingerprint,
         written.method,
         written.batches_replaced,
+        written.held_rows,
     )
 
 

@@ -56,7 +56,7 @@ def dbt_models(
     # dbt runs in a child process and finds both databases through profiles.yml's env_var
     warehouse.settings.export_env()
     with warehouse.connect() as con:
-        watermark = build_watermark(con)
+        watermark = build_watermark(con, warehouse.settings.kpi_checks_path)
         previous = state.read_state(con, state.BUILD_WATERMARK)
         since = json.loads(previous)["ledger_max_id"] if previous else None
         changed_sources, new_batches = ledger_changes(con, since)

@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -23,14 +24,25 @@ from dagster_project.defs.transform.project import dbt_project_fingerprint
 MAPPING_SOURCES = ("org_aliases",)
 
 
-def build_watermark(con: duckdb.DuckDBPyConnection) -> str:
+def build_watermark(con: duckdb.DuckDBPyConnection, kpi_checks: Path | None = None) -> str:
     """What the marts are built from: the newest ledger entry, the newest version of the
-    mapping sources, and the dbt project fingerprint."""
+    mapping sources, and the dbt project fingerprint; and what they are checked against: the
+    KPI checks' thresholds (`kpi_checks`, expectations/kpi_checks.yml).
+
+    The checks hold back the KPIs they find wrong (defs/checks/holds.py) until they pass again,
+    so a changed threshold must re-run them: it changes the watermark, which builds the marts the
+    publication reads (no source changed: nothing else) and runs the checks on them. The holds
+    are then a function of the watermark, and so is what readers see."""
     ledger_max = ledger.max_ledger_id(con)
     mapping = ledger.max_ledger_id(con, MAPPING_SOURCES)
-    return json.dumps(
-        {"ledger_max_id": ledger_max, "mapping_max_id": mapping, "dbt": dbt_project_fingerprint()}
-    )
+    mark = {
+        "ledger_max_id": ledger_max,
+        "mapping_max_id": mapping,
+        "dbt": dbt_project_fingerprint(),
+    }
+    if kpi_checks is not None and kpi_checks.is_file():
+        mark["kpi_checks"] = hashlib.sha256(kpi_checks.read_bytes()).hexdigest()[:16]
+    return json.dumps(mark)
 
 
 # The batches a refresh tests (macros/test_scope.sql): an environment variable of the dbt process,
@@ -47,7 +59,15 @@ UNIT_TESTS = "test_type:unit"
 
 
 # The marts the publication copies and the KPI checks read: built on every run that builds.
-ALWAYS_BUILT = ("fct_kpi_values", "dim_metric_catalog", "dim_org", "data_quality_scorecard")
+# fct_kpi_attribution is a plain table computed from fct_kpi_values, so it is rebuilt with it
+# (listed, not left to the meta sources' closure, so the two never go out of step).
+ALWAYS_BUILT = (
+    "fct_kpi_values",
+    "fct_kpi_attribution",
+    "dim_metric_catalog",
+    "dim_org",
+    "data_quality_scorecard",
+)
 
 
 # The pipeline's own tables (ledger, gate states, GX results) change on every run that loads.

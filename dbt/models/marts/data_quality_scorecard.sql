@@ -25,7 +25,8 @@ deliveries as (
     select
         source,
         cast({{ dbt.date_trunc('month', 'loaded_at') }} as date) as period_start,
-        count(*) as files_delivered,
+        -- a withdrawal is recorded in the ledger but delivers nothing
+        count(*) filter (where status <> 'withdrawn') as files_delivered,
         sum(coalesce(rows_delivered, 0)) as rows_delivered,
         sum(coalesce(rows_loaded, 0)) as rows_loaded,
         sum(coalesce(rows_quarantined, 0)) as rows_quarantined,

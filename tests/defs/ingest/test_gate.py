@@ -702,7 +702,9 @@ def test_relaxing_a_rule_judges_the_held_rows_again(workspace, clean_month, tmp_
     gate = Gate(suite, resolve_parameters(con, suite.parameters, NOW), CONTRACT["claims"].key)
     columns = [c.name for c in CONTRACT["claims"].columns]
     report = ingest_source(con, "claims", raw / "claims", raw, columns, gate=gate)
-    assert {f.path: f.status for f in report.batches} == {f"claims/{BAD_NAME}": "replaced"}
+    assert {f.path: (f.status, f.replaces) for f in report.batches} == {
+        f"claims/{BAD_NAME}": ("loaded", True)
+    }
     key = body[1][0]
     assert (
         con.execute("select count(*) from raw.claims where claim_id = ?", [key]).fetchone()[0] == 1

@@ -17,6 +17,7 @@ from dagster_project.defs.transform.planning import (
     NEW_BATCHES_ENV,
     REBUILD,
     UNIT_TESTS,
+    build_watermark,
     plan_build,
 )
 
@@ -97,6 +98,24 @@ def test_nothing_new_still_builds_what_the_publication_reads(manifest):
     plan = plan_build(manifest, watermark(9, 1, "a"), watermark(9, 1, "a"), set(), [])
     assert not set(plan.excluded) & set(ALWAYS_BUILT)
     assert plan.new_batches == ()
+
+
+def test_changed_kpi_check_thresholds_change_the_watermark_but_rebuild_nothing(manifest, tmp_path):
+    """A relaxed bound must re-run the KPI checks (their holds last until they pass): the
+    watermark changes, and the build is the marts the publication and the checks read."""
+    import duckdb
+
+    config = tmp_path / "kpi_checks.yml"
+    config.write_text("bounds_by_unit: {days: {min: 0, max: 365}}\n")
+    con = duckdb.connect()
+    before = build_watermark(con, config)
+    assert build_watermark(con, config) == before
+    config.write_text("bounds_by_unit: {days: {min: 0, max: 730}}\n")
+    after = build_watermark(con, config)
+    assert after != before
+    assert json.loads(after)["dbt"] == json.loads(before)["dbt"]
+    plan = plan_build(manifest, before, after, set(), [])
+    assert not plan.rebuild and not set(plan.excluded) & set(ALWAYS_BUILT)
 
 
 def test_dagster_dev_loads_the_code_location_without_dbt_on_path(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ the single definition of the rules. This package turns each expectation into two
 Values are judged after format normalisation (`normalised_sql`): surrounding white space, empty
 strings, case of code columns, thousands separators and unambiguous date formats are put into the
 contract's canonical text form; everything else is judged as delivered. Non-text rules see the
-values typed per the contract (`typed_sql`), the contract-type rule sees the text.
+values typed per the contract (`typed_sql`; a number that is not finite has no typed value), the
+contract-type and finite rules see the text.
 
 Modules: `suite` reads the suite files, `types` holds the contract types' SQL, `sql` the
-rules' predicates, `gx` the GX side and `contract_type` the one custom GX expectation.
+rules' predicates, `gx` the GX side and `contract_type` the two custom GX expectations.
 """

@@ -1,9 +1,13 @@
-"""The one custom GX expectation of the suites: a value is in its contract type's canonical text.
+"""The suites' custom GX expectations, both on a typed column's delivered text.
+
+- `expect_column_values_to_match_contract_type`: a value is in its contract type's canonical
+  text; the door (rules/sql.py) applies it in DuckDB with `type_check_sql`, both use
+  `type_pattern` for the canonical forms;
+- `expect_column_values_to_be_finite`: a number is not NaN or infinite; the door applies it with
+  `non_finite_sql`, GX with `is_non_finite`, on the same patterns (rules/types.py).
 
 GX is slow to import (about 2 s), so the door imports this module on first use only.
-Importing it registers `expect_column_values_to_match_contract_type` with GX, so suite
-files can use it like any built-in expectation. The door (rules/sql.py) applies the same rule
-in DuckDB with `type_check_sql`; both use `type_pattern` for the canonical forms.
+Importing it registers both with GX, so suite files can use them like built-in expectations.
 """
 
 from __future__ import annotations
@@ -21,7 +25,12 @@ from great_expectations.expectations.metrics.map_metric_provider import (
     column_condition_partial,
 )
 
-from dagster_project.defs.ingest.rules.types import DATE_FORMAT, TIMESTAMP_FORMAT, type_pattern
+from dagster_project.defs.ingest.rules.types import (
+    DATE_FORMAT,
+    TIMESTAMP_FORMAT,
+    is_non_finite,
+    type_pattern,
+)
 
 
 class ColumnValuesMatchContractType(ColumnMapMetricProvider):
@@ -57,6 +66,28 @@ class ExpectColumnValuesToMatchContractType(ColumnMapExpectation):
     map_metric: ClassVar[str] = "column_values.match_contract_type"
     success_keys: ClassVar[tuple[str, ...]] = ("data_type", "mostly")
     args_keys: ClassVar[tuple[str, ...]] = ("column", "data_type")
+
+
+class ColumnValuesFinite(ColumnMapMetricProvider):
+    """GX metric: the value, as text, is not a number that is not finite."""
+
+    condition_metric_name = "column_values.finite"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        return ~column.astype("str").map(is_non_finite).astype(bool)
+
+
+class ExpectColumnValuesToBeFinite(ColumnMapExpectation):
+    """Expect each value, as text, not to be NaN, infinity or a number too large for a double.
+
+    NaN, nan, inf, -Infinity in any case and sign, and 1e400, fail; anything else passes (the
+    contract-type rule judges the rest). The door judges the same rule in DuckDB.
+    """
+
+    map_metric: ClassVar[str] = "column_values.finite"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+    args_keys: ClassVar[tuple[str, ...]] = ("column",)
 
 
 def gx_suite(document: Mapping[str, Any]) -> gx.ExpectationSuite:

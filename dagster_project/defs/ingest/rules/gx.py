@@ -19,6 +19,7 @@ import duckdb
 
 from dagster_project.core.sql import ident
 from dagster_project.defs.ingest.rules.sql import TEXT_SUFFIX, condition_columns, typed_column
+from dagster_project.defs.ingest.rules.suite import TEXT_TYPES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,13 +62,13 @@ def _gx_batch_definition() -> Any:
 
 
 def gx_expectations(suite: Suite) -> list[dict[str, Any]]:
-    """The suite's row rules as GX sees them: the contract-type rule on the text companion."""
+    """The suite's row rules as GX sees them: the text rules on the text companion."""
     out = []
     for rule in suite.row_rules:
         if not rule.gx_comparable:
             continue
         kwargs = dict(rule.kwargs)
-        if rule.expectation_type == "expect_column_values_to_match_contract_type":
+        if rule.expectation_type in TEXT_TYPES:
             kwargs["column"] = f"{rule.columns[0]}{TEXT_SUFFIX}"
         if rule.kwargs.get("row_condition"):
             kwargs["condition_parser"] = "great_expectations"

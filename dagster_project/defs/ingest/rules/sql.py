@@ -13,9 +13,14 @@ from dagster_project.defs.ingest.rules.suite import (
     Suite,
     SuiteError,
 )
-from dagster_project.defs.ingest.rules.types import literal_sql, type_check_sql, typed_sql
+from dagster_project.defs.ingest.rules.types import (
+    literal_sql,
+    non_finite_sql,
+    type_check_sql,
+    typed_sql,
+)
 
-TEXT_SUFFIX = "__text"  # a typed column's text, as GX sees it for the contract-type rule
+TEXT_SUFFIX = "__text"  # a typed column's text, as GX sees it for the text rules (TEXT_TYPES)
 TYPED_SUFFIX = "__typed"  # a column's typed value, parsed once per batch (see typed_select)
 
 
@@ -130,6 +135,8 @@ def rule_failure_sql(
     if verb == "type":
         data_type = str(k["data_type"]).lower()
         fails = f"not {type_check_sql(text(cols[0]), data_type, typed(cols[0]))}"
+    elif verb == "finite":
+        fails = f"{text(cols[0])} is not null and {non_finite_sql(text(cols[0]))}"
     elif verb == "not_null":
         fails = f"{typed(cols[0])} is null"
     elif verb in ("allowed_values", "forbidden_values"):

@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from dagster_project.defs.ingest.rules.types import SuiteError, type_pattern
+from dagster_project.defs.ingest.rules.types import SuiteError, is_numeric_type, type_pattern
 
 SUITE_SUFFIX = ".json"
 # Suite parameters ({"$PARAMETER": name}) the door can resolve, and the sources they come from;
@@ -36,6 +36,7 @@ PARAMETER_SQL = {
 TABLE_TYPES = ("expect_table_columns_to_match_set", "expect_column_to_exist")
 ROW_TYPES = {
     "expect_column_values_to_match_contract_type": "type",
+    "expect_column_values_to_be_finite": "finite",
     "expect_column_values_to_not_be_null": "not_null",
     "expect_column_values_to_be_in_set": "allowed_values",
     "expect_column_values_to_not_be_in_set": "forbidden_values",
@@ -47,6 +48,8 @@ ROW_TYPES = {
     "expect_column_values_to_be_unique": "unique",
     "expect_compound_columns_to_be_unique": "unique",
 }
+# Rules judged on the delivered text of a typed column (GX sees it as `<column>__text`).
+TEXT_TYPES = ("expect_column_values_to_match_contract_type", "expect_column_values_to_be_finite")
 UNIQUE_TYPES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 SEVERITIES = ("critical", "warning", "info")
 
@@ -197,6 +200,11 @@ def _validate_kwargs(path: Path, rule: Rule, columns: set[str], types: Mapping[s
         raise SuiteError(
             f"{path.name}: rule {rule.name}: text rules apply to text (varchar) columns only; "
             f"{rule.columns[0]} is {types[rule.columns[0]]}"
+        )
+    if verb == "finite" and not is_numeric_type(types.get(rule.columns[0], "varchar")):
+        raise SuiteError(
+            f"{path.name}: rule {rule.name}: the finite rule applies to number columns only; "
+            f"{rule.columns[0]} is {types.get(rule.columns[0], 'varchar')}"
         )
     condition = rule.kwargs.get("row_condition")
     if condition is not None and not isinstance(condition, dict):

@@ -33,6 +33,7 @@ from dagster_project.defs.ingest.rules.suite import (
 )
 from dagster_project.defs.ingest.rules.types import (
     SuiteError,
+    is_numeric_type,
     normalised_sql,
     trimmed_sql,
     type_pattern,
@@ -62,6 +63,34 @@ def test_suite_keys_are_unique_and_not_null_across_files(source):
     assert len(unique) == 1 and unique[0].scope == "source"
     not_null = {r.columns[0] for r in suite.rules if r.name.startswith("not_null:")}
     assert set(key) <= not_null
+
+
+@pytest.mark.parametrize("source", sorted(CONTRACT))
+def test_every_number_column_has_a_finite_rule(source):
+    suite = SUITES[source]
+    numbers = {c for c, t in suite.types.items() if is_numeric_type(t)}
+    finite = {r.columns[0] for r in suite.rules if r.name == f"finite:{r.columns[0]}"}
+    assert finite == numbers
+
+
+def test_the_finite_rule_on_a_text_column_is_refused(tmp_path):
+    path = tmp_path / "claims.json"
+    path.write_text(
+        json.dumps(
+            {
+                "name": "claims",
+                "expectations": [
+                    {
+                        "type": "expect_table_columns_to_match_set",
+                        "kwargs": {"column_set": ["org_code"]},
+                    },
+                    {"type": "expect_column_values_to_be_finite", "kwargs": {"column": "org_code"}},
+                ],
+            }
+        )
+    )
+    with pytest.raises(SuiteError, match="number columns only"):
+        load_suite(path)
 
 
 def test_masters_load_first():
