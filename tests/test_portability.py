@@ -15,10 +15,7 @@ Whatever still uses DuckDB-only SQL is listed, with the reason, in tests/duckdb_
 from __future__ import annotations
 
 import json
-import math
-import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +24,6 @@ import pytest
 import yaml
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.tokens import Token, TokenType
-
-from dagster_project.defs.transform.project import dbt_executable
 
 ROOT = Path(__file__).resolve().parents[1]
 DBT_DIR = ROOT / "dbt"
@@ -145,6 +140,11 @@ INTERVAL_PHRASE = Construct("interval '<n> <unit>'", "dbt.dateadd, or interval '
 LAMBDA = Construct("lambda", "the engine's lambda (x -> ...), behind a dispatched macro")
 STAR_MODIFIER = Construct("select * exclude/replace", "list the columns")
 BY_ALL = Construct("group/order by all", "list the columns")
+# Spark 4 refuses a varchar without a length, in casts and in contracts (DATATYPE_MISSING_SIZE).
+LENGTHLESS_VARCHAR = Construct(
+    "varchar without a length",
+    "dbt.type_string() in SQL, `string` as a contract's data_type (DuckDB and Spark read both)",
+)
 
 
 def construct_names() -> set[str]:
@@ -152,7 +152,15 @@ def construct_names() -> set[str]:
     names = {f"{name}()" for name in DUCKDB_ONLY_FUNCTIONS} | {LIST_FUNCTIONS.name}
     names |= {construct.name for construct in DUCKDB_ONLY_TOKENS.values()}
     return names | {
-        c.name for c in (INTERVAL_NUMBER, INTERVAL_PHRASE, LAMBDA, STAR_MODIFIER, BY_ALL)
+        c.name
+        for c in (
+            INTERVAL_NUMBER,
+            INTERVAL_PHRASE,
+            LAMBDA,
+            STAR_MODIFIER,
+            BY_ALL,
+            LENGTHLESS_VARCHAR,
+        )
     }
 
 
@@ -203,6 +211,8 @@ def token_findings(tokens: list[Token]) -> list[Finding]:
         next_text = following.text.lower() if following else ""
         if kind in DUCKDB_ONLY_TOKENS:
             findings.append(DUCKDB_ONLY_TOKENS[kind].at(token.line))
+        elif token.text.lower() == "varchar" and next_kind != TokenType.L_PAREN:
+            findings.append(LENGTHLESS_VARCHAR.at(token.line))
         elif kind == TokenType.INTERVAL and next_kind == TokenType.NUMBER:
             findings.append(INTERVAL_NUMBER.at(token.line))
         elif kind == TokenType.INTERVAL and next_kind == TokenType.STRING:
@@ -271,8 +281,19 @@ def metric_sql(node: dict[str, Any]) -> str:
     return "\n".join(wheres + [params.get("expr") or ""])
 
 
+def contract_sql(node: dict[str, Any]) -> str:
+    """A model's declared column types (its contract) as SQL casts, one line per column: what
+    dbt asks the engine when it checks the contract."""
+    return "\n".join(
+        f"cast(null as {column['data_type']}) as {name}"
+        for name, column in node.get("columns", {}).items()
+        if column.get("data_type")
+    )
+
+
 def project_units(manifest: dict[str, Any]) -> list[Unit]:
-    """Every model, singular data test, macro, semantic model and metric of the project."""
+    """Every model, singular data test, macro, semantic model and metric of the project, and
+    every model's declared column types (kind `contracts`, in its YAML file)."""
     units: list[Unit] = []
     for node in manifest["nodes"].values():
         if node["package_name"] != PACKAGE:
@@ -282,6 +303,9 @@ def project_units(manifest: dict[str, Any]) -> list[Unit]:
         ):
             kind = "tests" if node["resource_type"] == "test" else f"{node['resource_type']}s"
             units.append(Unit(kind, node["name"], node["original_file_path"], node["raw_code"]))
+            if node["resource_type"] == "model" and contract_sql(node):
+                path = (node.get("patch_path") or "").partition("://")[2]
+                units.append(Unit("contracts", node["name"], path, contract_sql(node)))
     for macro in manifest["macros"].values():
         if macro["package_name"] == PACKAGE and not is_adapter_implementation(macro["name"]):
             units.append(
@@ -355,21 +379,12 @@ def test_duckdb_only_sql_is_confined_to_the_allow_list(manifest):
 def test_allow_list_entries_name_known_constructs_and_a_reason():
     known = construct_names()
     for (kind, name), entry in load_allow_list().items():
-        assert kind in {"models", "tests", "macros", "semantic_models", "metrics"}, kind
+        kinds = {"models", "contracts", "tests", "macros", "semantic_models", "metrics"}
+        assert kind in kinds, kind
         assert set(entry["constructs"]) <= known, (name, set(entry["constructs"]) - known)
         assert len(entry.get("why", "").split()) >= 5, (
             f"{kind}.{name}: say why it is still DuckDB SQL"
         )
-
-
-def test_every_duckdb_implementation_has_a_portable_default(manifest):
-    names = {m["name"] for m in manifest["macros"].values() if m["package_name"] == PACKAGE}
-    implementations = {name for name in names if is_adapter_implementation(name)}
-    assert implementations, "the project dispatches no macro: update this test"
-    for name in implementations:
-        dispatcher = name.partition("__")[2]
-        assert f"default__{dispatcher}" in names, f"{name} has no default__{dispatcher}"
-        assert dispatcher in names, f"{name} has no dispatcher macro {dispatcher}"
 
 
 @pytest.mark.parametrize(
@@ -394,6 +409,8 @@ def test_every_duckdb_implementation_has_a_portable_default(manifest):
         ("select last_day(month_date) from t", "last_day()"),
         ("select d from generate_series(1, 3) as s (d)", "generate_series()"),
         ("{%- set v = 'epoch(' ~ expr ~ ')' %}select {{ v }}", "epoch()"),
+        ("select cast(null as varchar) as org_code", "varchar without a length"),
+        ("select cast(month_end_date as VARCHAR) from t", "varchar without a length"),
     ],
 )
 def test_duckdb_only_constructs_flags_duckdb_sql(sql, construct):
@@ -411,7 +428,9 @@ def test_duckdb_only_constructs_passes_portable_sql():
             closed_at + interval '90' day as due_at,
             count(*) filter (where status = 'rejected') as rejected,
             percentile_cont(0.9) within group (order by x) as p90,
-            row_number() over (partition by k order by v desc) as version_rank
+            row_number() over (partition by k order by v desc) as version_rank,
+            cast(null as {{ dbt.type_string() }}) as no_text,
+            cast(source as varchar(40)) as source_text
         from {{ ref('stg_meta__file_versions') }}
         group by grouping sets ((source), ())
     """
@@ -443,156 +462,16 @@ def test_a_construct_no_longer_used_must_leave_the_allow_list(manifest):
     }
 
 
-# Each dispatched macro, rendered by its default__ (portable) and its duckdb__ implementation on
-# the same inputs: on DuckDB both must give the same answer.
-DISPATCH_CASES_SQL = """
-{%- set bounds = [
-    ("date '2023-11-01'", "date '2024-03-01'"),
-    ("date '2024-02-27'", "date '2024-03-02'"),
-    ("date '2024-03-01'", "date '2024-03-01'"),
-    ("date '2024-03-01'", "date '2023-11-01'"),
-    ("cast(null as date)", "date '2024-03-01'"),
-] %}
-select
-    {%- for start, end in bounds %}
-    {%- set case = loop.index0 %}
-    {%- for part in ['month', 'day'] %}
-    (
-        select string_agg(cast(series_date as varchar), ',' order by series_date)
-        from {{ default__date_series(part, start, end) }} as series
-    ) as date_series_{{ part }}_{{ case }}_default,
-    (
-        select string_agg(cast(series_date as varchar), ',' order by series_date)
-        from {{ duckdb__date_series(part, start, end) }} as series
-    ) as date_series_{{ part }}_{{ case }}_duckdb,
-    {%- endfor %}
-    {%- endfor %}
-    {%- set spans = [
-        ("timestamp '2024-01-30 08:00:00'", "timestamp '2024-03-02 17:45:30'"),
-        ("timestamp '2024-03-01 12:00:00.250'", "timestamp '2024-03-01 12:00:01.750'"),
-        ("timestamp '2024-03-01 12:00:01.750'", "timestamp '2024-03-01 12:00:00.500'"),
-        ("timestamp '2024-03-01 12:00:00'", "timestamp '2024-03-01 12:00:00.001'"),
-        ("timestamp '2023-02-28 23:59:59.999'", "timestamp '2024-02-29 00:00:00'"),
-        ("timestamp '2024-03-01 12:00:00'", "cast(null as timestamp)"),
-        ("cast(null as timestamp)", "timestamp '2024-03-01 12:00:00'"),
-    ] %}
-    {%- for start, end in spans %}
-    {%- set case = loop.index0 %}
-    {#- as text: DuckDB prints a double in its shortest round-trip form, so equal text is equal
-        bits -#}
-    cast({{ default__seconds_between(start, end) }} as varchar)
-        as seconds_between_{{ case }}_default,
-    cast({{ duckdb__seconds_between(start, end) }} as varchar)
-        as seconds_between_{{ case }}_duckdb,
-    {%- endfor %}
-    {#- 3,000 spans, from about a year back to about a year ahead, in whole seconds and in
-        milliseconds -#}
-    {%- set offsets = {
-        'whole_seconds': 'to_seconds((step * step - 4000000) * 7)',
-        'milliseconds': 'to_milliseconds((step * step - 4000000) * 7919)',
-    } %}
-    {%- for unit, offset in offsets.items() %}
-    {%- for impl in ['default', 'duckdb'] %}
-    (
-        select string_agg(
-            cast(
-                {%- if impl == 'default' %} {{ default__seconds_between('start_at', 'end_at') }}
-                {%- else %} {{ duckdb__seconds_between('start_at', 'end_at') }}
-                {%- endif %} as varchar
-            ),
-            ',' order by step
-        )
-        from (
-            select
-                step,
-                timestamp '2024-01-01 00:00:00' + to_seconds(step) as start_at,
-                timestamp '2024-01-01 00:00:00' + to_seconds(step) + {{ offset }} as end_at
-            from range(3000) as steps (step)
-        ) as spans
-    ) as seconds_between_{{ unit }}_{{ impl }},
-    {%- endfor %}
-    {%- endfor %}
-    {%- for impl in ['default', 'duckdb'] %}
-    (
-        select
-            {%- if impl == 'default' %} {{ default__json_object_agg_text('rule', 'n') }}
-            {%- else %} {{ duckdb__json_object_agg_text('rule', 'n') }}
-            {%- endif %}
-        from (
-            select rule, sum(n) as n
-            from (values ('known_org:org_code', 3), ('a"quoted\\key', 1), ('b<=c', 2),
-                         ('known_org:org_code', 4)) as rows (rule, n)
-            group by rule
-        ) as counts
-    ) as json_object_agg_text_{{ impl }}{{ ',' if loop.first }}
-    {%- endfor %}
-"""
-
-
-def test_dispatched_macros_give_the_same_result_with_their_portable_default(tmp_path):
-    profiles = tmp_path / "profiles"
-    profiles.mkdir()
-    (profiles / "profiles.yml").write_text(
-        yaml.safe_dump(
-            {
-                PACKAGE: {
-                    "target": "check",
-                    "outputs": {
-                        "check": {"type": "duckdb", "path": str(tmp_path / "check.duckdb")}
-                    },
-                }
-            }
-        )
+def test_a_contract_with_a_varchar_without_length_fails(manifest):
+    units, allowed = project_units(manifest), load_allow_list()
+    contract = Unit(
+        "contracts",
+        "fct_new_things",
+        "models/new/_new__models.yml",
+        "cast(null as string) as thing_id\ncast(null as varchar) as thing_name",
     )
-    result = subprocess.run(
-        [dbt_executable(), "show", "--inline", DISPATCH_CASES_SQL, "--output", "json"]
-        + ["--log-format", "json", "--project-dir", str(DBT_DIR)]
-        + ["--profiles-dir", str(profiles), "--target-path", str(tmp_path / "target")]
-        + ["--log-path", str(tmp_path / "logs"), "--no-partial-parse"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    shown = [
-        json.loads(line)["data"]["preview"]
-        for line in result.stdout.splitlines()
-        if line.startswith("{") and '"preview"' in line
-    ]
-    assert len(shown) == 1, result.stdout[-3000:]
-    row = json.loads(shown[0])[0]
-    pairs = {name[: -len("_default")] for name in row if name.endswith("_default")}
-    assert len(pairs) == 20
-    for name in sorted(pairs - {"seconds_between_milliseconds"}):
-        portable, duckdb_native = row[f"{name}_default"], row[f"{name}_duckdb"]
-        if name.startswith("json_"):
-            portable, duckdb_native = json.loads(portable), json.loads(duckdb_native)
-        assert portable == duckdb_native, name
-    # DuckDB's epoch() adds an interval's days (times 86,400) and its remaining seconds as two
-    # doubles, so a span of days plus a fraction of a second can end one unit in the last place
-    # from the correctly rounded quotient the default computes. Whole-second spans (all the
-    # extracts hold) are exact in both, as compared above.
-    portable_values = row["seconds_between_milliseconds_default"].split(",")
-    duckdb_values = row["seconds_between_milliseconds_duckdb"].split(",")
-    assert len(portable_values) == len(duckdb_values) == 3000
-    for portable, duckdb_native in zip(
-        map(float, portable_values), map(float, duckdb_values), strict=True
-    ):
-        assert abs(portable - duckdb_native) <= math.ulp(duckdb_native), (portable, duckdb_native)
-    assert row["date_series_month_0_duckdb"].count(",") == 4
-    assert [row[f"seconds_between_{case}_duckdb"] for case in range(7)] == [
-        "2799930.0",
-        "1.5",
-        "-1.25",
-        "0.001",
-        "31536000.001",
-        None,
-        None,
-    ]
-    assert row["seconds_between_whole_seconds_duckdb"].count(",") == 2999
-    assert json.loads(row["json_object_agg_text_duckdb"]) == {
-        "known_org:org_code": 7,
-        'a"quoted\\key': 1,
-        "b<=c": 2,
-    }
+    added = set(portability_problems([*units, contract], allowed))
+    added -= set(portability_problems(units, allowed))
+    (problem,) = added
+    assert problem.startswith("contract fct_new_things (models/new/_new__models.yml, line 2 ")
+    assert "varchar without a length" in problem and "`string`" in problem

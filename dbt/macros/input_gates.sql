@@ -18,9 +18,8 @@
 
 {% macro inputs_gate_calendar(part) -%}
     {#- The part of the reporting calendar a gated model uses, as one value over dim_months. -#}
-    {%- set month_ends = dbt.listagg(
-        "cast(gate_calendar.month_end_date as varchar)", "','",
-        "order by gate_calendar.month_end_date") %}
+    {%- set month_ends = listagg_sorted(
+        "cast(gate_calendar.month_end_date as " ~ dbt.type_string() ~ ")", "','") %}
     {%- set parts = {
         'month_ends': month_ends,
         'cohort_window': "concat_ws(',', min(gate_calendar.month_start_date), max(gate_calendar.month_end_date) filter (where gate_calendar.month_end_date <= gate_calendar.data_end_date))",
@@ -37,7 +36,7 @@
     {%- for name in sources %}
         {%- set batches -%}
             (
-                select {{ dbt.listagg('batches._batch_id', "','", 'order by batches._batch_id') }}
+                select {{ listagg_sorted('batches._batch_id', "','") }}
                 from (
                     select distinct raw_rows._batch_id
                     from {{ source(name.split('.')[0], name.split('.')[1]) }} as raw_rows
@@ -76,20 +75,55 @@
 
 {% macro inputs_gate_cleanup() -%}
     {#- The owner folders' post-hook (dbt_project.yml); it acts on gated models only: rows
-        computed from other inputs go (all of them after a recomputation, none otherwise), in the
-        same transaction as the insert. Rendered while parsing too, when it is not run. -#}
+        computed from other inputs go (all of them after a recomputation, none otherwise).
+        Rendered while parsing too, when it is not run. -#}
     {%- set gate = (model.config.meta or {}).get('inputs_gate') if execute else none %}
     {%- if gate %}
+    {{- adapter.dispatch('inputs_gate_cleanup', 'opsvalue')(gate) }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro default__inputs_gate_cleanup(gate) -%}
+    {#- A delete, in the same transaction as the insert. -#}
     delete from {{ this }}
     where input_digest is distinct from {{ inputs_digest(gate.sources, gate.calendar) }}
-    {%- endif %}
+{%- endmacro %}
+
+{% macro spark__inputs_gate_cleanup(gate) -%}
+    {#- Parquet tables take no delete: a gated model is partitioned by its digest, and the
+        partitions of other digests are dropped (no transaction: a reader between the insert and
+        the drop sees both). -#}
+    {%- set stale -%}
+        select distinct built.input_digest
+        from {{ this }} as built
+        where built.input_digest is distinct from {{ inputs_digest(gate.sources, gate.calendar) }}
+    {%- endset %}
+    {{- drop_partitions(stale, ['input_digest']) }}
 {%- endmacro %}
 
 {% macro inputs_gate_config(sources, calendar) -%}
     {#- The gate's arguments also go to meta, where the post-hook finds them. -#}
+    {{ return(adapter.dispatch('inputs_gate_config', 'opsvalue')(sources, calendar)) }}
+{%- endmacro %}
+
+{% macro default__inputs_gate_config(sources, calendar) -%}
+    {#- Rows are appended; the post-hook deletes the rows of other digests. -#}
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': 'append',
+        'on_schema_change': 'fail',
+        'meta': {'inputs_gate': {'sources': sources, 'calendar': calendar}},
+    }) }}
+{%- endmacro %}
+
+{% macro spark__inputs_gate_config(sources, calendar) -%}
+    {#- One Parquet partition per digest: a recomputation writes a new partition (an unchanged
+        digest writes no row, so overwrites nothing), and the post-hook drops the others. -#}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'insert_overwrite',
+        'file_format': 'parquet',
+        'partition_by': ['input_digest'],
         'on_schema_change': 'fail',
         'meta': {'inputs_gate': {'sources': sources, 'calendar': calendar}},
     }) }}

@@ -69,27 +69,24 @@
         observed._batch_id
         {%- endif %}
     from (
-        select
-            {{ scan.model.entities.get('org', 'null') }} as org_code,
-            {{ scan.model.entities.get('center', 'null') }} as center_code,
-            {%- if lineage %}
-            _batch_id,
-            {%- endif %}
-            unnest([
-                {%- for item in scan['items'] %}
-                {
-                    'metric_name': '{{ item.name }}',
-                    'event_date': case when {{ item.when }} then {{ item.date }} end,
-                    'numerator': cast({{ item.num }} as double),
-                    'denominator': cast({{ item.den }} as double),
-                    'sample': cast({{ item.sample }} as double)
-                }{% if not loop.last %},{% endif %}
-                {%- endfor %}
-            ], recursive := true)
-        from {{ ref(scan.model.node_name) }}
-        {%- if row_filter %}
-        where {{ row_filter }}
+        {%- set carried = [
+            scan.model.entities.get('org', 'null') ~ ' as org_code',
+            scan.model.entities.get('center', 'null') ~ ' as center_code',
+        ] %}
+        {%- if lineage %}
+            {%- do carried.append('_batch_id') %}
         {%- endif %}
+        {%- set items = [] %}
+        {%- for item in scan['items'] %}
+            {%- do items.append({
+                'metric_name': "'" ~ item.name ~ "'",
+                'event_date': 'case when ' ~ item.when ~ ' then ' ~ item.date ~ ' end',
+                'numerator': 'cast(' ~ item.num ~ ' as double)',
+                'denominator': 'cast(' ~ item.den ~ ' as double)',
+                'sample': 'cast(' ~ item.sample ~ ' as double)',
+            }) %}
+        {%- endfor %}
+        {{ rows_per_item(ref(scan.model.node_name), carried, items, row_filter) }}
     ) as observed
     where observed.event_date is not null
 {%- endmacro %}
@@ -118,15 +115,15 @@
 {% macro kpi_no_observations(lineage=false) -%}
     {#- An empty relation with the columns of kpi_observation_select. -#}
     select
-        cast(null as varchar) as org_code,
-        cast(null as varchar) as center_code,
-        cast(null as varchar) as metric_name,
+        cast(null as {{ dbt.type_string() }}) as org_code,
+        cast(null as {{ dbt.type_string() }}) as center_code,
+        cast(null as {{ dbt.type_string() }}) as metric_name,
         cast(null as date) as event_date,
         cast(null as double) as numerator,
         cast(null as double) as denominator,
         cast(null as double) as sample
         {%- if lineage %},
-        cast(null as varchar) as _batch_id
+        cast(null as {{ dbt.type_string() }}) as _batch_id
         {%- endif %}
     where false
 {%- endmacro %}
@@ -157,19 +154,36 @@
         {%- for model in index.models.values() | sort(attribute='name') if model.batched %}
             {%- do batched.append(model) %}
         {%- endfor %}
+        {%- set fact_batches -%}
+            {%- for model in batched %}
+        select distinct fact._batch_id from {{ model.relation }} as fact
+            {%- if not loop.last %}
+        union all
+            {%- endif %}
+            {%- endfor %}
+            {%- if not batched %}
+        select cast(null as {{ dbt.type_string() }}) where false
+            {%- endif %}
+        {%- endset %}
+    {{- adapter.dispatch('kpi_delete_gone_batch_months', 'opsvalue')(fact_batches) }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro default__kpi_delete_gone_batch_months(fact_batches) -%}
     delete from {{ this }}
     where _batch_id not in (
-        {%- for model in batched %}
-        select distinct fact._batch_id from {{ model.relation }} as fact
-        {%- if not loop.last %}
-        union all
-        {%- endif %}
-        {%- endfor %}
-        {%- if not batched %}
-        select cast(null as varchar) where false
-        {%- endif %}
+        {{- fact_batches }}
     )
-    {%- endif %}
+{%- endmacro %}
+
+{% macro spark__kpi_delete_gone_batch_months(fact_batches) -%}
+    {#- partitioned by _batch_id (incremental_by_key_config): drop the batches' partitions -#}
+    {%- set gone -%}
+        select distinct indexed._batch_id
+        from {{ this }} as indexed
+        where indexed._batch_id not in ({{ fact_batches }})
+    {%- endset %}
+    {{- drop_partitions(gone, ['_batch_id']) }}
 {%- endmacro %}
 
 
@@ -179,6 +193,11 @@
         which delete+insert, replacing only the pairs it writes, would keep. Every row written
         or kept by this run carries its pair's current digest. -#}
     {%- if execute %}
+    {{- adapter.dispatch('kpi_delete_stale_pairs', 'opsvalue')() }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro default__kpi_delete_stale_pairs() -%}
     delete from {{ this }}
     where not exists (
         select 1
@@ -188,5 +207,69 @@
             and inputs.period_start = {{ this }}.period_start
             and inputs.input_digest = {{ this }}.input_digest
     )
-    {%- endif %}
+{%- endmacro %}
+
+{% macro spark__kpi_delete_stale_pairs() -%}
+    {#- partitioned by period_start, and a month recomputed whole (kpi_pairs_to_recompute): a
+        month still holding a row of another digest wrote no row, so all its rows go -#}
+    {%- set stale -%}
+        select distinct published.period_start
+        from {{ this }} as published
+        where not exists (
+            select 1
+            from {{ ref('int_kpi_months_fingerprinted') }} as inputs
+            where
+                inputs.metric_name = published.metric_name
+                and inputs.period_start = published.period_start
+                and inputs.input_digest = published.input_digest
+        )
+    {%- endset %}
+    {{- drop_partitions(stale, ['period_start']) }}
+{%- endmacro %}
+
+
+{% macro kpi_pairs_to_recompute(month_inputs) -%}
+    {#- fct_kpi_values on an incremental run: a condition on the (metric, month) pairs of
+        int_kpi_months_fingerprinted (aliased month_inputs) it recomputes, with their digest. -#}
+    {{ return(adapter.dispatch('kpi_pairs_to_recompute', 'opsvalue')(month_inputs)) }}
+{%- endmacro %}
+
+{% macro default__kpi_pairs_to_recompute(month_inputs) -%}
+    {#- the pairs whose digest is not the one their rows carry -#}
+    not exists (
+        select 1
+        from {{ this }} as published
+        where
+            published.metric_name = {{ month_inputs }}.metric_name
+            and published.period_start = {{ month_inputs }}.period_start
+            and published.input_digest = {{ month_inputs }}.input_digest
+    )
+{%- endmacro %}
+
+{% macro spark__kpi_pairs_to_recompute(month_inputs) -%}
+    {#- every pair of a month (a partition, overwritten whole) with a changed pair or a row of a
+        pair whose inputs changed or left -#}
+    {{ month_inputs }}.period_start in (
+        select changed.period_start
+        from {{ ref('int_kpi_months_fingerprinted') }} as changed
+        where not exists (
+            select 1
+            from {{ this }} as published
+            where
+                published.metric_name = changed.metric_name
+                and published.period_start = changed.period_start
+                and published.input_digest = changed.input_digest
+        )
+        union all
+        select published.period_start
+        from {{ this }} as published
+        where not exists (
+            select 1
+            from {{ ref('int_kpi_months_fingerprinted') }} as inputs
+            where
+                inputs.metric_name = published.metric_name
+                and inputs.period_start = published.period_start
+                and inputs.input_digest = published.input_digest
+        )
+    )
 {%- endmacro %}

@@ -217,7 +217,21 @@
 
 
 {% macro kpi_sql_literal(value) -%}
-    {%- if value is none -%}null{%- else -%}'{{ (value | string) | replace("'", "''") }}'{%- endif -%}
+    {#- The value as a SQL string literal that reads back as the same text on the engine. -#}
+    {%- if value is none -%}null{%- else -%}
+    {{- adapter.dispatch('kpi_sql_literal', 'opsvalue')(value | string) -}}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__kpi_sql_literal(text) -%}
+    {#- Standard SQL: only a single quote is special, written twice. -#}
+    '{{ text | replace("'", "''") }}'
+{%- endmacro %}
+
+{% macro spark__kpi_sql_literal(text) -%}
+    {#- Spark also reads backslash escapes in literals ('\u0027' is a quote, '\n' a newline):
+        a backslash is written twice first. -#}
+    '{{ text | replace("\\", "\\\\") | replace("'", "''") }}'
 {%- endmacro %}
 
 

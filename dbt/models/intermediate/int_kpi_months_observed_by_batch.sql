@@ -18,11 +18,7 @@
     appends the new ones, in the same transaction. Append, not delete+insert on _batch_id,
     which would drop the batch's rows of every other metric; a new batch is never in the index
     yet (new_batches), so appending it is safe. -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-) }}
+{{ config(**incremental_append_config(['_batch_id'])) }}
 
 {{ kpi_depends_on() }}
 
@@ -146,9 +142,9 @@ batches as (
     {%- endfor %}
     {%- if not scans %}
     select
-        cast(null as varchar) as semantic_model,
-        cast(null as varchar) as _batch_id,
-        cast(null as varchar) as _source_file
+        cast(null as {{ dbt.type_string() }}) as semantic_model,
+        cast(null as {{ dbt.type_string() }}) as _batch_id,
+        cast(null as {{ dbt.type_string() }}) as _source_file
     where false
     {%- endif %}
 
@@ -164,9 +160,9 @@ observed as (
     {%- endfor %}
     {%- if not scans %}
     select
-        cast(null as varchar) as semantic_model,
-        cast(null as varchar) as _batch_id,
-        cast(null as varchar) as metric_name,
+        cast(null as {{ dbt.type_string() }}) as semantic_model,
+        cast(null as {{ dbt.type_string() }}) as _batch_id,
+        cast(null as {{ dbt.type_string() }}) as metric_name,
         cast(null as date) as period_start
     where false
     {%- endif %}

@@ -20,12 +20,9 @@
     (kpi_delete_stale_pairs, dbt_project.yml) drops rows whose pair left the inputs or was
     recomputed to no row (a file re-delivered empty): delete+insert alone only replaces the pairs
     it writes. -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['metric_name', 'period_start'],
-    on_schema_change='fail',
-) }}
+{#- On Spark the table is partitioned by month, and a month is recomputed whole
+    (kpi_pairs_to_recompute): a partition per pair would be hundreds of tiny files. -#}
+{{ config(**incremental_by_key_config(['metric_name', 'period_start'], ['period_start'])) }}
 
 {#- Static dependencies for dbt's DAG: every model a semantic model rests on. -#}
 {{ kpi_depends_on() }}
@@ -76,14 +73,7 @@ changed_months as (
         input_digest
     from month_inputs
     {%- if is_incremental() %}
-    where not exists (
-        select 1
-        from {{ this }} as published
-        where
-            published.metric_name = month_inputs.metric_name
-            and published.period_start = month_inputs.period_start
-            and published.input_digest = month_inputs.input_digest
-    )
+    where ({{ kpi_pairs_to_recompute('month_inputs') }})
     -- a month's cascaded targets rest on the same month a year before (fct_unit_targets)
     or exists (
         select 1
@@ -201,7 +191,7 @@ rolled_up as (
         sum(denominator) as denominator,
         count(numerator) as numerator_rows,
         {%- if percentiles %}
-        quantile_cont(sample, {{ percentiles | list }}) as quantiles,
+        {{ percentile_columns('sample', percentiles, 'quantiles') }},
         {%- endif %}
         count(sample) as sample_rows
     from attributed
@@ -243,7 +233,7 @@ valued as (
             {%- for spec in specs.values() if spec.is_kpi %}
             when '{{ spec.name }}' then
             {%- if spec.kind == 'percentile' %}
-                quantiles[{{ percentiles.index(spec.percentile) + 1 }}]
+                {{ percentile_column('quantiles', percentiles.index(spec.percentile) + 1) }}
             {%- elif spec.kind == 'additive' %}
                 numerator
             {%- elif spec.kind == 'derived' %}

@@ -33,7 +33,9 @@ final as (
         policies.product_line,
         policies.channel,
         count(*) as policy_count,
-        sum(policies.annual_premium_cny) as annual_premium_cny,
+        -- the contract's type on every engine: a sum of decimal(18, 2) is decimal(38, 2) on
+        -- DuckDB, decimal(28, 2) on Spark
+        cast(sum(policies.annual_premium_cny) as decimal(38, 2)) as annual_premium_cny,
         changed_inputs.input_digest
     from policies
     inner join months

@@ -31,7 +31,7 @@ assessed (metric_name, has_single_owner, has_definition, has_automated_source) a
     {%- endfor %}
     {%- else %}
     select
-        cast(null as varchar),
+        cast(null as {{ dbt.type_string() }}),
         false,
         false,
         false
