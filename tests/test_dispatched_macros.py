@@ -55,6 +55,7 @@ COMPARED_ON_DUCKDB = {
 SPARK_ONLY = {
     "incremental_by_key_config": "a materialisation's config (delete+insert or insert_overwrite)",
     "inputs_gate_config": "a materialisation's config (append or insert_overwrite)",
+    "incremental_append_config": "a materialisation's config (append; Parquet partitions)",
     "delete_gone_batches": "a post-hook: a delete, or Spark's partition drops",
     "inputs_gate_cleanup": "a post-hook: a delete, or Spark's partition drops",
     "kpi_delete_gone_batch_months": "a post-hook: a delete, or Spark's partition drops",

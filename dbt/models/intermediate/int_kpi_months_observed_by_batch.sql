@@ -120,10 +120,10 @@ reindexed_{{ loop.index }} as (
         cast({{ dbt.date_trunc('month', 'observations.event_date') }} as date)
     {%- else %}
     select
-        cast(null as varchar) as semantic_model,
-        cast(null as varchar) as _batch_id,
-        cast(null as varchar) as _source_file,
-        cast(null as varchar) as metric_name,
+        cast(null as {{ dbt.type_string() }}) as semantic_model,
+        cast(null as {{ dbt.type_string() }}) as _batch_id,
+        cast(null as {{ dbt.type_string() }}) as _source_file,
+        cast(null as {{ dbt.type_string() }}) as metric_name,
         cast(null as date) as period_start,
         cast(0 as bigint) as observations
     where false
