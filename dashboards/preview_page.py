@@ -117,6 +117,100 @@ def render_metric(metric: Mapping[str, Any]) -> str:
     )
 
 
+def _score(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def render_scores(scores: Mapping[str, Any] | None) -> str:
+    """Composite score and grade changes per unit, and the rank moves in the tier score."""
+    if not scores:
+        return ""
+    tiers = _table(
+        ["tier", "unit-months", "score changed", "grade changes"],
+        [
+            [esc(t), str(r["unit_months"]), str(r["changed"]), str(len(r["grade_changes"]))]
+            for t, r in scores["tiers"].items()
+        ],
+        frozenset({1, 2, 3}),
+    )
+    largest = _table(
+        ["tier", "unit", "month", "old score", "new score", "change"],
+        [
+            [
+                esc(t),
+                esc(c["unit"]),
+                esc(c["month"]),
+                _score(c["old"]),
+                _score(c["new"]),
+                "–" if c["change"] is None else f"{c['change']:+.2f}",
+            ]
+            for t, r in scores["tiers"].items()
+            for c in r["largest"]
+        ],
+        frozenset({3, 4, 5}),
+    )
+    grades = _table(
+        ["tier", "unit", "month", "published grade", "grade after the change"],
+        [
+            [esc(t), esc(g["unit"]), esc(g["month"]), esc(g["old"] or "–"), esc(g["new"] or "–")]
+            for t, r in scores["tiers"].items()
+            for g in r["grade_changes"]
+        ],
+    )
+    ranks = _table(
+        ["tier", "unit", "month", "tier rank before", "tier rank after"],
+        [
+            [
+                esc(c["tier"]),
+                esc(c["unit"]),
+                esc(c["month"]),
+                esc(c["old_rank"] or "–"),
+                esc(c["new_rank"] or "–"),
+            ]
+            for c in scores["rank_changes"]
+        ],
+        frozenset({3, 4}),
+    )
+    return (
+        '<section class="panel score-preview" id="score-preview">'
+        '<div class="panel__head"><h2 class="panel__title">Composite scores</h2>'
+        f'<span class="muted">{esc(scores["grade_changes"])} grade change(s)</span></div>'
+        f'<p class="sub-title">Per tier</p>{tiers}'
+        f'<p class="sub-title">Largest score changes</p>{largest}'
+        f'<p class="sub-title">Grade changes</p>{grades}'
+        f'<p class="sub-title">Rank changes in the tier score</p>{ranks}</section>'
+    )
+
+
+def render_structure(report: Mapping[str, Any]) -> str:
+    """Weight-profile and indicator-tree links that differ from the published ones."""
+    out = ""
+    for title, key in (
+        ("Weight profiles", "profile_changes"),
+        ("Indicator tree links", "tree_changes"),
+    ):
+        changes = report.get(key) or []
+        if not changes:
+            continue
+        rows = [
+            [
+                esc(c["key"]),
+                esc(c["change"]),
+                esc(
+                    "; ".join(
+                        f"{k}: {v['old']} → {v['new']}" for k, v in (c.get("columns") or {}).items()
+                    )
+                ),
+            ]
+            for c in changes
+        ]
+        out += (
+            f'<section class="panel"><div class="panel__head"><h2 class="panel__title">{title}'
+            f" changed</h2></div>{_table(['link', 'change', 'columns'], rows)}</section>"
+        )
+    return out
+
+
 def render_preview_page(report: Mapping[str, Any]) -> str:
     """The whole report page."""
     flips = report["status_flips"]
@@ -130,7 +224,8 @@ def render_preview_page(report: Mapping[str, Any]) -> str:
         f'<p class="muted" id="preview-summary">{esc(summary)}</p></div></div></div></section>'
     )
     pages = "".join(f"<li><code>{esc(p)}</code></li>" for p in report.get("pages", []))
-    body = "".join(render_metric(m) for m in report["metrics"]) or (
+    body = render_structure(report) + "".join(render_metric(m) for m in report["metrics"])
+    body = (body + render_scores(report.get("scores"))) or (
         '<p class="empty">The working tree publishes the same definitions and targets.</p>'
     )
     body += (

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dagster_project.core.settings import get_settings
-from dagster_project.defs.transform.preview import preview
+from dagster_project.defs.transform.preview import preview, score_changed
 
 OUT = Console(soft_wrap=True, width=None if Console().is_terminal else 200)
 ERR = Console(stderr=True)
@@ -31,13 +31,64 @@ def changed_pages(report: dict[str, Any]) -> list[str]:
     for metric in report["metrics"]:
         for tier, result in metric["tiers"].items():
             pages |= {str(page_relpath(tier, unit)) for unit in result["changed_units"]}
+    # a unit whose composite score or grade moves: its page shows the scorecard
+    for v in (report.get("scores") or {}).get("values", []):
+        if score_changed(v["old"], v["new"]) or v["old_grade"] != v["new_grade"]:
+            pages.add(str(page_relpath(v["tier"], v["unit"])))
     return sorted(pages)
 
 
+def _score(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def print_structure(report: dict[str, Any]) -> None:
+    """Weight-profile and indicator-tree links that differ from the published ones."""
+    for title, changes in (
+        ("weight profiles", report.get("profile_changes") or []),
+        ("indicator tree links", report.get("tree_changes") or []),
+    ):
+        if changes:
+            OUT.print(f"[bold]{title}[/] changed:")
+        for c in changes:
+            columns = "; ".join(
+                f"{k}: {v['old']!r} → {v['new']!r}" for k, v in (c.get("columns") or {}).items()
+            )
+            OUT.print(f"  {c['key']}: {c['change']}" + (f" ({columns})" if columns else ""))
+
+
+def print_scores(scores: dict[str, Any] | None) -> None:
+    """Composite score and grade changes per unit, and rank moves in the tier score."""
+    if not scores:
+        return
+    table = Table(title="composite scores per tier")
+    for column in ("tier", "unit-months", "score changed", "grade changes"):
+        table.add_column(column)
+    for tier, r in scores["tiers"].items():
+        table.add_row(tier, str(r["unit_months"]), str(r["changed"]), str(len(r["grade_changes"])))
+    OUT.print(table)
+    largest = Table(title="largest score changes")
+    for column in ("tier", "unit", "month", "old", "new", "change"):
+        largest.add_column(column)
+    for tier, r in scores["tiers"].items():
+        for c in r["largest"]:
+            change = f"{c['change']:+.2f}" if c["change"] is not None else "–"
+            largest.add_row(tier, c["unit"], c["month"], _score(c["old"]), _score(c["new"]), change)
+    OUT.print(largest)
+    for tier, r in scores["tiers"].items():
+        for g in r["grade_changes"]:
+            OUT.print(f"  [yellow]grade[/] {tier}: {g['text']}")
+    for c in scores["rank_changes"]:
+        OUT.print(
+            f"  tier rank {c['tier']} {c['unit']} ({c['month']}): {c['old_rank']} → {c['new_rank']}"
+        )
+
+
 def print_report(report: dict[str, Any]) -> None:
-    if not report["metrics"]:
+    if not report["metrics"] and not report.get("scores"):
         OUT.print("[green]no change[/]: the working tree publishes the published definitions")
         return
+    print_structure(report)
     for metric in report["metrics"]:
         OUT.print(
             f"[bold]{metric['metric_name']}[/]: {', '.join(metric['parts'])} changed "
@@ -76,6 +127,7 @@ def print_report(report: dict[str, Any]) -> None:
                 f"  rank {c['tier']} {c['unit']} (under {c['parent']}, {c['month']}): "
                 f"{c['old_rank']} → {c['new_rank']}"
             )
+    print_scores(report.get("scores"))
     OUT.print(f"{report['status_flips']} status flip(s); pages that would change:")
     for page in report["pages"]:
         OUT.print(f"  {page}")

@@ -40,6 +40,23 @@ KPI_MODELS = (
     "dim_metric_catalog",
     "fct_kpi_values",
 )
+# The models that turn KPI rows into composite scores, and the indicator tree: run in the scratch
+# database after the KPI models, over every metric's KPI rows (the edited ones previewed, the
+# others published), since a unit's score and its rank in the tier read all of them.
+SCORE_MODELS = (
+    "stg_meta__source_gate_states",
+    "score_profile_history",
+    "dim_score_profiles",
+    "int_unit_kpis_scored",
+    "fct_unit_scores",
+    "dim_indicator_tree",
+)
+# what the scorecard models read from the pipeline's own records (copied from the snapshot)
+SCORE_SOURCES = ("meta.source_gate_state",)
+# the part of a profile or a tree link that, when it differs, is a change a reviewer signs off
+PROFILE_KEY = ("profile_name", "metric_name")
+TREE_KEY = ("parent_node", "child_node", "link_type")
+SCORE_ABS_TOLERANCE = 1e-9
 # Which parts of a resolved definition (kpi_definition) each kind of change names.
 PART_KINDS = {
     "semantic_model": "measures",
@@ -55,6 +72,7 @@ REL_TOLERANCE = 1e-9
 TOP_CHANGES = 5
 
 Key = tuple[str, str, str, date]  # metric, org level, org code, month
+UnitMonth = tuple[str, str, date]  # org level, org code, month
 
 
 @dataclass(frozen=True)
@@ -203,8 +221,10 @@ def fill_scratch(
         con.execute("detach published")
 
 
-def run_kpi_models(project_dir: Path, scratch: Path, work_dir: Path) -> None:
-    """dbt, with the working tree's project, runs the KPI models from scratch in `scratch`."""
+def run_models(
+    project_dir: Path, scratch: Path, work_dir: Path, models: Iterable[str] = KPI_MODELS
+) -> None:
+    """dbt, with the working tree's project, runs `models` from scratch in `scratch`."""
     env = {
         **os.environ,
         "OPSVALUE_WORK_DB": str(scratch),
@@ -215,7 +235,7 @@ def run_kpi_models(project_dir: Path, scratch: Path, work_dir: Path) -> None:
         [dbt_executable(), "run", "--full-refresh", "--quiet", "--target", "work"]
         + ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
         + ["--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")]
-        + ["--select", " ".join(KPI_MODELS)],
+        + ["--select", " ".join(models)],
         env=env,
         capture_output=True,
         text=True,
@@ -243,6 +263,82 @@ def read_kpis(database: Path, metrics: Iterable[str]) -> dict[Key, Kpi]:
         (m, level, code, start): Kpi(value, status, target, version)
         for m, level, code, start, value, status, target, version in rows
     }
+
+
+def merge_published_kpis(scratch: Path, snapshot: Path, edited: Iterable[str]) -> None:
+    """The scratch fct_kpi_values becomes what the run would publish: the edited metrics' rows
+    previewed, every other metric's rows as published; the scorecards' other inputs (the
+    pipeline's gate states, the published profile versions) come from the snapshot."""
+    names = sorted(edited) or [""]  # no metric is named "": every row is the published one
+    marks = ", ".join("?" for _ in names)
+    with duckdb.connect(str(scratch)) as con:
+        con.execute(f"attach {literal(str(snapshot))} as published (read_only)")
+        published = (
+            f"select * from published.marts.fct_kpi_values where metric_name not in ({marks})"
+        )
+        if _has_table(con, None, "marts", "fct_kpi_values"):
+            con.execute(
+                "create or replace table marts.fct_kpi_values as "
+                f"select * from marts.fct_kpi_values where metric_name in ({marks}) "
+                f"union all by name {published}",
+                names + names,
+            )
+        else:
+            con.execute(f"create table marts.fct_kpi_values as {published}", names)
+        for qualified in SCORE_SOURCES + ("marts.score_profile_history",):
+            schema, table = qualified.split(".")
+            if _has_table(con, "published", schema, table):
+                con.execute(f"create schema if not exists {ident(schema)}")
+                con.execute(
+                    f"create or replace table {ident(schema)}.{ident(table)} as "
+                    f"select * from published.{ident(schema)}.{ident(table)}"
+                )
+        con.execute("detach published")
+
+
+def _has_table(
+    con: duckdb.DuckDBPyConnection, catalog: str | None, schema: str, table: str
+) -> bool:
+    """Whether a table exists (in `catalog`, or the connection's own database when None)."""
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_catalog = coalesce(?, current_database()) "
+            "and table_schema = ? and table_name = ?",
+            [catalog, schema, table],
+        ).fetchone()[0]
+    )
+
+
+@dataclass(frozen=True)
+class Score:
+    score: float | None
+    grade: str | None
+    rank_in_tier: int | None
+    rank_in_siblings: int | None
+    profile_name: str | None
+
+
+def read_scores(database: Path) -> dict[UnitMonth, Score]:
+    """Every unit-month's composite score in a database (none when it has no scorecards)."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        if not _has_table(con, None, "marts", "fct_unit_scores"):
+            return {}
+        rows = con.execute(
+            "select org_level, org_code, period_start, score, grade, rank_in_tier, "
+            "rank_in_siblings, profile_name from marts.fct_unit_scores"
+        ).fetchall()
+    return {(r[0], r[1], r[2]): Score(*r[3:]) for r in rows}
+
+
+def read_table(database: Path, table: str) -> list[dict[str, Any]] | None:
+    """All rows of a marts table as dicts, None when the database has no such table."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        if not _has_table(con, None, "marts", table):
+            return None
+        cursor = con.execute(f"select * from marts.{ident(table)}")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def read_parents(snapshot: Path) -> dict[tuple[str, str], str | None]:
@@ -392,11 +488,118 @@ def all_values(metric: str, old: Mapping[Key, Kpi], new: Mapping[Key, Kpi]) -> l
     return rows
 
 
+def score_changed(old: float | None, new: float | None) -> bool:
+    if old is None or new is None:
+        return old is not new
+    return abs(new - old) > SCORE_ABS_TOLERANCE
+
+
+def score_report(old: Mapping[UnitMonth, Score], new: Mapping[UnitMonth, Score]) -> dict[str, Any]:
+    """The composite scores the edit moves: per tier the unit-months whose score changes, the
+    largest changes and the grade changes; the rank changes in the tier score in the latest
+    month (the one the dashboards rank); and every unit-month's score before and after."""
+    tiers: dict[str, dict[str, Any]] = {}
+    values = []
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key), new.get(key)
+        s0, s1 = before.score if before else None, after.score if after else None
+        g0, g1 = before.grade if before else None, after.grade if after else None
+        tier = tiers.setdefault(
+            key[0], {"unit_months": 0, "changed": 0, "largest": [], "grade_changes": []}
+        )
+        tier["unit_months"] += 1
+        row = {"tier": key[0], "unit": key[1], "month": key[2].isoformat()}
+        values.append({**row, "old": s0, "new": s1, "old_grade": g0, "new_grade": g1})
+        if score_changed(s0, s1):
+            tier["changed"] += 1
+            delta = s1 - s0 if s0 is not None and s1 is not None else None
+            tier["largest"].append({**row, "old": s0, "new": s1, "change": delta})
+        if g0 != g1:
+            text = f"{key[1]} {month_words(key[2])} grade {g0 or 'none'} → {g1 or 'none'}"
+            tier["grade_changes"].append({**row, "old": g0, "new": g1, "text": text})
+    for tier in tiers.values():
+        tier["largest"] = sorted(
+            tier["largest"],
+            key=lambda c: (
+                -(abs(c["change"]) if c["change"] is not None else float("inf")),
+                c["unit"],
+                c["month"],
+            ),
+        )[:TOP_CHANGES]
+    months = [k[2] for k in new] or [k[2] for k in old]
+    latest = max(months) if months else None
+    rank_moves = [
+        {
+            "tier": level,
+            "unit": code,
+            "month": month.isoformat(),
+            "old_rank": old[k].rank_in_tier if k in old else None,
+            "new_rank": new[k].rank_in_tier if k in new else None,
+        }
+        for k in sorted(set(old) | set(new))
+        for level, code, month in [k]
+        if month == latest
+        and (old[k].rank_in_tier if k in old else None)
+        != (new[k].rank_in_tier if k in new else None)
+    ]
+    grade_changes = sum(len(t["grade_changes"]) for t in tiers.values())
+    return {
+        "tiers": {t: tiers[t] for t in TIERS if t in tiers},
+        "grade_changes": grade_changes,
+        "rank_changes": rank_moves,
+        "values": values,
+    }
+
+
+def _keyed(rows: list[dict[str, Any]] | None, key: tuple[str, ...]) -> dict[tuple, dict]:
+    return {tuple(r.get(k) for k in key): r for r in rows or []}
+
+
+def table_changes(
+    old: list[dict[str, Any]] | None,
+    new: list[dict[str, Any]] | None,
+    key: tuple[str, ...],
+    ignore: frozenset[str] = frozenset(),
+) -> list[dict[str, Any]]:
+    """Rows of a definition table (weight profiles, tree links) added, removed or changed
+    between the snapshot and the working tree, with the columns that differ. Nothing when the
+    snapshot predates the table (there is no published version to compare with)."""
+    if old is None or new is None:
+        return []
+    before, after = _keyed(old, key), _keyed(new, key)
+    out = []
+    for k in sorted(set(before) | set(after), key=lambda t: tuple(str(x) for x in t)):
+        b, a = before.get(k), after.get(k)
+        name = " / ".join(str(x) for x in k if x is not None)
+        if b is None or a is None:
+            out.append({"key": name, "change": "added" if b is None else "removed"})
+            continue
+        columns = {
+            c: {"old": _plain(b.get(c)), "new": _plain(a.get(c))}
+            for c in sorted(set(a) | set(b))
+            if c not in ignore and b.get(c) != a.get(c)
+        }
+        if columns:
+            out.append({"key": name, "change": "changed", "columns": columns})
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+# bookkeeping columns that move with every run or version, not with the definition
+PROFILE_IGNORE = frozenset({"profile_version", "last_changed_at"})
+TREE_IGNORE = frozenset({"invocation_id", "built_at"})
+
+
 def build_report(
     changes: list[MetricChange],
     old: Mapping[Key, Kpi],
     new: Mapping[Key, Kpi],
     parents: Mapping[tuple[str, str], str | None],
+    scores: Mapping[str, Any] | None = None,
+    structure: Mapping[str, list] | None = None,
 ) -> dict[str, Any]:
     """The preview as plain data (what --json prints and the table and page show)."""
     metrics = []
@@ -418,7 +621,14 @@ def build_report(
             }
         )
     flips = sum(len(t["status_flips"]) for m in metrics for t in m["tiers"].values())
-    return {"metrics": metrics, "status_flips": flips}
+    structure = structure or {}
+    return {
+        "metrics": metrics,
+        "status_flips": flips,
+        "profile_changes": list(structure.get("profiles", [])),
+        "tree_changes": list(structure.get("tree", [])),
+        "scores": dict(scores) if scores else None,
+    }
 
 
 def preview(project_dir: Path, snapshot: Path, work_dir: Path) -> dict[str, Any]:
@@ -428,16 +638,49 @@ def preview(project_dir: Path, snapshot: Path, work_dir: Path) -> dict[str, Any]
     current = resolve_catalog(project_dir, work_dir, str(scratch))
     published, targets = read_published(snapshot)
     changes = metric_changes(current, published, targets)
-    if not changes:
-        return build_report([], {}, {}, {})
     manifest = json.loads((work_dir / "target" / "manifest.json").read_text(encoding="utf-8"))
     edited = {c.metric_name: current[c.metric_name] for c in changes}
     full = needed_facts(manifest, edited) | {"dim_org"}
     if scratch.exists():  # created empty by dbt's connection while it resolved the catalog
         scratch.unlink()
     fill_scratch(scratch, snapshot, scratch_inputs(manifest), full, ["metric_definition_history"])
-    run_kpi_models(project_dir, scratch, work_dir)
+    if changes:
+        run_models(project_dir, scratch, work_dir)
     names = [c.metric_name for c in changes]
+    old_scores = read_scores(snapshot)
+    scores = None
+    if old_scores and _has_models(manifest, SCORE_MODELS):
+        # the scores and the tree from the working tree: a profile or tree edit shows even when
+        # no KPI definition changed
+        merge_published_kpis(scratch, snapshot, names)
+        run_models(project_dir, scratch, work_dir, SCORE_MODELS)
+        scores = score_report(old_scores, read_scores(scratch))
+    structure = {
+        "profiles": table_changes(
+            read_table(snapshot, "dim_score_profiles"),
+            read_table(scratch, "dim_score_profiles"),
+            PROFILE_KEY,
+            PROFILE_IGNORE,
+        ),
+        "tree": table_changes(
+            read_table(snapshot, "dim_indicator_tree"),
+            read_table(scratch, "dim_indicator_tree"),
+            TREE_KEY,
+            TREE_IGNORE,
+        ),
+    }
+    if not changes and not any(structure.values()):
+        return build_report([], {}, {}, {})
     return build_report(
-        changes, read_kpis(snapshot, names), read_kpis(scratch, names), read_parents(snapshot)
+        changes,
+        read_kpis(snapshot, names),
+        read_kpis(scratch, names),
+        read_parents(snapshot),
+        scores,
+        structure,
     )
+
+
+def _has_models(manifest: Mapping[str, Any], names: Iterable[str]) -> bool:
+    built = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    return set(names) <= built
