@@ -53,6 +53,8 @@ ENGINE_SPECIFIC_COLUMNS: dict[tuple[str | None, str], str] = {
     (None, "_dbt_invocation_id"): "the dbt invocation that wrote the row; each build is its own",
     ("metric_definition_history", "changed_at"): "when the build recorded the definition",
     ("dim_metric_catalog", "last_changed_at"): "metric_definition_history.changed_at again",
+    ("score_profile_history", "changed_at"): "when the build recorded the weight profile",
+    ("dim_score_profiles", "last_changed_at"): "score_profile_history.changed_at again",
     ("fct_kpi_values", "input_digest"): (
         "md5 over sums of the engine's hash() of the inputs (int_kpi_months_fingerprinted):"
         " DuckDB's hash is 64-bit, Spark's a 32-bit murmur3"
