@@ -269,8 +269,11 @@ def render_held_kpi_table(ctx: SiteContext) -> str:
         '<section class="panel" id="held-kpis"><div class="panel__head">'
         f"{tr(ui('held_kpis'), 'h2', 'panel__title')}</div>"
         f"{tr(ui('held_kpis_intro'), 'p', 'muted')}"
-        f'<table class="grid-table"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></section>"
+        + scroll_box(
+            f'<table class="grid-table"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+        + "</section>"
     )
 
 

@@ -101,7 +101,9 @@ def test_build_site_hostile_metric_labels_show_as_written(hostile_site: Site) ->
     page = parse_page(content)
     for i, (metric, label, label_zh, *_) in enumerate(METRICS):
         tile_label = element_text(
-            content, rf'data-metric="{metric}".*?<h3 class="tile__label"[^>]*>(.*?)</h3>'
+            # the tile's own article: a held-KPI notice above the tiles names the metric too
+            content,
+            rf'<article [^>]*data-metric="{metric}".*?<h3 class="tile__label"[^>]*>(.*?)</h3>',
         )
         assert tile_label == hostile_label(i, label), metric
         assert hostile_label(i + 1, label_zh) in page.attribute_values("data-zh"), metric
