@@ -20,6 +20,10 @@ from benchmarks.measure import GNU_TIME, TimeReport, parse_elapsed, parse_time_r
 from benchmarks.run import MEASUREMENTS
 from dagster_project.core.settings import PROJECT_ROOT
 
+# heavy: many whole-pipeline runs; outside the default run to keep CI inside its 30 minutes
+# (pyproject.toml; run them with `pytest -m heavy`, everything with `pytest -m ""`)
+pytestmark = pytest.mark.heavy
+
 SMOKE_ARGS = ["--scale", "0.002", "--months", "3", "--repeat", "1"]
 needs_gnu_time = pytest.mark.skipif(
     not Path(GNU_TIME).exists(), reason=f"the harness measures with {GNU_TIME}"

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 import yaml
 
 from dagster_project import cli
@@ -21,6 +22,10 @@ from tests.conftest import Workspace, copy_workspace, deliver, make_workspace, p
 from tests.test_catalog_versions import CLAIMS
 from tests.test_refresh import assert_same_kpis, kpis
 from tests.test_withdrawal import break_first_row
+
+# heavy: many whole-pipeline runs; outside the default run to keep CI inside its 30 minutes
+# (pyproject.toml; run them with `pytest -m heavy`, everything with `pytest -m ""`)
+pytestmark = pytest.mark.heavy
 
 TIMEOUT_S = 1200
 

@@ -18,6 +18,10 @@ from dagster_project.core.runner import run_pipeline
 from dagster_project.core.settings import get_settings
 from tests.conftest import copy_workspace, deliver, make_workspace, point_settings_at
 
+# heavy: many whole-pipeline runs; outside the default run to keep CI inside its 30 minutes
+# (pyproject.toml; run them with `pytest -m heavy`, everything with `pytest -m ""`)
+pytestmark = pytest.mark.heavy
+
 KPI_COLUMNS = "metric_name, period_start, org_level, org_code, numerator, denominator, value"
 
 # Detail facts that are built incrementally from raw batches, with the source they come from.
@@ -137,6 +141,7 @@ def test_one_more_day_touches_only_the_new_batch_and_the_affected_months(
 ANALYST = """
 import sys
 import duckdb
+
 
 con = duckdb.connect(sys.argv[1], read_only=True)
 for _ in sys.stdin:

@@ -6,12 +6,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import duckdb
+import pytest
 
 from dagster_project import cli
 from dagster_project.core.runner import run_pipeline
 from dagster_project.core.settings import get_settings
 from tests.conftest import copy_workspace, deliver, point_settings_at
 from tests.test_refresh import assert_same_kpis, kpis
+
+# heavy: many whole-pipeline runs; outside the default run to keep CI inside its 30 minutes
+# (pyproject.toml; run them with `pytest -m heavy`, everything with `pytest -m ""`)
+pytestmark = pytest.mark.heavy
 
 REASON = "sent a day early by mistake"
 

@@ -29,6 +29,10 @@ import pytest
 
 from tests.conftest import Workspace, copy_workspace
 
+# heavy: many whole-pipeline runs; outside the default run to keep CI inside its 30 minutes
+# (pyproject.toml; run them with `pytest -m heavy`, everything with `pytest -m ""`)
+pytestmark = pytest.mark.heavy
+
 OPSVALUE = Path(sys.executable).parent / "opsvalue"
 FAULT_EXIT = 4
 PR_CAPBSET_DROP = 24
