@@ -166,3 +166,47 @@ UI: dict[str, Words] = {
 def ui(key: str) -> Words:
     """The (English, Chinese) words of an interface key."""
     return UI[key]
+
+
+# The "why it moved" views and the top movers (dashboards/why_view.py).
+WHY_UI: dict[str, Words] = {
+    "why": ("Why it moved", "变化原因"),
+    "why_link": ("Why", "原因"),
+    "why_intro": (
+        "Each KPI's change split over the units below: a bar per unit, its own performance "
+        "(rate) shaded apart from the shift of its share of the volume (mix). The bars add up "
+        "to the change; each unit links to its own page.",
+        "各指标的变化按下级机构拆分：每个机构一条，自身表现（表现效应）与业务量占比变化（结构效应）"
+        "分色显示。各条之和即为变化值；点击机构名称查看其页面。",
+    ),
+    "mom": ("Last month", "环比"),
+    "yoy": ("Last year", "同比"),
+    "rate": ("rate", "表现"),
+    "mix": ("mix", "结构"),
+    "own_change": ("own change", "自身变化"),
+    "legend_rate": ("Rate: the unit's own value changed", "表现效应：机构自身指标变化"),
+    "legend_mix": ("Mix: its share of the volume changed", "结构效应：业务量占比变化"),
+    "legend_own": ("Each unit's own change (the KPI adds up)", "各机构自身变化（指标可加总）"),
+    "change_total": ("Change", "变化合计"),
+    "percentile": (
+        "A percentile is not decomposable: it cannot be split over the units below. Their own "
+        "values are in the ranking below.",
+        "分位数指标无法分解到下级机构；各机构自身数值见下方排名。",
+    ),
+    "no_comparison": ("No value to compare with.", "无可比较的数值。"),
+    "no_breakdown": ("Not split for this month.", "本月未拆分。"),
+    "no_children": ("No units below this one.", "本机构无下级机构。"),
+    "movers": ("Top movers", "主要拖累因素"),
+    "movers_intro": (
+        "The five largest contributions to KPIs that are off target or worse than last month, "
+        "as the share of the shortfall each unit accounts for. Each unit opens on its own why "
+        "view.",
+        "对未达标或较上月变差的指标贡献最大的五项，按各机构所占缺口比例排列。点击机构查看其变化原因。",
+    ),
+    "movers_none": (
+        "No KPI here is off target or worse than last month.",
+        "本机构没有未达标或较上月变差的指标。",
+    ),
+    "of_gap": ("of the gap to target", "占与目标差距"),
+    "of_fall": ("of the change since last month", "占环比变化"),
+}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import PurePosixPath
 
+from dashboards.attribution import UnitBreakdowns
 from dashboards.formatting import MISSING, format_timestamp
 from dashboards.i18n import DIMENSION_NAMES, TIER_NAMES, TIER_PLURALS, Words, ui
 from dashboards.model import (
@@ -121,6 +122,9 @@ class SiteContext:
     paths: Mapping[str, PurePosixPath]  # unit code -> page path in the site
     scoped: bool = False
     metric_months: Mapping[str, date] = field(default_factory=dict)  # latest month per metric
+    # why each KPI moved, per parent unit (dashboards.attribution); empty without the mart
+    attribution: Mapping[UnitKey, UnitBreakdowns] = field(default_factory=dict)
+    has_attribution: bool = False  # the snapshot publishes marts.fct_kpi_attribution
 
     def unit_values(self, unit: OrgUnit) -> UnitValues:
         return self.values.get((unit.level, unit.code), {})

@@ -108,6 +108,34 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "meta.stale_metrics": ("metric_name", "reason"),
     "meta.kpi_holds": ("check_name", "metric_name", "org_level", "org_code", "reason", "since"),
+    "marts.fct_kpi_attribution": (
+        "metric_name",
+        "period_start",
+        "comparison",
+        "org_level",
+        "org_code",
+        "child_level",
+        "child_code",
+        "rate_effect",
+        "mix_effect",
+        "contribution",
+        "parent_change",
+    ),
+}
+# Rows a table is cut to when read. The pages explain the latest month of each metric only, and
+# the attribution holds every month since the first (a quarter of a million rows at scale 1).
+MART_FILTERS: dict[str, str] = {
+    "marts.fct_kpi_attribution": """
+        where exists (
+            select 1
+            from (
+                select metric_name, max(period_start) as period_start
+                from marts.fct_kpi_values
+                group by metric_name
+            ) as latest
+            where latest.metric_name = t.metric_name and latest.period_start = t.period_start
+        )
+    """,
 }
 # Columns holding calendar dates: a TIMESTAMP read into one of them becomes a date.
 DATE_COLUMNS = frozenset({"period_start", "valid_from", "valid_to"})
@@ -170,15 +198,22 @@ def existing_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
 
 
 def read_records(
-    con: duckdb.DuckDBPyConnection, table: str, wanted: Sequence[str], present: set[str]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    wanted: Sequence[str],
+    present: set[str],
+    where: str = "",
 ) -> list[Record]:
     """One query for the wanted columns that exist, as dicts of plain Python values; missing
-    columns are None. DuckDB hands back Python values itself: no DataFrame in between."""
+    columns are None. DuckDB hands back Python values itself: no DataFrame in between.
+
+    `where` (a fixed clause of this module, never user text) may name the table as `t`."""
     selected = [c for c in wanted if c in present]
     if not selected:
         return []
     schema, name = table.split(".", 1)
-    sql = f"select {', '.join(map(_quote, selected))} from {_quote(schema)}.{_quote(name)}"
+    columns = ", ".join(f"t.{_quote(c)}" for c in selected)
+    sql = f"select {columns} from {_quote(schema)}.{_quote(name)} as t {where}"
     rows = con.execute(sql).fetchall()
     missing = {column: None for column in wanted if column not in present}
     return [
@@ -200,7 +235,10 @@ def read_marts(warehouse: Path) -> Marts:
                     "site: %s not in the warehouse yet; its part of the site is omitted", table
                 )
                 continue
-            tables[table] = read_records(con, table, wanted, columns[table])
+            where = MART_FILTERS.get(table, "")
+            if where and "marts.fct_kpi_values" not in columns:
+                continue  # its filter reads the KPI table, whose absence is reported below
+            tables[table] = read_records(con, table, wanted, columns[table], where)
     finally:
         con.close()
     missing = [t for t in REQUIRED_TABLES if t not in tables]

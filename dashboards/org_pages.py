@@ -54,6 +54,7 @@ from dashboards.layout import (
 )
 from dashboards.model import KpiPoint, MetricInfo, RankRow, Tile, rank_units, unit_tiles
 from dashboards.org_tree import CENTER, OrgUnit
+from dashboards.why_view import render_top_movers, render_why_panel, why_link
 
 ADDITIVE = frozenset({"additive", "semi_additive"})
 STATUS_KEYS = ("green", "amber", "red")
@@ -233,7 +234,8 @@ def render_tile(tile: Tile, index: int, root: str, has_compare: bool, page_month
             f'<p class="tile__meta">{"".join(meta)}</p>',
             f'<div class="tile__changes">{"".join(changes)}</div>',
             f'<div class="tile__spark" id="spark-{index}" data-spark="spark-{index}"></div>',
-            f'<div class="tile__foot"><span>{esc(version)}</span>{compare_link}</div>',
+            f'<div class="tile__foot"><span>{esc(version)}</span>'
+            f'<span class="tile__links">{why_link(info.metric_name)}{compare_link}</span></div>',
             "</article>",
         ]
     )
@@ -583,7 +585,14 @@ def render_org_page(ctx: SiteContext, code: str) -> RenderedPage:
         body = tr(ui("no_data"), "div", "empty")
     else:
         compare, specs = render_compare(ctx, unit, tiles, root)
-        body = render_scorecard(tiles, root, True, month) + "\n" + compare
+        body = "\n".join(
+            [
+                render_top_movers(ctx, unit, tiles, root),
+                render_scorecard(tiles, root, True, month),
+                render_why_panel(ctx, unit, tiles, root),
+                compare,
+            ]
+        )
         page_data = {"sparks": sparkline_specs(tiles), "compare": specs}
         plots = len(tiles) + 1
     if code == ctx.tree.root:

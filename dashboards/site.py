@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 
 import plotly.offline
 
+from dashboards.attribution import shape_attribution
 from dashboards.governance_pages import render_catalog_page, render_quality_page
 from dashboards.layout import (
     ASSETS_DIR,
@@ -149,6 +150,9 @@ def site_context(marts: Marts, org: str | None = None) -> SiteContext:
     ]
     values = values_by_unit(fct)
     scoped = tree.root != full.root
+    # Scoped like the values: rows of parents outside the pack dropped, and children outside it
+    # summed into one nameless part before anything reaches a page (dashboards.attribution).
+    attribution = shape_attribution(marts.rows("marts.fct_kpi_attribution"), tree, scoped=scoped)
     return SiteContext(
         tree=tree,
         values=values,
@@ -158,6 +162,8 @@ def site_context(marts: Marts, org: str | None = None) -> SiteContext:
         publication=pack_publication(publication(marts, keys)) if scoped else publication(marts),
         paths=site_paths(tree),
         scoped=scoped,
+        attribution=attribution,
+        has_attribution=marts.has("marts.fct_kpi_attribution"),
     )
 
 

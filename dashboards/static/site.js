@@ -192,6 +192,21 @@
     if (picker) { selectMetric(picker.value); }
   }
 
+  // A tile's "why" link, a top mover or another page's link points at a closed <details>:
+  // following a link to it does not open it, so it is opened here.
+  function openWhy(id) {
+    var view = id && id.indexOf("why-") === 0 ? document.getElementById(id) : null;
+    if (view && view.tagName === "DETAILS") { view.open = true; }
+  }
+
+  function initWhy() {
+    document.querySelectorAll("[data-why]").forEach(function (link) {
+      link.addEventListener("click", function () { openWhy(link.getAttribute("data-why")); });
+    });
+    window.addEventListener("hashchange", function () { openWhy(window.location.hash.slice(1)); });
+    openWhy(window.location.hash.slice(1));
+  }
+
   document.querySelectorAll("[data-lang-set]").forEach(function (button) {
     button.addEventListener("click", function () {
       setLang(button.getAttribute("data-lang-set"));
@@ -202,4 +217,5 @@
   if (!window.Plotly && document.querySelector(CHARTS)) { fail("library"); }
   drawSparklines();
   initPicker();
+  initWhy();
 })();

@@ -15,6 +15,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
+
+from tests.reference_attribution import reference_attribution
 
 GROUP = ("group", "GRP", "Harbour Group", None)
 # level, code, name, parent (current)
@@ -169,13 +172,16 @@ def kpi_rows() -> list[tuple]:
     ]
     for k, (level, code) in enumerate(units):
         metrics = CENTER_METRICS[code] if level == "center" else METRIC_NAMES
-        volume = 12.0 if code == TINY_UNIT else 400.0 + 37 * k
         for name, _, _, _, direction, _, _, target, red in METRICS:
             if name not in metrics:
                 continue
             for i, month in enumerate(MONTHS):
                 if (code, name, month) == GAP:
                     continue
+                # volumes that shift between units month by month (the attribution has a mix),
+                # each unit's latest at 400 + 37 k
+                shift = 25 * (((len(MONTHS) - 1 - i) * (k % 3 + 1)) % 5)
+                volume = 12.0 if code == TINY_UNIT else 400.0 + 37 * k + shift
                 value = metric_value(name, k, i)
                 denominator = None if name == "op_cost_cny" else volume
                 numerator = value if denominator is None else value * denominator
@@ -312,6 +318,7 @@ def _insert(con: duckdb.DuckDBPyConnection, full: bool) -> None:
     )
     if full:
         _insert_governance(con)
+        _insert_attribution(con)
 
 
 def _insert_governance(con: duckdb.DuckDBPyConnection) -> None:
@@ -439,6 +446,54 @@ def _insert_governance(con: duckdb.DuckDBPyConnection) -> None:
             )
     con.executemany(
         "insert into marts.data_quality_scorecard values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", quality
+    )
+
+
+def attribution_rows() -> pd.DataFrame:
+    """marts.fct_kpi_attribution of the synthetic KPI rows, by the tests' independent reference.
+
+    The synthetic parents' volumes are not their children's sums, so every parent has a part of
+    its own (child_code = its code), as a parent with records booked at itself does; LIF-JS-03
+    is under LIF-JS a year before the latest month and under LIF-SH in it (the reorganisation).
+    """
+    columns = ["metric_name", "period_start", "org_level", "org_code", "numerator"]
+    columns += ["denominator", "value", "definition_version", "target", "red", "status"]
+    kpis = pd.DataFrame(kpi_rows(), columns=columns)
+    kpis["period_start"] = pd.to_datetime(kpis["period_start"])
+    org = pd.DataFrame(
+        [r[:6] for r in _org_rows(True)],
+        columns=["org_code", "org_name", "org_level", "parent_code", "valid_from", "valid_to"],
+    )
+    for column in ("valid_from", "valid_to"):
+        org[column] = pd.to_datetime(org[column])
+    catalog = pd.DataFrame(
+        {
+            "metric_name": METRIC_NAMES,
+            "org_attribute": [
+                "handling_center" if m[6] == "customer_service" else "owning_org" for m in METRICS
+            ],
+        }
+    )
+    # the synthetic numerators are value x denominator: no metric has a multiplier
+    found = reference_attribution(kpis, org, catalog, multipliers={})
+    found["period_start"] = found["period_start"].dt.date
+    return found
+
+
+def _insert_attribution(con: duckdb.DuckDBPyConnection) -> None:
+    found = attribution_rows()  # noqa: F841 (read by DuckDB's replacement scan)
+    con.execute(
+        """
+        create table marts.fct_kpi_attribution as
+        select
+            metric_name::varchar as metric_name, period_start::date as period_start,
+            comparison::varchar as comparison, org_level::varchar as org_level,
+            org_code::varchar as org_code, child_level::varchar as child_level,
+            child_code::varchar as child_code, rate_effect::double as rate_effect,
+            mix_effect::double as mix_effect, contribution::double as contribution,
+            parent_change::double as parent_change
+        from found
+        """
     )
 
 
