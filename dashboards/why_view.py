@@ -255,7 +255,8 @@ def render_leaf(ctx: SiteContext, unit: OrgUnit, tile: Tile, comparison: str, ro
         "span",
     )
     return (
-        f'{heading}<p class="why__leaf" data-comparison="{esc(comparison)}"'
+        f'{heading}<p class="why__leaf" data-metric="{esc(tile.info.metric_name)}"'
+        f' data-comparison="{esc(comparison)}"'
         f' data-contribution="{full(part.contribution)}">{sentence} '
         f"{render_split(part, fmt)} "
         f'<a href="{href}" data-code="{esc(parent.code)}">{tr(words("why"))} ›</a></p>'
