@@ -156,6 +156,7 @@ def render_bar(segments: Sequence[Segment], low: float, high: float, info: Metri
         tone = tone_class(piece.end - piece.start, info.unit, info.direction)
         bars.append(
             f'<span class="wf__bar wf__bar--{piece.kind} wf__bar--{tone}"'
+            f' data-dir="{"up" if piece.end >= piece.start else "down"}"'
             f' style="left:{left:.2f}%;width:{right - left:.2f}%"></span>'
         )
     return "".join(bars)
@@ -249,17 +250,18 @@ def render_leaf(ctx: SiteContext, unit: OrgUnit, tile: Tile, comparison: str, ro
     href = f"{root}{ctx.paths[parent.code]}#{why_anchor(tile.info.metric_name)}"
     sentence = tr(
         (
-            f"{share} of {parent.name}'s change of {total}",
-            f"占{parent.name}变化 {total} 中的 {share}",
+            f"Accounts for {share} of {parent.name}'s change of {total}",
+            f"占{parent.name}变化（{total}）中的 {share}",
         ),
         "span",
     )
+    link = (f"{parent.name}: why it moved", f"{parent.name}：变化原因")
     return (
         f'{heading}<p class="why__leaf" data-metric="{esc(tile.info.metric_name)}"'
         f' data-comparison="{esc(comparison)}"'
         f' data-contribution="{full(part.contribution)}">{sentence} '
         f"{render_split(part, fmt)} "
-        f'<a href="{href}" data-code="{esc(parent.code)}">{tr(words("why"))} ›</a></p>'
+        f'<a href="{href}" data-code="{esc(parent.code)}">{tr(link)} ›</a></p>'
     )
 
 
@@ -335,7 +337,7 @@ def render_mover(ctx: SiteContext, mover: Mover, root: str) -> str:
     share = f"{mover.share * 100:.0f}%"
     of = words("of_gap" if mover.comparison == "target" else "of_fall")
     gap = format_change(mover.parent_change, info.unit)
-    of_words = (f"{of[0]} ({gap})", f"{of[1]}（{gap}）")
+    of_words = (f"{share} {of[0]} ({gap})", f"{of[1]}（{gap}）的 {share}")
     en, zh = label_words(info)
     return (
         f'<li class="mover" data-metric="{esc(info.metric_name)}" data-code="{esc(child.code)}"'
@@ -346,9 +348,7 @@ def render_mover(ctx: SiteContext, mover: Mover, root: str) -> str:
         f'<span class="mover__metric" data-zh="{esc(zh)}">{esc(en)}</span>'
         f'<span class="change change--{tone}">{esc(format_change(mover.contribution, info.unit))}'
         f"</span>"
-        f'<span class="mover__share"><span class="num">{esc(share)}</span> '
-        f"{tr(of_words)}"
-        f"</span></li>"
+        f"{tr(of_words, 'span', 'mover__share')}</li>"
     )
 
 
