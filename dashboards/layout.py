@@ -120,11 +120,11 @@ class SiteContext:
     infos: Mapping[str, MetricInfo]
     publication: Publication
     paths: Mapping[str, PurePosixPath]  # unit code -> page path in the site
-    scoped: bool = False
-    metric_months: Mapping[str, date] = field(default_factory=dict)  # latest month per metric
     # why each KPI moved, per parent unit (dashboards.attribution); empty without the mart
     attribution: Mapping[UnitKey, UnitBreakdowns] = field(default_factory=dict)
     has_attribution: bool = False  # the snapshot publishes marts.fct_kpi_attribution
+    scoped: bool = False
+    metric_months: Mapping[str, date] = field(default_factory=dict)  # latest month per metric
 
     def unit_values(self, unit: OrgUnit) -> UnitValues:
         return self.values.get((unit.level, unit.code), {})

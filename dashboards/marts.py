@@ -38,6 +38,19 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
         "red_threshold",
         "status",
     ),
+    "marts.fct_kpi_attribution": (
+        "metric_name",
+        "period_start",
+        "comparison",
+        "org_level",
+        "org_code",
+        "child_level",
+        "child_code",
+        "rate_effect",
+        "mix_effect",
+        "contribution",
+        "parent_change",
+    ),
     "marts.dim_metric_catalog": (
         "metric_name",
         "label",
@@ -108,19 +121,6 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "meta.stale_metrics": ("metric_name", "reason"),
     "meta.kpi_holds": ("check_name", "metric_name", "org_level", "org_code", "reason", "since"),
-    "marts.fct_kpi_attribution": (
-        "metric_name",
-        "period_start",
-        "comparison",
-        "org_level",
-        "org_code",
-        "child_level",
-        "child_code",
-        "rate_effect",
-        "mix_effect",
-        "contribution",
-        "parent_change",
-    ),
 }
 # Rows a table is cut to when read. The pages explain the latest month of each metric only, and
 # the attribution holds every month since the first (a quarter of a million rows at scale 1).
@@ -198,21 +198,19 @@ def existing_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
 
 
 def read_records(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    wanted: Sequence[str],
-    present: set[str],
-    where: str = "",
+    con: duckdb.DuckDBPyConnection, table: str, wanted: Sequence[str], present: set[str]
 ) -> list[Record]:
     """One query for the wanted columns that exist, as dicts of plain Python values; missing
     columns are None. DuckDB hands back Python values itself: no DataFrame in between.
 
-    `where` (a fixed clause of this module, never user text) may name the table as `t`."""
+    A table in MART_FILTERS is cut by its clause there (this module's own SQL, naming the table
+    `t`; never user text)."""
     selected = [c for c in wanted if c in present]
     if not selected:
         return []
     schema, name = table.split(".", 1)
     columns = ", ".join(f"t.{_quote(c)}" for c in selected)
+    where = MART_FILTERS.get(table, "")
     sql = f"select {columns} from {_quote(schema)}.{_quote(name)} as t {where}"
     rows = con.execute(sql).fetchall()
     missing = {column: None for column in wanted if column not in present}
@@ -230,15 +228,14 @@ def read_marts(warehouse: Path) -> Marts:
         columns = existing_columns(con)
         tables: dict[str, list[Record]] = {}
         for table, wanted in MART_COLUMNS.items():
+            if table in MART_FILTERS and "marts.fct_kpi_values" not in columns:
+                continue  # its filter reads the KPI table, whose absence is reported below
             if table not in columns:
                 log.info(
                     "site: %s not in the warehouse yet; its part of the site is omitted", table
                 )
                 continue
-            where = MART_FILTERS.get(table, "")
-            if where and "marts.fct_kpi_values" not in columns:
-                continue  # its filter reads the KPI table, whose absence is reported below
-            tables[table] = read_records(con, table, wanted, columns[table], where)
+            tables[table] = read_records(con, table, wanted, columns[table])
     finally:
         con.close()
     missing = [t for t in REQUIRED_TABLES if t not in tables]
