@@ -197,6 +197,20 @@ class Mover:
         made up some of it)."""
         return self.contribution / self.parent_change
 
+    @property
+    def base(self) -> float | None:
+        """What the parent's value is compared with: last month's value, or its target."""
+        value = self.tile.value
+        return None if value is None else value - self.parent_change
+
+    @property
+    def size(self) -> float | None:
+        """The contribution against the size of the KPI itself (|contribution| / |base|): how
+        far the child moved its parent's KPI, comparable across KPIs of different units; None
+        when the base is 0."""
+        base = self.base
+        return None if not base else abs(self.contribution) / abs(base)
+
 
 def is_adverse(change: float, direction: str) -> bool:
     return change_tone(change, direction) == "bad"
@@ -226,11 +240,13 @@ def top_movers(
 ) -> list[Mover]:
     """The `n` largest contributions of the unit's children to its off-target or worsening KPIs.
 
-    Contributions of different KPIs are in different units, so they are compared as the share
-    of the shortfall each explains (contribution / the parent's adverse change); only children
-    that moved the KPI the wrong way count, and only units with a page (the parent's own part
-    and units outside the tree have none). Ties: the larger share, then the catalog's metric
-    order (the tiles'), then the code.
+    Only children that moved the KPI the wrong way count (a contribution of the sign of the
+    parent's adverse change), and only units with a page (the parent's own part and units
+    outside the tree have none). Contributions of different KPIs are in different units, so
+    they are compared by their size against the KPI's own base (last month's value, or the
+    target): -3 pp on a rate of 60% is 5%, +2 days on a cycle of 5 days 40%. The share of the
+    shortfall would rank a KPI that barely moved first whenever its units offset one another.
+    Ties: the catalog's metric order (the tiles'), then the code.
     """
     found: list[tuple[float, int, str, Mover]] = []
     for order, tile in enumerate(tiles):
@@ -249,7 +265,7 @@ def top_movers(
                     part.contribution,
                     breakdown.parent_change,
                 )
-                if mover.share > 0:
-                    found.append((-mover.share, order, mover.code, mover))
+                if mover.share > 0 and mover.size is not None:
+                    found.append((-mover.size, order, mover.code, mover))
     found.sort(key=lambda item: item[:3])
     return [mover for *_, mover in found[:n]]

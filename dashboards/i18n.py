@@ -198,10 +198,11 @@ WHY_UI: dict[str, Words] = {
     "no_children": ("No units below this one.", "本机构无下级机构。"),
     "movers": ("Top movers", "主要拖累因素"),
     "movers_intro": (
-        "The five largest contributions to KPIs that are off target or worse than last month, "
-        "as the share of the shortfall each unit accounts for. Each unit opens on its own why "
-        "view.",
-        "对未达标或较上月变差的指标贡献最大的五项，按各机构所占缺口比例排列。点击机构查看其变化原因。",
+        "The five units below that moved this unit's off-target or worsening KPIs most, each "
+        "contribution against the KPI's own size (last month's value, or its target), with the "
+        "share of the shortfall it explains. Each unit opens on its own why view.",
+        "对本机构未达标或较上月变差的指标影响最大的五个下级机构：贡献按指标自身水平（上月值或目标值）"
+        "衡量，并列出其占缺口的比例。点击机构查看其变化原因。",
     ),
     "movers_none": (
         "No KPI here is off target or worse than last month.",

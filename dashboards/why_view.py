@@ -342,7 +342,7 @@ def render_mover(ctx: SiteContext, mover: Mover, root: str) -> str:
     return (
         f'<li class="mover" data-metric="{esc(info.metric_name)}" data-code="{esc(child.code)}"'
         f' data-comparison="{esc(mover.comparison)}" data-contribution="{full(mover.contribution)}"'
-        f' data-share="{full(mover.share)}">'
+        f' data-share="{full(mover.share)}" data-size="{full(mover.size)}">'
         f'<a class="mover__unit" href="{href}" data-code="{esc(child.code)}">{esc(child.name)}</a>'
         f'<span class="unit-code">{esc(child.code)}</span>'
         f'<span class="mover__metric" data-zh="{esc(zh)}">{esc(en)}</span>'

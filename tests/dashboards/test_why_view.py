@@ -15,7 +15,8 @@ import duckdb
 import pytest
 
 from dashboards import build_site
-from dashboards.attribution import CHILD, OUTSIDE, OWN, Part, shape_attribution
+from dashboards.attribution import CHILD, OUTSIDE, OWN, Part, shape_attribution, top_movers
+from dashboards.model import KpiPoint, MetricInfo, Tile
 from dashboards.org_tree import OrgTree, OrgUnit
 from dashboards.site import page_relpath
 from dashboards.why_view import Segment, part_segments, waterfall
@@ -137,7 +138,12 @@ def test_leaf_shows_its_part_in_its_parents_change(
 
 
 def independent_movers(warehouse: Path, level: str, code: str) -> list[tuple[str, str, str, float]]:
-    """(metric, child, comparison, share) of the five largest adverse contributions, in SQL."""
+    """(metric, child, comparison, size) of the five largest adverse contributions, in SQL.
+
+    Per KPI of the unit in its latest month: against target when it is off target (red) and
+    short of it, else against last month when it worsened; the children whose contribution has
+    the sign of that adverse change, ranked by |contribution| / |the base it is compared with|.
+    """
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(
             """
@@ -146,14 +152,14 @@ def independent_movers(warehouse: Path, level: str, code: str) -> list[tuple[str
                 from marts.fct_kpi_values group by metric_name
             ),
             kpis as (
-                select kpi.metric_name, kpi.period_start, kpi.status, catalog.direction
+                select kpi.metric_name, kpi.period_start, kpi.status, kpi.value, catalog.direction
                 from marts.fct_kpi_values as kpi
                 inner join latest using (metric_name, period_start)
                 inner join marts.dim_metric_catalog as catalog using (metric_name)
                 where kpi.org_level = ? and kpi.org_code = ? and catalog.is_kpi
             ),
             adverse as (
-                select attr.*, kpis.status
+                select attr.*, kpis.status, kpis.value - attr.parent_change as base
                 from marts.fct_kpi_attribution as attr
                 inner join kpis using (metric_name, period_start)
                 where attr.org_level = ? and attr.org_code = ?
@@ -163,17 +169,17 @@ def independent_movers(warehouse: Path, level: str, code: str) -> list[tuple[str
                     )
             ),
             chosen as (
-                -- off target: the gap to target when split; else last month's fall
-                select metric_name, min(comparison) as comparison
+                -- 'mom' < 'target': the gap to target when off target and split, else the fall
+                select metric_name, max(comparison) as comparison
                 from adverse
                 where (comparison = 'target' and status = 'red') or comparison = 'mom'
                 group by metric_name
             )
-            select metric_name, child_code, comparison, contribution / parent_change as share
+            select metric_name, child_code, comparison, abs(contribution) / abs(base) as size
             from adverse
             inner join chosen using (metric_name, comparison)
-            where child_code <> org_code and contribution / parent_change > 0
-            order by share desc
+            where child_code <> org_code and contribution / parent_change > 0 and base <> 0
+            order by size desc
             limit 5
             """,
             [level, code, level, code],
@@ -186,14 +192,15 @@ def test_top_movers_equal_an_independent_pick_from_the_mart(
 ) -> None:
     content = read_page(synthetic_site[0], level, code)
     shown = [
-        (m["data-metric"], m["data-code"], m["data-comparison"], number(m["data-share"]))
+        (m["data-metric"], m["data-code"], m["data-comparison"], number(m["data-size"]))
         for m in movers(content)
     ]
     expected = independent_movers(synthetic_warehouse, level, code)
     assert [s[:3] for s in shown] == [e[:3] for e in expected]
     assert [s[3] for s in shown] == pytest.approx([e[3] for e in expected], rel=1e-12)
     assert 0 < len(shown) <= 5
-    assert all(0 < s[3] < 100 for s in shown)  # a share of the shortfall, plausibly bounded
+    assert all(0 < s[3] < 2 for s in shown)  # KPIs move by a fraction of their size
+    assert all(number(m["data-share"]) > 0 for m in movers(content))
     # each one click from the unit that caused it: its page, at the KPI's why view
     for mover in movers(content):
         assert f'#why-{mover["data-metric"].replace("_", "-")}"' in content
@@ -329,3 +336,28 @@ def test_waterfall_starts_each_bar_where_the_last_ended() -> None:
 def test_building_block_gets_no_why_view(synthetic_site) -> None:
     content = read_page(synthetic_site[0], "group", "GRP")
     assert f'data-metric="{BUILDING_BLOCK}"' not in content
+
+
+def tile(status: str, value: float) -> Tile:
+    info = MetricInfo("m", "M", unit="percent", direction="higher_is_better")
+    month = date(2026, 10, 1)
+    point = KpiPoint(value=value, target=0.9, status=status)
+    return Tile(info, month, (month,), (value,), point, None, None)
+
+
+def test_top_movers_explain_the_gap_to_target_first_then_last_months_fall() -> None:
+    rows = [
+        # against target: S1 -0.15 of the parent's -0.1 gap, S2 +0.05
+        row("S1", -0.15, 0.0, -0.15, comparison="target", parent_change=-0.1),
+        row("S2", 0.05, 0.0, 0.05, comparison="target", parent_change=-0.1),
+        # since last month: S2 pulled it down 0.02 of the parent's -0.01
+        row("S1", 0.01, 0.0, 0.01, comparison="mom", parent_change=-0.01),
+        row("S2", -0.02, 0.0, -0.02, comparison="mom", parent_change=-0.01),
+    ]
+    shaped = shape_attribution(rows, tree(), scoped=False)
+    red = top_movers(shaped, ("branch", "B"), [tile("red", 0.8)], tree())
+    assert [(m.code, m.comparison) for m in red] == [("S1", "target")]
+    assert red[0].share == pytest.approx(1.5) and red[0].size == pytest.approx(0.15 / 0.9)
+    amber = top_movers(shaped, ("branch", "B"), [tile("amber", 0.8)], tree())
+    assert [(m.code, m.comparison) for m in amber] == [("S2", "mom")]
+    assert amber[0].size == pytest.approx(0.02 / 0.81)
