@@ -201,11 +201,11 @@ def render_score_header(
         f"{esc(format_value(score.score, SCORE_UNIT))}</span>{grade_html(score.grade)}</p>"
         f'<p class="scorehead__profile">{tr(ui("profile"))}: {esc(profile)}{esc(version)}</p>'
     )
-    facts = []
+    facts, note = [], ""  # a note (not scored, no peers) is a sentence, not a term of the list
     if score.score is None:
-        facts.append(tr(ui("not_scored"), "p", "muted"))
+        note = tr(ui("not_scored"), "p", "muted")
     elif unit.level == GROUP:
-        facts.append(tr(ui("no_peers"), "p", "muted"))
+        note = tr(ui("no_peers"), "p", "muted")
     elif score.rank_in_siblings is not None:
         band = band_words(score)
         facts.append(
@@ -254,7 +254,7 @@ def render_score_header(
     return (
         f'<section class="panel scorehead" id="score" {attrs}>'
         f'<div class="scorehead__grid"><div class="scorehead__main">{head}</div>'
-        f'<dl class="facts scorehead__facts">{"".join(facts)}</dl>{movers}</div>'
+        f'<div>{note}<dl class="facts scorehead__facts">{"".join(facts)}</dl></div>{movers}</div>'
         f"{render_left_out(ctx, unit)}{league_links(ctx, root, None)}</section>"
     )
 
