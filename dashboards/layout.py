@@ -28,6 +28,7 @@ from dashboards.model import (
 )
 from dashboards.notices import Publication
 from dashboards.org_tree import OrgTree, OrgUnit
+from dashboards.scorecard_model import Scorecards
 from dashboards.templates import page_template
 
 ASSETS_DIR = "assets"
@@ -125,6 +126,7 @@ class SiteContext:
     has_attribution: bool = False  # the snapshot publishes marts.fct_kpi_attribution
     scoped: bool = False
     metric_months: Mapping[str, date] = field(default_factory=dict)  # latest month per metric
+    scorecards: Scorecards = field(default_factory=Scorecards)  # scores, bridges, the tree
 
     def unit_values(self, unit: OrgUnit) -> UnitValues:
         return self.values.get((unit.level, unit.code), {})

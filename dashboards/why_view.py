@@ -340,15 +340,16 @@ def render_mover(ctx: SiteContext, mover: Mover, root: str) -> str:
     of_words = (f"{share} {of[0]} ({gap})", f"{of[1]}（{gap}）的 {share}")
     en, zh = label_words(info)
     return (
-        f'<li class="mover" data-metric="{esc(info.metric_name)}" data-code="{esc(child.code)}"'
+        f'<li class="top-mover" data-metric="{esc(info.metric_name)}" data-code="{esc(child.code)}"'
         f' data-comparison="{esc(mover.comparison)}" data-contribution="{full(mover.contribution)}"'
         f' data-share="{full(mover.share)}" data-size="{full(mover.size)}">'
-        f'<a class="mover__unit" href="{href}" data-code="{esc(child.code)}">{esc(child.name)}</a>'
+        f'<a class="top-mover__unit" href="{href}" data-code="{esc(child.code)}">'
+        f"{esc(child.name)}</a>"
         f'<span class="unit-code">{esc(child.code)}</span>'
-        f'<span class="mover__metric" data-zh="{esc(zh)}">{esc(en)}</span>'
+        f'<span class="top-mover__metric" data-zh="{esc(zh)}">{esc(en)}</span>'
         f'<span class="change change--{tone}">{esc(format_change(mover.contribution, info.unit))}'
         f"</span>"
-        f"{tr(of_words, 'span', 'mover__share')}</li>"
+        f"{tr(of_words, 'span', 'top-mover__share')}</li>"
     )
 
 
@@ -360,11 +361,11 @@ def render_top_movers(ctx: SiteContext, unit: OrgUnit, tiles: Sequence[Tile], ro
     movers = top_movers(ctx.attribution, (unit.level, unit.code), tiles, ctx.tree)
     if movers:
         listing = "".join(render_mover(ctx, m, root) for m in movers)
-        body = f'<ol class="movers__list">{listing}</ol>'
+        body = f'<ol class="top-movers__list">{listing}</ol>'
     else:
         body = tr(words("movers_none"), "p", "why__none")
     return (
-        f'<section class="panel movers" id="top-movers">'
+        f'<section class="panel top-movers" id="top-movers">'
         f'<div class="panel__head">{tr(words("movers"), "h2", "panel__title")}</div>'
         f"{tr(words('movers_intro'), 'p', 'panel__note')}{body}</section>"
     )

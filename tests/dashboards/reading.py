@@ -143,7 +143,7 @@ def movers(content: str) -> list[dict[str, str | None]]:
     return [
         attrs
         for tag, attrs in parse_page(content).tags
-        if tag == "li" and "mover" in (attrs.get("class") or "").split()
+        if tag == "li" and "top-mover" in (attrs.get("class") or "").split()
     ]
 
 

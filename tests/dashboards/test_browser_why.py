@@ -142,13 +142,13 @@ def test_top_movers_are_one_click_from_the_unit_that_caused_them(
 ) -> None:
     site_dir, _ = synthetic_site
     seen = open_page(page_url(site_dir, level, code))
-    movers = seen.page.locator("#top-movers .mover")
+    movers = seen.page.locator("#top-movers .top-mover")
     assert 1 <= movers.count() <= 5
     assert movers.first.is_visible()
     seen.shot(screenshots, f"movers-{level}", "#top-movers")
     first = movers.first
     metric, child = first.get_attribute("data-metric"), first.get_attribute("data-code")
-    first.locator("a.mover__unit").click()
+    first.locator("a.top-mover__unit").click()
     child_level = "branch" if level == "subsidiary" else "subsidiary"
     seen.page.wait_for_url(f"**/{page_relpath(child_level, child).as_posix()}#why-*")
     view = seen.page.locator(f"#why-{metric.replace('_', '-')}")

@@ -335,7 +335,8 @@ def test_waterfall_starts_each_bar_where_the_last_ended() -> None:
 
 def test_building_block_gets_no_why_view(synthetic_site) -> None:
     content = read_page(synthetic_site[0], "group", "GRP")
-    assert f'data-metric="{BUILDING_BLOCK}"' not in content
+    assert f'id="why-{BUILDING_BLOCK.replace("_", "-")}"' not in content
+    assert 'id="why-claims-auto-rate"' in content
 
 
 def tile(status: str, value: float) -> Tile:
