@@ -269,3 +269,76 @@ def top_movers(
                     found.append((-mover.size, order, mover.code, mover))
     found.sort(key=lambda item: item[:3])
     return [mover for *_, mover in found[:n]]
+
+
+# --- formula inputs (marts.fct_driver_attribution) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class DriverInput:
+    """One input of a formula-linked KPI at a unit: its values in both states and its
+    contribution to the KPI's change, in the KPI's unit."""
+
+    role: str  # numerator or denominator (a product's first or second factor)
+    metric: str  # the input's metric (a catalog metric or a component volume)
+    is_filtered: bool  # the formula uses a filtered part of `metric`
+    base: float | None
+    value: float | None
+    contribution: float
+
+
+@dataclass(frozen=True)
+class DriverSplit:
+    """A KPI's change at one unit split over its formula's inputs; they sum to the change."""
+
+    metric: str
+    month: date
+    comparison: str
+    formula_kind: str | None  # quotient or product
+    split_method: str | None  # shapley or lmdi
+    parent_change: float
+    inputs: tuple[DriverInput, ...]
+
+
+UnitDrivers = dict[BreakdownKey, DriverSplit]
+ROLE_ORDER = {"numerator": 0, "denominator": 1}
+
+
+def shape_drivers(rows: Iterable[Record], tree: OrgTree) -> dict[UnitKey, UnitDrivers]:
+    """The driver attribution per unit of the tree; a row names only its own unit, so a pack
+    keeps its units' rows and drops every other."""
+    levels = {u.code: u.level for u in tree.units.values()}
+    grouped: dict[tuple, list[Record]] = defaultdict(list)
+    for row in rows:
+        level, code = as_text(row.get("org_level")), as_text(row.get("org_code"))
+        metric, month = as_text(row.get("metric_name")), as_date(row.get("period_start"))
+        comparison = as_text(row.get("comparison"))
+        if None in (level, code, metric, month, comparison) or levels.get(code) != level:  # type: ignore[arg-type]
+            continue
+        grouped[(level, code, metric, month, comparison)].append(row)
+    shaped: dict[UnitKey, UnitDrivers] = defaultdict(dict)
+    for (level, code, metric, month, comparison), members in grouped.items():
+        inputs = [
+            DriverInput(
+                as_text(row.get("input_role")) or "",
+                as_text(row.get("input_metric")) or "",
+                row.get("is_filtered") is True,
+                as_float(row.get("input_base_value")),
+                as_float(row.get("input_value")),
+                as_float(row.get("contribution")) or 0.0,
+            )
+            for row in members
+        ]
+        change = as_float(members[0].get("parent_change"))
+        if change is None:
+            continue
+        shaped[(level, code)][(metric, month, comparison)] = DriverSplit(
+            metric,
+            month,
+            comparison,
+            as_text(members[0].get("formula_kind")),
+            as_text(members[0].get("split_method")),
+            change,
+            tuple(sorted(inputs, key=lambda i: (ROLE_ORDER.get(i.role, 2), i.metric))),
+        )
+    return dict(shaped)

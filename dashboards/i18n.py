@@ -285,6 +285,18 @@ WHY_UI: dict[str, Words] = {
         "No KPI here is off target or worse than last month.",
         "本机构没有未达标或较上月变差的指标。",
     ),
+    "numerator": ("numerator", "分子"),
+    "denominator": ("denominator", "分母"),
+    "part": (" (the part the formula uses)", "（公式所用部分）"),
+    "shapley": (
+        "By the formula's inputs: each input's change, the other averaged over both months "
+        "(Shapley split)",
+        "按公式输入拆分：各输入项的变化，另一项取两个月的平均（Shapley 分解）",
+    ),
+    "lmdi": (
+        "By the formula's factors: each factor's change, log-mean weighted (LMDI)",
+        "按公式因子拆分：各因子的变化，按对数平均加权（LMDI 分解）",
+    ),
     "of_gap": ("of the gap to target", "占与目标差距"),
     "of_fall": ("of the change since last month", "占环比变化"),
 }

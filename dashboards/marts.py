@@ -51,6 +51,22 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
         "contribution",
         "parent_change",
     ),
+    "marts.fct_driver_attribution": (
+        "metric_name",
+        "period_start",
+        "comparison",
+        "org_level",
+        "org_code",
+        "input_role",
+        "input_metric",
+        "is_filtered",
+        "formula_kind",
+        "split_method",
+        "input_base_value",
+        "input_value",
+        "contribution",
+        "parent_change",
+    ),
     "marts.dim_metric_catalog": (
         "metric_name",
         "label",
@@ -175,18 +191,20 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 # Rows a table is cut to when read. The pages explain the latest month of each metric only, and
 # the attribution holds every month since the first (a quarter of a million rows at scale 1).
+LATEST_MONTHS_ONLY = """
+    where exists (
+        select 1
+        from (
+            select metric_name, max(period_start) as period_start
+            from marts.fct_kpi_values
+            group by metric_name
+        ) as latest
+        where latest.metric_name = t.metric_name and latest.period_start = t.period_start
+    )
+"""
 MART_FILTERS: dict[str, str] = {
-    "marts.fct_kpi_attribution": """
-        where exists (
-            select 1
-            from (
-                select metric_name, max(period_start) as period_start
-                from marts.fct_kpi_values
-                group by metric_name
-            ) as latest
-            where latest.metric_name = t.metric_name and latest.period_start = t.period_start
-        )
-    """,
+    "marts.fct_kpi_attribution": LATEST_MONTHS_ONLY,
+    "marts.fct_driver_attribution": LATEST_MONTHS_ONLY,
 }
 # Tables read with every column they have, the listed ones first.
 OPEN_TABLES = frozenset({"marts.fct_value_created"})

@@ -18,6 +18,7 @@ from dashboards.attribution import (
     OWN,
     SHOWN_COMPARISONS,
     Breakdown,
+    DriverInput,
     Mover,
     Part,
     breakdowns_for,
@@ -29,6 +30,7 @@ from dashboards.formatting import (
     display_number,
     format_change,
     format_month,
+    format_value,
     shift_month,
 )
 from dashboards.i18n import WHY_UI, Words
@@ -38,6 +40,7 @@ from dashboards.org_tree import GROUP, OrgUnit
 
 PERCENTILE = "percentile"
 MONTHS_BACK = {"mom": 1, "yoy": 12}
+ROLES = ("numerator", "denominator")
 # Levels whose pages list the top movers (the issue: the group and each subsidiary).
 MOVER_LEVELS = frozenset({GROUP, "subsidiary"})
 
@@ -214,27 +217,23 @@ def comparison_title(tile: Tile, comparison: str) -> Words:
     return (f"{en}: {when}", f"{zh}：{when}")
 
 
-def render_comparison(
-    ctx: SiteContext, unit: OrgUnit, tile: Tile, comparison: str, root: str
-) -> str:
-    """A comparison's waterfalls (one per set of children), or why there is none."""
-    heading = tr(comparison_title(tile, comparison), "h4", "why__when")
+def render_children(ctx: SiteContext, unit: OrgUnit, tile: Tile, comparison: str, root: str) -> str:
+    """A comparison's waterfalls over the children (one per set of them), or why there is none."""
     found = breakdowns_for(ctx.attribution, (unit.level, unit.code), tile, comparison)
     if not found:
         compared = tile.mom if comparison == "mom" else tile.yoy
         reason = "no_comparison" if compared is None else "no_breakdown"
-        return heading + tr(words(reason), "p", "why__none")
+        return tr(words(reason), "p", "why__none")
     blocks = []
     for breakdown in found:
         plural = plural_words(breakdown.child_level)
         title = tr((f"By {plural[0].lower()}", f"按{plural[1]}"), "span")
         blocks.append(render_breakdown(ctx, unit, tile, breakdown, root, title))
-    return heading + "".join(blocks)
+    return "".join(blocks)
 
 
 def render_leaf(ctx: SiteContext, unit: OrgUnit, tile: Tile, comparison: str, root: str) -> str:
     """A unit without children: its own part in its parent's change, linked to the parent's."""
-    heading = tr(comparison_title(tile, comparison), "h4", "why__when")
     parent = ctx.tree.parent(unit.code)
     found = (
         part_in_parent(ctx.attribution, (parent.level, parent.code), unit.code, tile, comparison)
@@ -242,7 +241,7 @@ def render_leaf(ctx: SiteContext, unit: OrgUnit, tile: Tile, comparison: str, ro
         else None
     )
     if parent is None or found is None:
-        return heading + tr(words("no_children"), "p", "why__none")
+        return tr(words("no_children"), "p", "why__none")
     breakdown, part = found
     fmt = tile.info.unit
     share = format_change(part.contribution, fmt)
@@ -257,12 +256,83 @@ def render_leaf(ctx: SiteContext, unit: OrgUnit, tile: Tile, comparison: str, ro
     )
     link = (f"{parent.name}: why it moved", f"{parent.name}：变化原因")
     return (
-        f'{heading}<p class="why__leaf" data-metric="{esc(tile.info.metric_name)}"'
+        f'<p class="why__leaf" data-metric="{esc(tile.info.metric_name)}"'
         f' data-comparison="{esc(comparison)}"'
         f' data-contribution="{full(part.contribution)}">{sentence} '
         f"{render_split(part, fmt)} "
         f'<a href="{href}" data-code="{esc(parent.code)}">{tr(link)} ›</a></p>'
     )
+
+
+def input_label(ctx: SiteContext, item: DriverInput) -> Words:
+    """ "Claims paid · denominator": the input's catalog label (its name when it is a component
+    the catalog does not list) and its role; "(part)" when the formula filters it."""
+    info = ctx.infos.get(item.metric)
+    en, zh = label_words(info) if info else (item.metric, item.metric)
+    role = words(item.role) if item.role in ROLES else (item.role, item.role)
+    part = words("part") if item.is_filtered else ("", "")
+    return (f"{en}{part[0]} · {role[0]}", f"{zh}{part[1]} · {role[1]}")
+
+
+def render_drivers(ctx: SiteContext, unit: OrgUnit, tile: Tile, comparison: str) -> str:
+    """The KPI's change at the unit split over its formula's inputs (numerator, denominator),
+    where the indicator tree has a formula for it: one more waterfall."""
+    info = tile.info
+    split = ctx.drivers.get((unit.level, unit.code), {}).get(
+        (info.metric_name, tile.month, comparison)
+    )
+    if split is None or not split.inputs:
+        return ""
+    marks, level, rows = [0.0, split.parent_change], 0.0, []
+    for item in split.inputs:
+        rows.append((item, level, Segment("input", level, level + item.contribution)))
+        marks += [level, level + item.contribution]
+        level += item.contribution
+    low, high = min(marks), max(marks)
+    items = []
+    for item, start, segment in rows:
+        tone = tone_class(item.contribution, info.unit, info.direction)
+        input_info = ctx.infos.get(item.metric)
+        fmt = input_info.unit if input_info and input_info.unit else "count"
+        values = f"{format_value(item.base, fmt)} → {format_value(item.value, fmt)}"
+        items.append(
+            f'<li class="wf__row wf__row--input" data-role="{esc(item.role)}"'
+            f' data-input="{esc(item.metric)}" data-contribution="{full(item.contribution)}"'
+            f' data-start="{full(start)}" data-base="{full(item.base)}"'
+            f' data-value="{full(item.value)}">'
+            f'<span class="wf__name">{tr(input_label(ctx, item), "span", "wf__label")}'
+            f'<span class="wf__split num">{esc(values)}</span></span>'
+            f'<span class="wf__track">{render_bar([segment], low, high, info)}</span>'
+            f'<span class="wf__num change change--{tone}">'
+            f"{esc(format_change(item.contribution, info.unit))}</span></li>"
+        )
+    total_tone = tone_class(split.parent_change, info.unit, info.direction)
+    total = [Segment("total", 0.0, split.parent_change)]
+    items.append(
+        f'<li class="wf__row wf__row--total" data-contribution="{full(split.parent_change)}">'
+        f'<span class="wf__name">{tr(words("change_total"), "span", "wf__label")}</span>'
+        f'<span class="wf__track">{render_bar(total, low, high, info)}</span>'
+        f'<span class="wf__num change change--{total_tone}">'
+        f"{esc(format_change(split.parent_change, info.unit))}</span></li>"
+    )
+    method = words("lmdi" if split.split_method == "lmdi" else "shapley")
+    zero = position(0.0, low, high)
+    return (
+        f'<figure class="wf wf--inputs" data-metric="{esc(info.metric_name)}"'
+        f' data-comparison="{esc(comparison)}" data-parent-change="{full(split.parent_change)}"'
+        f' style="--zero:{zero:.2f}%"><figcaption>{tr(method)}</figcaption>'
+        f'<ol class="wf__rows">{"".join(items)}</ol></figure>'
+    )
+
+
+def render_comparison(
+    ctx: SiteContext, unit: OrgUnit, tile: Tile, comparison: str, root: str, *, leaf: bool
+) -> str:
+    """One comparison of a KPI's why view: over the children (or, for a unit without any, its
+    part in its parent's change), then over the formula's inputs."""
+    heading = tr(comparison_title(tile, comparison), "h4", "why__when")
+    over_units = (render_leaf if leaf else render_children)(ctx, unit, tile, comparison, root)
+    return heading + over_units + render_drivers(ctx, unit, tile, comparison)
 
 
 def is_percentile(tile: Tile) -> bool:
@@ -300,12 +370,12 @@ def render_why(ctx: SiteContext, unit: OrgUnit, tile: Tile, root: str) -> str:
         body = tr(words("percentile"), "p", "why__none why__percentile")
     elif not ctx.has_attribution:  # a snapshot from before the attribution mart
         body = tr(words("no_breakdown"), "p", "why__none")
-    elif has_children:
-        body = render_legend(tile, ctx, unit) + "".join(
-            render_comparison(ctx, unit, tile, c, root) for c in SHOWN_COMPARISONS
-        )
     else:
-        body = "".join(render_leaf(ctx, unit, tile, c, root) for c in SHOWN_COMPARISONS)
+        legend = render_legend(tile, ctx, unit) if has_children else ""
+        body = legend + "".join(
+            render_comparison(ctx, unit, tile, c, root, leaf=not has_children)
+            for c in SHOWN_COMPARISONS
+        )
     en, zh = label_words(info)
     return (
         f'<details class="why" id="{anchor}" data-metric="{esc(info.metric_name)}">'

@@ -116,6 +116,7 @@ class Shown:
     parent_change: float
     rows: list[dict[str, str | None]] = field(default_factory=list)
     total: float | None = None
+    inputs: bool = False  # over the formula's inputs (fct_driver_attribution), not the children
 
 
 def waterfalls(content: str) -> list[Shown]:
@@ -128,8 +129,9 @@ def waterfalls(content: str) -> list[Shown]:
                 Shown(
                     attrs["data-metric"] or "",
                     attrs["data-comparison"] or "",
-                    attrs["data-child-level"] or "",
+                    attrs.get("data-child-level") or "",
                     float(attrs["data-parent-change"] or "nan"),
+                    inputs="wf--inputs" in classes,
                 )
             )
         elif tag == "li" and "wf__row--total" in classes:

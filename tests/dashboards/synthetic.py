@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from tests.reference_attribution import reference_attribution
+from tests.reference_attribution import parent_of, reference_attribution
+from tests.reference_drivers import reference_drivers
 
 GROUP = ("group", "GRP", "Harbour Group", None)
 # level, code, name, parent (current)
@@ -476,9 +477,59 @@ def attribution_rows() -> pd.DataFrame:
         }
     )
     # the synthetic numerators are value x denominator: no metric has a multiplier
-    found = reference_attribution(kpis, org, catalog, multipliers={})
+    found = reference_attribution(kpis, org, catalog, unit_plan(kpis, org), multipliers={})
     found["period_start"] = found["period_start"].dt.date
     return found
+
+
+def unit_plan(kpis: pd.DataFrame, org: pd.DataFrame) -> pd.DataFrame:
+    """fct_unit_targets as the attribution against target reads it: every org unit below the
+    group at its own target, planned at its volume a year before (its current one in the first
+    year), under its parent of the month."""
+    units = kpis.loc[kpis["org_level"].isin(["subsidiary", "branch", "sub_branch"])]
+    units = units.loc[units["target"].notna()].copy()
+    year_ago = kpis.assign(period_start=kpis["period_start"] + pd.DateOffset(years=1))
+    units = units.merge(
+        year_ago[["metric_name", "period_start", "org_code", "denominator"]],
+        on=["metric_name", "period_start", "org_code"],
+        how="left",
+        suffixes=("", "_year_ago"),
+    )
+    units["planned_weight"] = units["denominator_year_ago"].fillna(units["denominator"])
+    parents = {month: parent_of(org, month) for month in units["period_start"].unique()}
+    months_and_codes = zip(units["period_start"], units["org_code"], strict=True)
+    units["parent_code"] = [parents[month].get(code) for month, code in months_and_codes]
+    return units[["metric_name", "period_start", "org_code", "parent_code", "target"]].assign(
+        planned_weight=units["planned_weight"]
+    )
+
+
+# The formulas of the synthetic KPIs that fct_driver_attribution splits: the complaints rate's
+# denominator is the catalog's building block, the other inputs are components it does not list.
+DRIVER_INPUTS = {
+    "claims_auto_rate": {"numerator": "claims_auto_processed", "denominator": "claims_paid"},
+    "complaints_per_10k_policies": {"numerator": "complaints", "denominator": BUILDING_BLOCK},
+}
+
+
+def driver_rows() -> pd.DataFrame:
+    """marts.fct_driver_attribution of the synthetic KPI rows, by the tests' independent
+    reference (every quotient by the Shapley split)."""
+    columns = ["metric_name", "period_start", "org_level", "org_code", "numerator"]
+    columns += ["denominator", "value", "definition_version", "target", "red", "status"]
+    kpis = pd.DataFrame(kpi_rows(), columns=columns)
+    kpis["period_start"] = pd.to_datetime(kpis["period_start"])
+    tree = pd.DataFrame(
+        [
+            (metric, child, "formula", role)
+            for metric, inputs in DRIVER_INPUTS.items()
+            for role, child in inputs.items()
+        ],
+        columns=["parent_node", "child_node", "link_type", "input_role"],
+    )
+    found = reference_drivers(kpis, tree, multipliers={})
+    found["period_start"] = found["period_start"].dt.date
+    return found.assign(is_filtered=False, formula_kind="quotient", split_method="shapley")
 
 
 def _insert_attribution(con: duckdb.DuckDBPyConnection) -> None:
@@ -494,6 +545,21 @@ def _insert_attribution(con: duckdb.DuckDBPyConnection) -> None:
             mix_effect::double as mix_effect, contribution::double as contribution,
             parent_change::double as parent_change
         from found
+        """
+    )
+    drivers = driver_rows()  # noqa: F841 (read by DuckDB's replacement scan)
+    con.execute(
+        """
+        create table marts.fct_driver_attribution as
+        select
+            metric_name::varchar as metric_name, period_start::date as period_start,
+            comparison::varchar as comparison, org_level::varchar as org_level,
+            org_code::varchar as org_code, input_role::varchar as input_role,
+            input_metric::varchar as input_metric, is_filtered::boolean as is_filtered,
+            formula_kind::varchar as formula_kind, split_method::varchar as split_method,
+            input_base_value::double as input_base_value, input_value::double as input_value,
+            contribution::double as contribution, parent_change::double as parent_change
+        from drivers
         """
     )
 

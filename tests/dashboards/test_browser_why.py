@@ -130,6 +130,11 @@ def test_why_view_opens_from_its_tile_on_every_tier(
         assert view.locator(".wf__bar--rate").count() > 0  # a ratio: rate and mix apart
         assert view.locator(".wf__bar--mix").count() > 0
         assert_bars_follow_on(view)
+    if metric == DEFAULT_METRIC:  # a ratio with a formula: its change over its inputs too
+        inputs = view.locator(".wf--inputs").first
+        assert inputs.is_visible()
+        assert inputs.locator(".wf__row--input").count() == 2
+    assert_bars_follow_on(view)
     seen.shot(screenshots, f"why-{tier}", f"#{anchor}")
     seen.page.locator('[data-lang-set="zh"]').click()
     assert view.locator(".why__when").first.inner_text().startswith(("环比", "同比"))

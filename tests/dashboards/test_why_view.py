@@ -22,7 +22,7 @@ from dashboards.site import page_relpath
 from dashboards.why_view import Segment, part_segments, waterfall
 from tests.dashboards.conftest import BUILT_AT
 from tests.dashboards.reading import movers, number, parse_page, waterfalls
-from tests.dashboards.synthetic import BUILDING_BLOCK, LATEST, UNITS
+from tests.dashboards.synthetic import ALL_UNITS, BUILDING_BLOCK, LATEST, UNITS
 
 TOLERANCE = 1e-9
 # every page with children: the parents of the attribution
@@ -64,7 +64,7 @@ def test_waterfall_bars_equal_the_mart_rows_and_sum_to_the_parent_change(
 ) -> None:
     content = read_page(synthetic_site[0], level, code)
     expected = mart_rows(synthetic_warehouse, level, code)
-    shown = waterfalls(content)
+    shown = [w for w in waterfalls(content) if not w.inputs]
     # every last-month and last-year breakdown of the unit is on its page, once
     assert sorted((w.metric, w.comparison, w.child_level) for w in shown) == sorted(
         key for key in expected if key[1] in ("mom", "yoy")
@@ -86,6 +86,65 @@ def test_waterfall_bars_equal_the_mart_rows_and_sum_to_the_parent_change(
             assert change == wf.parent_change
         assert running == pytest.approx(wf.parent_change, abs=TOLERANCE * max(1, abs(running)))
         assert wf.total == wf.parent_change
+
+
+def driver_mart_rows(warehouse: Path, level: str, code: str) -> dict[tuple, list[tuple]]:
+    """fct_driver_attribution of a unit in the latest month, by (metric, comparison)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            """
+            select metric_name, comparison, input_role, input_metric, input_base_value,
+                input_value, contribution, parent_change
+            from marts.fct_driver_attribution
+            where org_level = ? and org_code = ? and period_start = ?
+            order by metric_name, comparison, input_role desc
+            """,
+            [level, code, LATEST],
+        ).fetchall()
+    found: dict[tuple, list[tuple]] = {}
+    for metric, comparison, *rest in rows:
+        found.setdefault((metric, comparison), []).append(tuple(rest))
+    return found
+
+
+@pytest.mark.parametrize(("level", "code"), [(lvl, code) for lvl, code, _ in ALL_UNITS])
+def test_input_waterfalls_equal_the_driver_mart_and_sum_to_the_change(
+    level: str, code: str, synthetic_site, synthetic_warehouse: Path
+) -> None:
+    """Every tier, leaves and centers too: where the tree has a formula, the KPI's change at
+    the unit over its numerator and denominator, as fct_driver_attribution publishes it."""
+    content = read_page(synthetic_site[0], level, code)
+    expected = driver_mart_rows(synthetic_warehouse, level, code)
+    shown = [w for w in waterfalls(content) if w.inputs]
+    assert sorted((w.metric, w.comparison) for w in shown) == sorted(expected)
+    assert expected or code == "C-CC"  # the contact center's KPIs have no formula here
+    for wf in shown:
+        rows = [
+            (
+                r["data-role"],
+                r["data-input"],
+                number(r["data-base"]),
+                number(r["data-value"]),
+                number(r["data-contribution"]),
+                wf.parent_change,
+            )
+            for r in wf.rows
+        ]
+        assert rows == expected[(wf.metric, wf.comparison)]  # numerator first, then denominator
+        starts = [number(r["data-start"]) for r in wf.rows]
+        assert starts == pytest.approx([0.0, rows[0][4]], abs=TOLERANCE)
+        assert sum(r[4] for r in rows) == pytest.approx(wf.parent_change, abs=TOLERANCE)
+        assert wf.total == wf.parent_change
+
+
+def test_input_waterfall_names_inputs_from_the_catalog(synthetic_site) -> None:
+    content = read_page(synthetic_site[0], "branch", "LIF-JS")
+    why = content[content.index('id="why-complaints-per-10k-policies"') :]
+    why = why[: why.index("</details>")]
+    assert "Policies in force · denominator" in why  # the catalog's label
+    assert 'data-zh="有效保单数 · 分母"' in why
+    assert "complaints · numerator" in why  # a component the catalog does not list
+    assert "Shapley split" in why
 
 
 def test_waterfall_shows_rate_and_mix_apart_and_links_each_child(synthetic_site) -> None:
@@ -110,7 +169,7 @@ def test_waterfall_shows_rate_and_mix_apart_and_links_each_child(synthetic_site)
 
 
 def test_group_splits_center_handled_kpis_by_subsidiary_and_by_center(synthetic_site) -> None:
-    shown = waterfalls(read_page(synthetic_site[0], "group", "GRP"))
+    shown = [w for w in waterfalls(read_page(synthetic_site[0], "group", "GRP")) if not w.inputs]
     levels = {w.child_level for w in shown if w.metric == "service_level_20s"}
     assert levels == {"subsidiary", "center"}
     assert {w.child_level for w in shown if w.metric == "claims_auto_rate"} == {"subsidiary"}
