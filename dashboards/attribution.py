@@ -342,3 +342,36 @@ def shape_drivers(rows: Iterable[Record], tree: OrgTree) -> dict[UnitKey, UnitDr
             tuple(sorted(inputs, key=lambda i: (ROLE_ORDER.get(i.role, 2), i.metric))),
         )
     return dict(shaped)
+
+
+# --- values at the group's mix (marts.fct_kpi_standardised) ----------------------------------
+
+
+@dataclass(frozen=True)
+class Standardised:
+    """A unit's KPI at the group's mix over one segmenting dimension."""
+
+    value: float
+    dimension: str | None
+    coverage: float | None  # the part of the group's mix the unit's segments hold
+
+
+UnitStandardised = dict[tuple[str, date], Standardised]  # (metric, month) -> value
+
+
+def shape_standardised(rows: Iterable[Record], tree: OrgTree) -> dict[UnitKey, UnitStandardised]:
+    """The mart's rows of the tree's units (a pack keeps its own units' only)."""
+    levels = {u.code: u.level for u in tree.units.values()}
+    shaped: dict[UnitKey, UnitStandardised] = {}
+    for row in rows:
+        level, code = as_text(row.get("org_level")), as_text(row.get("org_code"))
+        metric, month = as_text(row.get("metric_name")), as_date(row.get("period_start"))
+        value = as_float(row.get("standardised_value"))
+        if None in (level, code, metric, month, value) or levels.get(code) != level:  # type: ignore[arg-type]
+            continue
+        shaped.setdefault((level, code), {})[(metric, month)] = Standardised(  # type: ignore[index]
+            value,  # type: ignore[arg-type]
+            as_text(row.get("segment_dimension")),
+            as_float(row.get("mix_coverage")),
+        )
+    return shaped

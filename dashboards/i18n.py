@@ -297,6 +297,12 @@ WHY_UI: dict[str, Words] = {
         "By the formula's factors: each factor's change, log-mean weighted (LMDI)",
         "按公式因子拆分：各因子的变化，按对数平均加权（LMDI 分解）",
     ),
+    "mix_rank": ("At group mix", "按集团结构"),
+    "mix_rank_title": (
+        "Rank among the same units with each at the group's {by} mix: a unit ranked higher here "
+        "than by its raw value serves harder segments than the group does",
+        "各机构按集团{by}结构计算后的排名：此处排名高于原始排名的机构，其业务结构比集团更难",
+    ),
     "of_gap": ("of the gap to target", "占与目标差距"),
     "of_fall": ("of the change since last month", "占环比变化"),
 }

@@ -67,6 +67,15 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
         "contribution",
         "parent_change",
     ),
+    "marts.fct_kpi_standardised": (
+        "metric_name",
+        "period_start",
+        "org_level",
+        "org_code",
+        "segment_dimension",
+        "mix_coverage",
+        "standardised_value",
+    ),
     "marts.dim_metric_catalog": (
         "metric_name",
         "label",
@@ -205,6 +214,7 @@ LATEST_MONTHS_ONLY = """
 MART_FILTERS: dict[str, str] = {
     "marts.fct_kpi_attribution": LATEST_MONTHS_ONLY,
     "marts.fct_driver_attribution": LATEST_MONTHS_ONLY,
+    "marts.fct_kpi_standardised": LATEST_MONTHS_ONLY,
 }
 # Tables read with every column they have, the listed ones first.
 OPEN_TABLES = frozenset({"marts.fct_value_created"})

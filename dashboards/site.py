@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 
 import plotly.offline
 
-from dashboards.attribution import shape_attribution, shape_drivers
+from dashboards.attribution import shape_attribution, shape_drivers, shape_standardised
 from dashboards.governance_pages import render_catalog_page, render_quality_page
 from dashboards.layout import (
     ASSETS_DIR,
@@ -167,6 +167,7 @@ def site_context(marts: Marts, org: str | None = None) -> SiteContext:
         attribution=attribution,
         has_attribution=marts.has("marts.fct_kpi_attribution"),
         drivers=shape_drivers(marts.rows("marts.fct_driver_attribution"), tree),
+        standardised=shape_standardised(marts.rows("marts.fct_kpi_standardised"), tree),
         # cut to the same units; only counts and anonymous statistics span the whole tier
         scorecards=build_scorecards(
             marts.rows("marts.fct_unit_scores"),

@@ -532,6 +532,54 @@ def driver_rows() -> pd.DataFrame:
     return found.assign(is_filtered=False, formula_kind="quotient", split_method="shapley")
 
 
+# The synthetic KPIs with a segmenting dimension (fct_kpi_standardised): claims by product line,
+# contacts by channel; the complaints rate and the cost have none.
+SEGMENTED = {
+    "claims_auto_rate": "product_line",
+    "claims_cycle_time_days": "product_line",
+    "service_level_20s": "channel",
+    "answer_time_seconds": "channel",
+}
+
+
+# How far the group's mix moves a unit's value at most, per KPI: beyond the gaps between
+# neighbouring units' raw values, so some ranks change.
+SHIFT = {
+    "claims_auto_rate": 0.08,
+    "claims_cycle_time_days": 1.5,
+    "service_level_20s": 0.08,
+    "answer_time_seconds": 10.0,
+}
+
+
+def standardised_rows() -> pd.DataFrame:
+    """marts.fct_kpi_standardised: each unit's value at the group's mix, a deterministic shift
+    of its raw value that differs by unit (enough to reorder some ranks); the group at its own."""
+    columns = ["metric_name", "period_start", "org_level", "org_code", "numerator"]
+    columns += ["denominator", "value", "definition_version", "target", "red", "status"]
+    kpis = pd.DataFrame(kpi_rows(), columns=columns)
+    kpis = kpis.loc[kpis["metric_name"].isin(list(SEGMENTED))].copy()
+    number = {code: k for k, (_, code, _) in enumerate(ALL_UNITS)}
+    shift = kpis["org_code"].map(lambda code: ((number[code] * 5) % 7 - 3) / 3)
+    scale = kpis["metric_name"].map(SHIFT)
+    grouped = kpis["org_level"] == "group"
+    kpis["standardised_value"] = kpis["value"] + (~grouped) * shift * scale
+    kpis["segment_dimension"] = kpis["metric_name"].map(SEGMENTED)
+    kpis["mix_coverage"] = 1.0
+    return kpis[
+        [
+            "metric_name",
+            "period_start",
+            "org_level",
+            "org_code",
+            "segment_dimension",
+            "mix_coverage",
+            "value",
+            "standardised_value",
+        ]
+    ].rename(columns={"value": "raw_value"})
+
+
 def _insert_attribution(con: duckdb.DuckDBPyConnection) -> None:
     found = attribution_rows()  # noqa: F841 (read by DuckDB's replacement scan)
     con.execute(
@@ -545,6 +593,18 @@ def _insert_attribution(con: duckdb.DuckDBPyConnection) -> None:
             mix_effect::double as mix_effect, contribution::double as contribution,
             parent_change::double as parent_change
         from found
+        """
+    )
+    standardised = standardised_rows()  # noqa: F841 (read by DuckDB's replacement scan)
+    con.execute(
+        """
+        create table marts.fct_kpi_standardised as
+        select
+            metric_name::varchar as metric_name, period_start::date as period_start,
+            org_level::varchar as org_level, org_code::varchar as org_code,
+            segment_dimension::varchar as segment_dimension, mix_coverage::double as mix_coverage,
+            raw_value::double as raw_value, standardised_value::double as standardised_value
+        from standardised
         """
     )
     drivers = driver_rows()  # noqa: F841 (read by DuckDB's replacement scan)

@@ -7,6 +7,7 @@ over the mart and the KPI table. Shaping and geometry get unit tests of their ow
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -22,7 +23,7 @@ from dashboards.site import page_relpath
 from dashboards.why_view import Segment, part_segments, waterfall
 from tests.dashboards.conftest import BUILT_AT
 from tests.dashboards.reading import movers, number, parse_page, waterfalls
-from tests.dashboards.synthetic import ALL_UNITS, BUILDING_BLOCK, LATEST, UNITS
+from tests.dashboards.synthetic import ALL_UNITS, BUILDING_BLOCK, LATEST, SEGMENTED, UNITS
 
 TOLERANCE = 1e-9
 # every page with children: the parents of the attribution
@@ -421,3 +422,59 @@ def test_top_movers_explain_the_gap_to_target_first_then_last_months_fall() -> N
     amber = top_movers(shaped, ("branch", "B"), [tile("amber", 0.8)], tree())
     assert [(m.code, m.comparison) for m in amber] == [("S2", "mom")]
     assert amber[0].size == pytest.approx(0.02 / 0.81)
+
+
+# --- raw and mix-adjusted ranks (fct_kpi_standardised) ------------------------------------------
+
+RANK_TABLE = re.compile(r'<div data-rank-metric="([^"]+)"[^>]*>(.*?)</table>', re.S)
+RANK_ROW = re.compile(
+    r'<tr class="[^"]*" data-code="([^"]+)"[^>]*><td class="r num">([^<]+)</td>'
+    r'(?:<td class="r num mix-rank" data-mix-rank="(\d+)")?'
+)
+
+
+def independent_mix_ranks(warehouse: Path, metric: str, codes: list[str]) -> dict[str, int]:
+    """The units' ranks by their value at the group's mix, in SQL (ties share a rank)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            """
+            select std.org_code, rank() over (
+                order by case when catalog.direction = 'lower_is_better'
+                    then std.standardised_value else -std.standardised_value end
+            )
+            from marts.fct_kpi_standardised as std
+            inner join marts.dim_metric_catalog as catalog using (metric_name)
+            where std.metric_name = ? and std.period_start = ? and list_contains(?, std.org_code)
+            """,
+            [metric, LATEST, codes],
+        ).fetchall()
+    return dict(rows)
+
+
+@pytest.mark.parametrize(("level", "code"), [(lvl, code) for lvl, code, _ in ALL_UNITS])
+def test_rank_tables_show_raw_and_mix_adjusted_ranks_side_by_side(
+    level: str, code: str, synthetic_site, synthetic_warehouse: Path
+) -> None:
+    content = read_page(synthetic_site[0], level, code)
+    tables = 0
+    for metric, table in RANK_TABLE.findall(content):
+        rows = RANK_ROW.findall(table)
+        with_mix = [r for r in rows if r[2]]
+        if metric not in SEGMENTED:
+            assert with_mix == [] and "At group mix" not in table, metric
+            continue
+        tables += 1
+        ranked = [c for c, raw, _ in rows if raw.strip().isdigit()]
+        assert {c for c, _, mix in rows if mix} == set(ranked)  # the same units, unranked alike
+        shown = {c: int(mix) for c, _, mix in with_mix}
+        assert shown == independent_mix_ranks(synthetic_warehouse, metric, ranked), metric
+    assert tables > 0 or level == "center"  # a center has no children, nor peers publishing
+
+
+def test_mix_adjusted_ranks_reorder_some_units(synthetic_site) -> None:
+    """The synthetic mix shifts are large enough that the column says something."""
+    differ = 0
+    for level, code, _ in ALL_UNITS:
+        for _, table in RANK_TABLE.findall(read_page(synthetic_site[0], level, code)):
+            differ += sum(1 for _, raw, mix in RANK_ROW.findall(table) if mix and raw != mix)
+    assert differ > 0
