@@ -299,7 +299,7 @@ WHY_UI: dict[str, Words] = {
     ),
     "mix_rank": ("At group mix", "按集团结构"),
     "mix_rank_title": (
-        "Rank among the same units with each at the group's {by} mix: a unit ranked higher here "
+        "The same units ranked with each at the group's {by} mix: a unit ranked higher here "
         "than by its raw value serves harder segments than the group does",
         "各机构按集团{by}结构计算后的排名：此处排名高于原始排名的机构，其业务结构比集团更难",
     ),
