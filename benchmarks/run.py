@@ -50,11 +50,13 @@ from benchmarks.dataset import Dataset, prepare
 from benchmarks.measure import MeasureError, Run, measure
 from benchmarks.stage import STAGES
 from dagster_project.cli.args import months, positive_int, scale
-from dagster_project.core.settings import PROJECT_ROOT
+from dagster_project.core.settings import PROJECT_ROOT, get_settings
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_WORKDIR = BENCH_DIR / "work"
 DEFAULT_RESULTS = BENCH_DIR / "results"
+# where dagster-dbt puts each invocation's target folder (the dbt project's target/)
+DBT_TARGET_DIR = get_settings().dbt_project_dir / "target"
 PYTHON = sys.executable
 FLOOR = "floor"
 FULL = "full"
@@ -105,6 +107,25 @@ class Workspace:
             DAGSTER_HOME=str(self.root / "dagster_home"),
         )
         return env
+
+
+def dbt_invocations() -> set[Path]:
+    """The target folders dagster-dbt gave the dbt builds so far (one per invocation)."""
+    return set(DBT_TARGET_DIR.glob("dbt_models-*"))
+
+
+def keep_dbt_results(before: set[Path], keep: Path) -> None:
+    """Copy the run results and manifest of the build that ran since `before` into `keep`.
+
+    For `python -m benchmarks.model_costs`: what each model and its tests took in that build.
+    """
+    new = sorted(dbt_invocations() - before, key=lambda p: p.stat().st_mtime)
+    if not new:
+        return
+    keep.mkdir(parents=True, exist_ok=True)
+    for name in ("run_results.json", "manifest.json"):
+        if (new[-1] / name).is_file():
+            shutil.copyfile(new[-1] / name, keep / name)
 
 
 def remove_tree(path: Path) -> None:
@@ -183,8 +204,10 @@ class Bench:
     def full(self, repeat: int) -> None:
         ws = empty_workspace(self.runs_dir / FULL, self.raw_dir)
         command = [PYTHON, "-m", "dagster_project.cli", "run"]
+        before = dbt_invocations()
         self.results[FULL].append(self._measure(FULL, repeat, command, ws))
         self.workspaces[FULL] = ws
+        keep_dbt_results(before, self.logs_dir / f"{FULL}-{repeat}-dbt")
 
     def base_raw(self) -> Path:
         """The extracts without the last day (hard links), the day files not yet delivered."""
@@ -463,6 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=42, help="generator seed")
     parser.add_argument("--out", type=Path, help="JSON result (default benchmarks/results/)")
     parser.add_argument("--workdir", type=Path, help="data and workspaces")
+    parser.add_argument(
+        "--only-full",
+        action="store_true",
+        help="measure the floor and the full build only (no stages, refreshes); e.g. for "
+        "benchmarks.model_costs over the full builds' dbt results",
+    )
     return parser
 
 
@@ -484,6 +513,10 @@ def main(argv: list[str] | None = None) -> int:
             CONSOLE.print(f"[bold]repeat {repeat}/{args.repeat}[/]")
             bench.floor(repeat)
             bench.full(repeat)
+            if args.only_full:
+                if repeat == args.repeat:
+                    bench.verify(FULL)
+                continue
             bench.stages(repeat)
             bench.refresh(repeat)
             if repeat == args.repeat:  # before the extra record changes its KPIs

@@ -265,3 +265,64 @@ def compare_spec(
             "showlegend": True,
         },
     }
+
+
+BRIDGE_ROW_PX = 34  # height per bar of the value bridge: a phone's finger and a label's line
+BRIDGE_COLORS = {"increasing": "#15803d", "decreasing": "#dc2626", "totals": "#1e3a5f"}
+
+
+def bridge_spec(
+    steps: Sequence[tuple[str, str, float | None]], total: tuple[str, str, float | None]
+) -> Spec:
+    """A horizontal waterfall from the operations cost (negative) through each value stream to
+    the net, which plotly draws as the total of the steps.
+
+    `steps` are (English label, Chinese label, CNY), the cost already negative; a step without a
+    value counts as 0. Plotly sums the steps into the total bar itself; `total` carries the
+    published net as its value for the hover and the tests. Bars run top to bottom with the
+    labels beside them, so the chart reads on a phone; site.js swaps the labels for the Chinese
+    ones (kept in the trace's `meta`).
+    """
+    en = [plotly_text(label) for label, _, _ in steps] + [plotly_text(total[0])]
+    zh = [plotly_text(label) for _, label, _ in steps] + [plotly_text(total[1])]
+    x = [compact(value) or 0.0 for _, _, value in steps] + [compact(total[2]) or 0.0]
+    return {
+        "data": [
+            {
+                "type": "waterfall",
+                "orientation": "h",
+                "y": en,
+                "x": x,
+                "measure": ["relative"] * len(steps) + ["total"],
+                "meta": {"en": en, "zh": zh},
+                "texttemplate": "¥%{x:,.0f}",
+                "textposition": "auto",
+                "hovertemplate": "%{y}: ¥%{x:,.0f}<extra></extra>",
+                "connector": {"line": {"color": GRID_COLOR}},
+                "increasing": {"marker": {"color": BRIDGE_COLORS["increasing"]}},
+                "decreasing": {"marker": {"color": BRIDGE_COLORS["decreasing"]}},
+                "totals": {"marker": {"color": BRIDGE_COLORS["totals"]}},
+                "showlegend": False,
+            }
+        ],
+        "layout": {
+            "height": 60 + BRIDGE_ROW_PX * len(en),
+            "margin": {"l": 8, "r": 16, "t": 8, "b": 8},
+            "paper_bgcolor": "white",
+            "plot_bgcolor": "white",
+            "font": {"family": FONT_FAMILY, "size": 12, "color": TEXT_COLOR},
+            "hovermode": "closest",
+            "xaxis": {
+                "gridcolor": GRID_COLOR,
+                "zeroline": True,
+                "zerolinecolor": TEXT_COLOR,
+                "tickprefix": "¥",
+                "tickformat": "~s",
+                "nticks": 5,
+                "fixedrange": True,
+                "automargin": True,
+            },
+            "yaxis": {"autorange": "reversed", "fixedrange": True, "automargin": True},
+            "showlegend": False,
+        },
+    }

@@ -37,6 +37,22 @@ DIRECTION_NAMES: dict[str, Words] = {
     "lower_is_better": ("Lower is better", "越低越好"),
     "none": ("No direction", "无方向"),
 }
+# Why a KPI was left out of a composite score (fct_score_contributions.missing_reason).
+MISSING_REASONS: dict[str, Words] = {
+    "no_data": ("no data", "无数据"),
+    "small_base": ("small base", "样本少"),
+    "stale_source": ("stale source", "数据源过期"),
+    "no_target": ("no target", "无目标"),
+    "no_peer_base": ("no peer base", "无同级基准"),
+}
+# How a child hangs under a metric in the indicator tree (dim_indicator_tree).
+TREE_LINKS: dict[str, Words] = {
+    "increases": ("drives it the same way", "同向驱动"),
+    "decreases": ("drives it the opposite way", "反向驱动"),
+    "numerator": ("numerator of its formula", "公式分子"),
+    "denominator": ("denominator of its formula", "公式分母"),
+    "formula": ("input of its formula", "公式输入"),
+}
 
 UI: dict[str, Words] = {
     "home": ("Home", "首页"),
@@ -151,6 +167,67 @@ UI: dict[str, Words] = {
     "last_file": ("Last file", "最近文件"),
     "last_loaded": ("Last loaded", "最近加载"),
     "reason": ("Reason", "原因"),
+    # the value-management sections (dashboards/scorecard_pages.py)
+    "composite_score": ("Composite score", "综合得分"),
+    "grade": ("Grade", "等级"),
+    "score": ("Score", "得分"),
+    "profile": ("Weight profile", "权重方案"),
+    "rank_siblings": ("Rank among peers", "同级排名"),
+    "rank_tier": ("Rank in tier", "层级排名"),
+    "rank_band": ("Rank band", "排名区间"),
+    "band_note": (
+        "best to worst rank when every weight is re-drawn within ±20%",
+        "各权重在±20%内重抽时的最好至最差排名",
+    ),
+    "kpis_scored": ("KPIs scored", "计分指标"),
+    "partial": ("partial", "部分计分"),
+    "left_out": ("Left out of the score", "未计入得分的指标"),
+    "no_peers": ("The group has no peers: no rank.", "集团无同级机构：不排名。"),
+    "not_scored": (
+        "Not scored: none of the profile's KPIs has a usable value.",
+        "未计分：权重方案中的指标均无可用数值。",
+    ),
+    "moved_most": ("Moved the score most", "对得分变动影响最大"),
+    "first_scored": ("First scored month: no change to split.", "首个计分月份：无变动可分解。"),
+    "unchanged": ("No KPI moved the score this month.", "本月无指标影响得分。"),
+    "points": ("pts", "分"),
+    "league_tables": ("League tables", "排名表"),
+    "league_title": ("league table", "排名表"),
+    "league_intro": (
+        "Composite scores of the tier's units in the latest month, with grades, partial flags "
+        "and how firm each rank is. Click a column heading to sort.",
+        "本层级各机构最新月份的综合得分、等级、部分计分标记及排名稳定性。点击列标题排序。",
+    ),
+    "league_pack": (
+        "This pack lists its own units only. Ranks are as published, among every unit of the "
+        "tier; other units are counted, never named, and the tier's statistics are shown only "
+        "where five or more units share them.",
+        "本数据包只列出本机构及下属机构。排名为已发布排名（在本层级全部机构中）；"
+        "其他机构只计数、不列名，层级统计仅在五家及以上机构时显示。",
+    ),
+    "tier_stats_few": (
+        "Fewer than five units scored: no tier statistics, so no unit's score can be read "
+        "from them.",
+        "计分机构少于五家：不显示层级统计，以免推算出单个机构的得分。",
+    ),
+    "parent": ("Parent", "上级机构"),
+    "value_tree": ("Value tree", "价值树"),
+    "value_tree_note": (
+        "Goals → dimensions → KPIs → what drives them. ↑ moves the KPI the same way, ↓ the "
+        "opposite way; ∑ is an input of its formula.",
+        "目标 → 维度 → 指标 → 驱动因素。↑ 同向驱动，↓ 反向驱动；∑ 为公式输入。",
+    ),
+    "value_bridge": ("Value bridge", "价值桥"),
+    "value_bridge_note": (
+        "What operations cost and what they gave back in the month, stream by stream, in CNY: "
+        "net value is the value created less the operations cost.",
+        "当月运营成本与各价值来源创造的价值（人民币）：净价值 = 创造价值 − 运营成本。",
+    ),
+    "ops_cost": ("Operations cost", "运营成本"),
+    "value_created": ("Value created", "创造价值"),
+    "net_value": ("Net value", "净价值"),
+    "line": ("Line", "项目"),
+    "amount": ("CNY", "金额（元）"),
     "footer": (
         "opsvalue · operations KPI warehouse · values from the published marts",
         "opsvalue · 运营指标数据仓库 · 数据取自已发布的数据集市",

@@ -27,6 +27,7 @@ from dashboards.model import (
 )
 from dashboards.notices import Publication
 from dashboards.org_tree import OrgTree, OrgUnit
+from dashboards.scorecard_model import Scorecards
 from dashboards.templates import page_template
 
 ASSETS_DIR = "assets"
@@ -121,6 +122,7 @@ class SiteContext:
     paths: Mapping[str, PurePosixPath]  # unit code -> page path in the site
     scoped: bool = False
     metric_months: Mapping[str, date] = field(default_factory=dict)  # latest month per metric
+    scorecards: Scorecards = field(default_factory=Scorecards)  # scores, bridges, the tree
 
     def unit_values(self, unit: OrgUnit) -> UnitValues:
         return self.values.get((unit.level, unit.code), {})

@@ -94,6 +94,57 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
         "is_stale",
         "rows_quarantined_by_rule",
     ),
+    # The value-management system (issue 15): scores, why they moved, the value bridge, the tree.
+    "marts.fct_unit_scores": (
+        "org_level",
+        "org_code",
+        "period_start",
+        "profile_name",
+        "profile_version",
+        "score",
+        "grade",
+        "rank_in_siblings",
+        "rank_in_tier",
+        "rank_band_low",
+        "rank_band_high",
+        "is_partial",
+        "kpis_scored",
+        "kpis_in_profile",
+        "parent_code",
+    ),
+    "marts.fct_score_contributions": (
+        "org_level",
+        "org_code",
+        "period_start",
+        "metric_name",
+        "sub_score",
+        "weight",
+        "missing_reason",
+        "contribution",
+        "score_change",
+    ),
+    "marts.dim_score_profiles": ("profile_name", "profile_version", "profile_label"),
+    # The streams are whatever value-stream metrics the catalog holds (fct_value_created adds a
+    # column per stream): the table is read whole, see OPEN_TABLES.
+    "marts.fct_value_created": (
+        "org_level",
+        "org_code",
+        "period_start",
+        "ops_cost_cny",
+        "value_created_cny",
+        "net_value_cny",
+    ),
+    "marts.dim_indicator_tree": (
+        "parent_node",
+        "parent_kind",
+        "child_node",
+        "child_kind",
+        "link_type",
+        "input_role",
+        "expected_direction",
+        "child_label",
+        "child_label_zh",
+    ),
     "meta.publication": ("published_at",),
     "meta.source_gate_state": (
         "source",
@@ -109,6 +160,8 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
     "meta.stale_metrics": ("metric_name", "reason"),
     "meta.kpi_holds": ("check_name", "metric_name", "org_level", "org_code", "reason", "since"),
 }
+# Tables read with every column they have, the listed ones first.
+OPEN_TABLES = frozenset({"marts.fct_value_created"})
 # Columns holding calendar dates: a TIMESTAMP read into one of them becomes a date.
 DATE_COLUMNS = frozenset({"period_start", "valid_from", "valid_to"})
 # The tables the site cannot do without; the others only add to the pages.
@@ -200,6 +253,8 @@ def read_marts(warehouse: Path) -> Marts:
                     "site: %s not in the warehouse yet; its part of the site is omitted", table
                 )
                 continue
+            if table in OPEN_TABLES:
+                wanted = (*wanted, *sorted(columns[table] - set(wanted)))
             tables[table] = read_records(con, table, wanted, columns[table])
     finally:
         con.close()

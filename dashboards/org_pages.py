@@ -54,6 +54,7 @@ from dashboards.layout import (
 )
 from dashboards.model import KpiPoint, MetricInfo, RankRow, Tile, rank_units, unit_tiles
 from dashboards.org_tree import CENTER, OrgUnit
+from dashboards.scorecard_pages import value_sections
 
 ADDITIVE = frozenset({"additive", "semi_additive"})
 STATUS_KEYS = ("green", "amber", "red")
@@ -586,6 +587,11 @@ def render_org_page(ctx: SiteContext, code: str) -> RenderedPage:
         body = render_scorecard(tiles, root, True, month) + "\n" + compare
         page_data = {"sparks": sparkline_specs(tiles), "compare": specs}
         plots = len(tiles) + 1
+    # the score header opens the page; the value tree and bridge follow the rankings
+    value = value_sections(ctx, unit, tiles, root)
+    body = "\n".join(part for part in (value.header, body, value.body) if part)
+    page_data.update(value.page_data)
+    plots += value.plots
     if code == ctx.tree.root:
         body += "\n" + render_directory(ctx, root)
     tier = tier_words(unit.level)[0]

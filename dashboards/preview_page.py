@@ -59,12 +59,18 @@ def render_metric(metric: Mapping[str, Any]) -> str:
         [[esc(k), esc(v.get("old")), esc(v.get("new"))] for k, v in metric["details"].items()],
     )
     tiers = _table(
-        ["tier", "unit-months", "changed", "status flips"],
+        ["tier", "unit-months", "changed", "targets changed", "status flips"],
         [
-            [esc(t), str(r["unit_months"]), str(r["changed"]), str(len(r["status_flips"]))]
+            [
+                esc(t),
+                str(r["unit_months"]),
+                str(r["changed"]),
+                str(r["target_changes"]),
+                str(len(r["status_flips"])),
+            ]
             for t, r in metric["tiers"].items()
         ],
-        frozenset({1, 2, 3}),
+        frozenset({1, 2, 3, 4}),
     )
     largest = _table(
         ["tier", "unit", "month", "old", "new", "relative change"],

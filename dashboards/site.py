@@ -54,6 +54,8 @@ from dashboards.model import (
 from dashboards.notices import pack_gate_rows, pack_publication, publication, quality_rows
 from dashboards.org_pages import render_org_page
 from dashboards.org_tree import CENTER, GROUP, OrgTree, OrgUnit, build_org_tree, scope_tree
+from dashboards.scorecard_model import build_scorecards
+from dashboards.scorecard_pages import render_league_pages
 from dashboards.site_folder import (
     FULL,
     PACK,
@@ -158,12 +160,22 @@ def site_context(marts: Marts, org: str | None = None) -> SiteContext:
         publication=pack_publication(publication(marts, keys)) if scoped else publication(marts),
         paths=site_paths(tree),
         scoped=scoped,
+        # cut to the same units; only counts and anonymous statistics span the whole tier
+        scorecards=build_scorecards(
+            marts.rows("marts.fct_unit_scores"),
+            marts.rows("marts.fct_score_contributions"),
+            marts.rows("marts.dim_score_profiles"),
+            marts.rows("marts.fct_value_created"),
+            marts.rows("marts.dim_indicator_tree"),
+            keys,
+        ),
     )
 
 
 def render_pages(marts: Marts, ctx: SiteContext) -> list[RenderedPage]:
     """Every page of the site, in memory."""
     pages = [render_org_page(ctx, unit.code) for unit in ctx.tree.ordered()]
+    pages += render_league_pages(ctx)
     pages.append(
         render_catalog_page(
             ctx,

@@ -15,6 +15,11 @@ numerator: a percentile, not decomposed), not from the rule the warehouse applie
 
 What the children of a parent leave of it (records booked at the parent, without an org, children
 without a denominator) is one more child, child_code = the parent's code, as the model documents.
+
+Against target the earlier state is the plan (the issue: "the child's cascaded target rate with
+its planned share"): each org child at its own target from `fct_unit_targets`, its share its
+planned weight over its siblings'. Mix is then the share's move away from the plan. The centers,
+which the cascade gives no planned weight, keep their actual share (no mix).
 """
 
 from __future__ import annotations
@@ -125,9 +130,36 @@ def actual_state(parent: Row, children: list[Row], kind: str, multiplier: float)
     return State(value, parts)
 
 
+def planned_state(parent: Row, plan: list[Row]) -> State:
+    """The plan against which a parent's month is compared: each child of the cascade
+    (fct_unit_targets rows under the parent) at its own target, with its planned weight over
+    its siblings' as its share; a child without a planned weight is not in the plan. The parent
+    is at its target; what the plan leaves of it (nothing, when the cascade reconciles) is the
+    parent's own part."""
+    weighted = [row for row in plan if row["planned_weight"] > 0]
+    total = sum(row["planned_weight"] for row in weighted)
+    parts = {
+        row["org_code"]: Part(
+            row["planned_weight"] / total,
+            row["target"],
+            row["planned_weight"] / total * row["target"],
+        )
+        for row in weighted
+    }
+    target = parent["target"]
+    rest_share = snap(1.0 - sum(p.share for p in parts.values()), 1.0)
+    rest_term = snap(target - sum(p.term for p in parts.values()), target)
+    if rest_share or rest_term:
+        parts[parent["org_code"]] = Part(
+            rest_share, rest_term / rest_share if rest_share else None, rest_term
+        )
+    return State(target, parts)
+
+
 def target_state(parent: Row, children: list[Row], actual: State) -> State | None:
-    """Each child at its actual share with its target as rate, the parent at its target; None
-    when a child has no target."""
+    """The centers against target (the cascade plans no share for them): each at its actual
+    share with its tier's target as rate, the parent at its target; None when a center has no
+    target."""
     if any(pd.isna(c["target"]) for c in children):
         return None
     parts = {
@@ -192,13 +224,16 @@ def reference_attribution(
     kpis: pd.DataFrame,
     org: pd.DataFrame,
     catalog: pd.DataFrame,
+    unit_targets: pd.DataFrame | None = None,
     multipliers: dict[str, float] = MULTIPLIERS,
 ) -> pd.DataFrame:
     """Month on month, year on year and against target, for every parent with children in
     either state.
 
     `kpis`: fct_kpi_values rows; `org`: dim_org (org_code, parent_code, valid_from, valid_to);
-    `catalog`: metric_name and org_attribute.
+    `catalog`: metric_name and org_attribute; `unit_targets`: fct_unit_targets (metric_name,
+    period_start, org_code, parent_code, target, planned_weight), the plan the org children
+    are compared with against target (none given: no target rows for them).
     """
     kinds = metric_kinds(kpis)
     center_handled = set(catalog.loc[catalog["org_attribute"] == "handling_center", "metric_name"])
@@ -218,6 +253,13 @@ def reference_attribution(
             parent = parents_by_month[month].get(code)
             if parent is not None:
                 children[(metric, month, parent, level)].append(row)
+
+    # (metric, month, parent code) -> the plan's children rows
+    plans: dict[tuple, list[Row]] = defaultdict(list)
+    if unit_targets is not None:
+        for row in unit_targets.to_dict("records"):
+            if not pd.isna(row["parent_code"]):
+                plans[(row["metric_name"], row["period_start"], row["parent_code"])].append(row)
 
     rows: list[dict] = []
     for (metric, month, level, code), parent in units.items():
@@ -247,7 +289,12 @@ def reference_attribution(
                     rows += attribute(comparison, keys, before, after, kind)
             if now and kind == "ratio" and not pd.isna(parent["target"]):
                 after = actual_state(parent, now, kind, multiplier)
-                planned = target_state(parent, now, after)
+                if child_level == CENTER:
+                    planned = target_state(parent, now, after)
+                elif unit_targets is not None:
+                    planned = planned_state(parent, plans.get((metric, month, code), []))
+                else:
+                    planned = None
                 if planned is not None:
                     rows += attribute("target", keys, planned, after, kind)
     result = pd.DataFrame(rows, columns=OUTPUT_COLUMNS)

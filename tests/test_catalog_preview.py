@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -349,3 +350,324 @@ def test_a_weight_edit_is_named_in_the_definition_change():
         {"key": "cost / nps / goal_kpi", "change": "removed"},
     ]
     assert table_changes(None, new, PROFILE_KEY, PROFILE_IGNORE) == []
+
+
+# --- a cascade-only edit, and single-tier target, grade band and tree link edits ---------------
+
+# claims_auto_rate's published rule: override LIF at 0.7, the other subsidiaries share the rest
+CASCADED = EDITED
+
+
+def edit_meta(project: Path, metric_name: str, **meta: object) -> None:
+    """Set config.meta keys of one metric in the claims owner's file."""
+    path = project / CLAIMS
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    metric = next(m for m in doc["metrics"] if m["name"] == metric_name)
+    metric["config"]["meta"].update(meta)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def published_rows(warehouse: Path, sql: str, params: list | None = None) -> list[dict]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        cursor = con.execute(sql, params or [])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def kpi_rows(warehouse: Path, metric: str) -> dict[tuple, dict]:
+    """Every unit-month of a metric: value, unit target, red threshold and status."""
+    rows = published_rows(
+        warehouse,
+        "select org_level, org_code, period_start, value, denominator, target, red_threshold, "
+        "status from marts.fct_kpi_values where metric_name = ?",
+        [metric],
+    )
+    return {(r["org_level"], r["org_code"], r["period_start"].isoformat()): r for r in rows}
+
+
+def status_of(value: float, target: float, red: float) -> str:
+    """A higher-is-better KPI's status, as the README states the rule."""
+    return "green" if value >= target else "amber" if value >= red else "red"
+
+
+@pytest.fixture(scope="module")
+def cascade_preview(built, tmp_path_factory):
+    """A cascade-only edit of claims_auto_rate (one more subsidiary overridden, at the median of
+    its published months), previewed, then published by a real run."""
+    root = tmp_path_factory.mktemp("cascade")
+    ws = copy_workspace(built, root / "ws")
+    project = copy_project(root)
+    before = kpi_rows(ws.warehouse, CASCADED)
+    subsidiary = sorted({k[1] for k in before if k[0] == "subsidiary"} - {"LIF"})[0]
+    months = sorted(r["value"] for k, r in before.items() if k[:2] == ("subsidiary", subsidiary))
+    cascade = {
+        "rule": "override",
+        "overrides": {"LIF": 0.7, subsidiary: months[len(months) // 2]},
+        "fallback": "inherit",
+    }
+    edit_meta(project, CASCADED, target_cascade=cascade)
+    digests_before = digests(ws.root)
+    result = preview_cli(ws, project, root / "report" / "preview.html")
+    unchanged = digests_before == digests(ws.root)
+    catalog_before = published_rows(
+        ws.warehouse, "select metric_name, target_cascade from marts.dim_metric_catalog"
+    )
+    org = published_rows(ws.warehouse, "select * from marts.dim_org")
+    scores_before = published_scores(ws.warehouse)
+    run = run_with_project(ws, project)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return {
+        "result": result,
+        "report": json.loads(result.stdout) if result.stdout.strip().startswith("{") else None,
+        "unchanged": unchanged,
+        "cascade": cascade,
+        "project": project,
+        "before": before,
+        "after": kpi_rows(ws.warehouse, CASCADED),
+        "catalog_before": {r["metric_name"]: r["target_cascade"] for r in catalog_before},
+        "catalog_after": {
+            r["metric_name"]: r["target_cascade"]
+            for r in published_rows(
+                ws.warehouse, "select metric_name, target_cascade from marts.dim_metric_catalog"
+            )
+        },
+        "unit_targets_after": {
+            (r["org_level"], r["org_code"], r["period_start"].isoformat()): r["target"]
+            for r in published_rows(
+                ws.warehouse,
+                "select org_level, org_code, period_start, target from marts.fct_unit_targets "
+                "where metric_name = ?",
+                [CASCADED],
+            )
+        },
+        "org": org,
+        "scores_before": scores_before,
+        "scores_after": published_scores(ws.warehouse),
+    }
+
+
+def test_preview_of_a_cascade_edit_leaves_everything_as_it_was(cascade_preview):
+    assert cascade_preview["result"].returncode in (0, 1), cascade_preview["result"].stderr
+    assert cascade_preview["unchanged"]
+
+
+def test_preview_of_a_cascade_edit_is_a_target_change(cascade_preview):
+    """Reported as a change of targets, its cascade part with the rule before and after, and
+    no new definition version; the published catalog names the old rule, the run the new."""
+    report, cascade = cascade_preview["report"], cascade_preview["cascade"]
+    [change] = report["metrics"]
+    assert change["metric_name"] == CASCADED
+    assert change["parts"] == ["targets"]
+    assert change["old_version"] == 1 and change["new_version"] == 1
+    # the tier targets are the same: only the cascade part is named
+    assert set(change["details"]) == {"target_cascade"}
+    detail = change["details"]["target_cascade"]
+    published_rule = json.loads(cascade_preview["catalog_before"][CASCADED])
+    assert detail["old"] == published_rule
+    assert detail["old"] == {"rule": "override", "fallback": "inherit", "overrides": {"LIF": 0.7}}
+    assert detail["new"] == cascade
+    assert json.loads(cascade_preview["catalog_after"][CASCADED]) == cascade
+    # no other metric's rule moved
+    others = {k: v for k, v in cascade_preview["catalog_after"].items() if k != CASCADED}
+    assert others == {k: v for k, v in cascade_preview["catalog_before"].items() if k != CASCADED}
+
+
+def test_preview_of_a_cascade_edit_is_what_the_run_publishes(cascade_preview):
+    """Every unit-month's target and status previewed are those the run publishes (and those
+    an independent recomputation of the cascade gives); no value changes."""
+    from tests import reference_targets
+
+    report = cascade_preview["report"]
+    before, after = cascade_preview["before"], cascade_preview["after"]
+    [change] = report["metrics"]
+    previewed = {(v["tier"], v["unit"], v["month"]): v for v in change["values"]}
+    assert previewed.keys() == before.keys() == after.keys()
+    assert len(previewed) > 100
+    # the independent cascade, from the edited YAML and the published values
+    rules = reference_targets.load_rules(cascade_preview["project"])
+    kpis = [
+        {
+            "metric_name": CASCADED,
+            "period_start": date.fromisoformat(k[2]),
+            "org_level": k[0],
+            "org_code": k[1],
+            "value": r["value"],
+            "denominator": r["denominator"],
+        }
+        for k, r in before.items()
+    ]
+    expected = reference_targets.cascade(rules, kpis, cascade_preview["org"])
+    for key, row in previewed.items():
+        published = after[key]
+        # values: none moves, the run publishes the same as before
+        assert row["new"] == row["old"] == pytest.approx(before[key]["value"], rel=1e-12)
+        assert published["value"] == pytest.approx(before[key]["value"], rel=1e-9)
+        # targets and statuses: the preview's are the run's
+        assert row["new_target"] == pytest.approx(published["target"], rel=1e-9, abs=1e-12), key
+        assert row["new_status"] == published["status"], key
+        assert row["old_target"] == pytest.approx(before[key]["target"], rel=1e-12, abs=1e-15)
+        assert row["old_status"] == before[key]["status"], key
+        if key[0] != "center":
+            target, red, _, _ = expected[(CASCADED, date.fromisoformat(key[2]), key[0], key[1])]
+            assert row["new_target"] == pytest.approx(target, rel=1e-9), key
+            assert row["new_status"] == status_of(row["new"], target, red), key
+            assert cascade_preview["unit_targets_after"][key] == pytest.approx(target, rel=1e-9)
+            # plausible for a rate: every unit's target between 0 and 1
+            assert 0 < row["new_target"] < 1, key
+    assert all(t["changed"] == 0 for t in change["tiers"].values())
+    # counts: the targets and statuses that differ between the two publications
+    retargeted = {
+        k
+        for k in after
+        if abs(after[k]["target"] - before[k]["target"]) > 1e-9 * abs(before[k]["target"])
+    }
+    assert sum(t["target_changes"] for t in change["tiers"].values()) == len(retargeted) > 0
+    flips = {k for k in after if after[k]["status"] != before[k]["status"]}
+    shown = {
+        (tier, f["unit"], f["month"])
+        for tier, t in change["tiers"].items()
+        for f in t["status_flips"]
+    }
+    assert shown == flips and flips
+    assert report["status_flips"] == len(flips)
+    assert cascade_preview["result"].returncode == 1
+    # the pages of the units whose target moves would change, and the catalog page
+    assert "catalog.html" in report["pages"]
+    assert len(report["pages"]) > len({(k[0], k[1]) for k in flips})
+
+
+def test_preview_of_a_cascade_edit_scores_what_the_run_publishes(cascade_preview):
+    """claims_auto_rate is scored against each unit's own target: the previewed scores and
+    grades are the run's."""
+    report = cascade_preview["report"]
+    before, after = cascade_preview["scores_before"], cascade_preview["scores_after"]
+    previewed = previewed_scores(report)
+    assert previewed.keys() == after.keys() == before.keys()
+    for key, row in previewed.items():
+        assert same_score(row["new"], after[key][0], 1e-9), key
+        assert row["new_grade"] == after[key][1], key
+    moved = {k for k in after if not same_score(after[k][0], before[k][0], 0)}
+    assert sum(t["changed"] for t in report["scores"]["tiers"].values()) == len(moved) > 0
+    assert report["profile_changes"] == [] and report["tree_changes"] == []
+
+
+OPERATIONS = "models/owners/operations/_operations__metrics.yml"
+PROFILES = "models/marts/scorecards/_scorecards__profiles.yml"
+TREE = "models/owners/transformation/_transformation__models.yml"
+CENTER_METRIC = "task_sla_rate"  # scored at the centers against the centers' tier target
+# every grade boundary of the functional units' profiles 5 points lower
+NEW_BANDS = [
+    {"grade": "AAA", "from": 85, "to": 100},
+    {"grade": "AA", "from": 75, "to": 85},
+    {"grade": "A", "from": 65, "to": 75},
+    {"grade": "B", "from": 55, "to": 65},
+    {"grade": "C", "from": 0, "to": 55},
+]
+
+
+def grade_of(score: float, bands: list[dict]) -> str:
+    """The grade of a score: `from` included, `to` excluded but 100 (README)."""
+    return next(
+        b["grade"] for b in bands if b["from"] <= score < b["to"] or score == b["to"] == 100
+    )
+
+
+def edit_yaml(path: Path, edit) -> None:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    edit(doc)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def test_preview_of_a_tier_target_grade_bands_and_a_tree_link(built, tmp_path):
+    """Three edits no KPI value follows: the centers' own target of one metric (statuses flip
+    at the centers only), the grade bands of the functional units' profiles (grades change,
+    scores do not) and one more driver link in the indicator tree. One preview shows all three;
+    the expected statuses and grades are recomputed here from the published values."""
+    ws = copy_workspace(built, tmp_path / "ws")
+    project = copy_project(tmp_path)
+    before = kpi_rows(ws.warehouse, CENTER_METRIC)
+    centers = sorted(r["value"] for k, r in before.items() if k[0] == "center")
+    target, red = centers[len(centers) // 2], centers[len(centers) // 4]
+
+    def center_target(doc: dict) -> None:
+        metric = next(m for m in doc["metrics"] if m["name"] == CENTER_METRIC)
+        metric["config"]["meta"]["targets"]["center"] = {"target": target, "red_threshold": red}
+
+    def bands(doc: dict) -> None:
+        for profile in doc["models"][0]["config"]["meta"]["scorecards"]["profiles"]:
+            if profile["unit_type"] == "functional_unit":
+                profile["bands"] = NEW_BANDS
+
+    def driver(doc: dict) -> None:
+        model = next(m for m in doc["models"] if m["name"] == "dim_indicator_tree")
+        model["config"]["meta"]["indicator_tree"]["drivers"].append(
+            {"parent": "nps", "child": "claims_cycle_time_days", "direction": "decreases"}
+        )
+
+    edit_yaml(project / OPERATIONS, center_target)
+    edit_yaml(project / PROFILES, bands)
+    edit_yaml(project / TREE, driver)
+    unchanged = digests(ws.root)
+    result = preview_cli(ws, project, tmp_path / "report" / "preview.html")
+    assert digests(ws.root) == unchanged
+    report = json.loads(result.stdout)
+
+    # the target: one tier named, the other tiers' targets as they were
+    [change] = report["metrics"]
+    assert change["metric_name"] == CENTER_METRIC and change["parts"] == ["targets"]
+    assert change["details"] == {"targets": {"center": {"old": [0.92, 0.88], "new": [target, red]}}}
+    assert change["new_version"] == change["old_version"]
+    expected = {
+        k
+        for k, r in before.items()
+        if k[0] == "center" and status_of(r["value"], target, red) != r["status"]
+    }
+    shown = {
+        (tier, f["unit"], f["month"])
+        for tier, t in change["tiers"].items()
+        for f in t["status_flips"]
+    }
+    assert shown == expected and expected
+    assert report["status_flips"] == len(expected) and result.returncode == 1
+    for row in change["values"]:
+        key = (row["tier"], row["unit"], row["month"])
+        assert row["new"] == row["old"] == pytest.approx(before[key]["value"], rel=1e-12)
+        if row["tier"] == "center":
+            assert (row["new_target"], row["new_status"]) == (
+                target,
+                status_of(row["new"], target, red),
+            )
+        else:  # the cascaded targets of the functional units do not move
+            assert row["new_target"] == pytest.approx(row["old_target"], rel=1e-12), key
+            assert row["new_status"] == row["old_status"], key
+
+    # the bands: every functional profile's rows name the new bands; the centers' do not move
+    profiles = report["profile_changes"]
+    assert profiles and all(c["change"] == "changed" for c in profiles)
+    assert all(set(c["columns"]) == {"grade_bands"} for c in profiles)
+    assert not any(c["key"].startswith("center_service") for c in profiles)
+    assert profiles[0]["columns"]["grade_bands"]["new"] == (
+        "AAA:85-100, AA:75-85, A:65-75, B:55-65, C:0-55"
+    )
+    # the functional units keep their scores and take the grades of the new bands
+    scores_before = published_scores(ws.warehouse)
+    regraded = set()
+    for key, row in previewed_scores(report).items():
+        if key[0] == "center" or row["old"] is None:
+            continue
+        assert same_score(row["new"], row["old"], 1e-12), key
+        assert row["new_grade"] == grade_of(scores_before[key][0], NEW_BANDS), key
+        if row["new_grade"] != scores_before[key][1]:
+            regraded.add(key)
+    shown = {
+        (t, g["unit"], g["month"])
+        for t, r in report["scores"]["tiers"].items()
+        for g in r["grade_changes"]
+        if t != "center"
+    }
+    assert shown == regraded and regraded
+
+    # the tree: one link added, nothing else
+    assert report["tree_changes"] == [
+        {"key": "nps / claims_cycle_time_days / driver", "change": "added"}
+    ]

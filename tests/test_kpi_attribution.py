@@ -129,6 +129,47 @@ def test_reference_attribution_moved_child_and_the_parents_own_part() -> None:
         assert parent["contribution"].sum() == pytest.approx(parent["parent_change"].iloc[0])
 
 
+def test_reference_attribution_against_target_every_child_beats_its_target_parent_misses() -> None:
+    # The plan gives SB1 (target 0.8) three quarters of B and SB2 (target 0.4) a quarter: B's
+    # target 0.7. Both beat their targets (0.9 and 0.5), but the business went to SB2: B 0.54.
+    kpis = kpi_rows(
+        [
+            ("claims_auto_rate", FEB, "branch", "B", 54, 100),
+            ("claims_auto_rate", FEB, "sub_branch", "SB1", 9, 10),
+            ("claims_auto_rate", FEB, "sub_branch", "SB2", 45, 90),
+        ]
+    )
+    kpis.loc[kpis["org_code"] == "B", "target"] = 0.7
+    plan = pd.DataFrame(
+        [
+            ("claims_auto_rate", FEB, "SB1", "B", 0.8, 30.0),
+            ("claims_auto_rate", FEB, "SB2", "B", 0.4, 10.0),
+            ("claims_auto_rate", FEB, "SB3", "B", 0.7, 0.0),  # no weight: not in the plan
+        ],
+        columns=[
+            "metric_name",
+            "period_start",
+            "org_code",
+            "parent_code",
+            "target",
+            "planned_weight",
+        ],
+    )
+    org = org_rows([("SB1", "B", "2020-01-01", None), ("SB2", "B", "2020-01-01", None)])
+
+    result = reference_attribution(kpis, org, CATALOG, plan)
+
+    assert set(result["comparison"]) == {"target"} and len(result) == 2
+    sb1, sb2 = (one(result, child_code=code) for code in ["SB1", "SB2"])
+    # mean parent (0.7 + 0.54) / 2 = 0.62; shares 0.75 -> 0.1 and 0.25 -> 0.9
+    assert sb1["rate_effect"] == pytest.approx(0.425 * 0.1)
+    assert sb1["mix_effect"] == pytest.approx(-0.65 * (0.85 - 0.62))
+    assert sb2["rate_effect"] == pytest.approx(0.575 * 0.1)
+    assert sb2["mix_effect"] == pytest.approx(0.65 * (0.45 - 0.62))
+    assert (result["rate_effect"] > 0).all() and (result["mix_effect"] < 0).all()
+    assert result["contribution"].sum() == pytest.approx(0.54 - 0.7)
+
+
 # --- the published attribution ------------------------------------------------------------------
 
 
@@ -139,6 +180,7 @@ def published(built) -> dict[str, pd.DataFrame]:
             "kpis": con.execute("select * from marts.fct_kpi_values").df(),
             "org": con.execute("select * from marts.dim_org").df(),
             "catalog": con.execute("select * from marts.dim_metric_catalog").df(),
+            "unit_targets": con.execute("select * from marts.fct_unit_targets").df(),
             "attribution": con.execute("select * from marts.fct_kpi_attribution").df(),
             "comments": con.execute(
                 "select column_name, comment from duckdb_columns() "
@@ -149,7 +191,7 @@ def published(built) -> dict[str, pd.DataFrame]:
                 "where schema_name = 'marts' and table_name = 'fct_kpi_attribution'"
             ).df(),
         }
-    for name in ["kpis", "attribution"]:
+    for name in ["kpis", "attribution", "unit_targets"]:
         frames[name]["period_start"] = pd.to_datetime(frames[name]["period_start"])
     for column in ["valid_from", "valid_to"]:
         frames["org"][column] = pd.to_datetime(frames["org"][column])
@@ -178,9 +220,12 @@ def test_published_attribution_equals_the_independent_recomputation(published, r
         ratios["value"], multiplier * ratios["numerator"] / ratios["denominator"], rtol=1e-12
     )
 
-    expected = reference_attribution(kpis, published["org"], published["catalog"])
+    expected = reference_attribution(
+        kpis, published["org"], published["catalog"], published["unit_targets"]
+    )
 
     assert len(expected) > 1000
+    assert (expected["comparison"] == "target").sum() > 1000
     assert set(map(tuple, attribution[KEY].to_numpy())) == set(map(tuple, expected[KEY].to_numpy()))
     scale = scale_of_parent(kpis, attribution)
     for column in EFFECTS:
@@ -261,8 +306,13 @@ def test_published_attribution_is_plausible(published):
     centers = attribution.loc[attribution["child_level"] == "center"]
     assert set(centers["org_level"]) == {"group"} and set(centers["metric_name"]) <= handled
     assert len(centers) > 0
-    # against target, the planned share is the actual share: no mix
-    assert (attribution.loc[attribution["comparison"] == "target", "mix_effect"] == 0).all()
+    # against target, the centers keep their actual share (no mix); the org children are
+    # compared with the plan, whose shares are not the actual ones (the first year plans equal
+    # shares): their mix is the share's move away from the plan
+    target = attribution.loc[attribution["comparison"] == "target"]
+    assert (target.loc[target["child_level"] == "center", "mix_effect"] == 0).all()
+    org_children = target.loc[target["child_level"] != "center"]
+    assert (org_children["mix_effect"] != 0).mean() > 0.5
     # additive metrics: own change only; ratios: both effects
     additive = attribution["mix_effect"].isna()
     assert additive.equals(attribution["rate_effect"].isna())
@@ -273,15 +323,13 @@ def test_published_attribution_is_plausible(published):
     percent = attribution["metric_name"].map(units) == "percent"
     assert percent.sum() > 1000
     assert (attribution.loc[percent, EFFECTS].abs() <= 1 + 1e-12).all().all()
-    # the parent's own part is the exception: the spine KPIs are all in their children (month
-    # on month; against target, children's cascaded targets weighted by their actual shares
-    # leave the parent a part of its own where those differ from the planned shares)
-    own = attribution.loc[
-        (attribution["child_code"] == attribution["org_code"])
-        & (attribution["comparison"] == "mom")
-    ]
-    assert len(own) < 0.01 * len(attribution)
-    assert not set(own["metric_name"]) & {"claims_auto_rate", "service_level_20s", "nps"}
+    # the parent's own part is the exception: the spine KPIs are all in their children, month on
+    # month and against target (the plan's shares and targets add up to the parent's target)
+    for comparison in ["mom", "target"]:
+        rows = attribution.loc[attribution["comparison"] == comparison]
+        own = rows.loc[rows["child_code"] == rows["org_code"]]
+        assert len(own) < 0.01 * len(rows), comparison
+        assert not set(own["metric_name"]) & {"claims_auto_rate", "service_level_20s", "nps"}
 
 
 def test_published_attribution_is_documented_for_analysts(published):

@@ -4,6 +4,7 @@ replaces anything."""
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import os
@@ -230,3 +231,77 @@ def test_rebuild_without_a_publication_says_to_run(tmp_path, capsys):
     assert cli.main(["rebuild"]) == 1
     assert "opsvalue run" in capsys.readouterr().err
     assert not ws.work_db.exists()
+
+
+NEW_METRIC = "claims_auto_rate_copy"
+
+
+def add_a_metric(project: Path) -> None:
+    """An upgrade of the dbt project adds a KPI: claims_auto_rate's definition under a new name
+    (so its values are known: claims_auto_rate's own)."""
+    path = project / CLAIMS
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    metric = copy.deepcopy(next(m for m in doc["metrics"] if m["name"] == "claims_auto_rate"))
+    metric["name"] = NEW_METRIC
+    metric["label"] = "Claims auto-processing rate (copy)"
+    metric["type_params"]["numerator"]["alias"] = f"{NEW_METRIC}_numerator"
+    metric["config"]["meta"]["label_zh"] = "理赔自动化率（副本）"
+    metric["config"]["meta"].pop("change_note", None)
+    doc["metrics"].append(metric)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def definition_versions(path: Path) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(
+            "select metric_name, definition_version, definition_hash, changed_at, "
+            "change_summary from marts.metric_definition_history order by all"
+        ).fetchall()
+
+
+def test_rebuild_after_an_upgrade_that_adds_a_metric_needs_no_accepting(built, tmp_path):
+    """A metric the snapshot never published has nothing to differ from: the rebuild lists it
+    as new and publishes it, without --accept-differences, and every published KPI stays."""
+    ws = copy_workspace(built, tmp_path / "ws")
+    project = tmp_path / "dbt"
+    shutil.copytree(
+        get_settings().dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    env = {
+        **os.environ,
+        "OPSVALUE_DBT_DIR": str(project),
+        "OPSVALUE_RAW_DIR": str(ws.raw_dir),
+        "OPSVALUE_WAREHOUSE": str(ws.warehouse),
+        "OPSVALUE_WORK_DB": str(ws.work_db),
+        "OPSVALUE_SITE_DIR": str(ws.site_dir),
+        "DAGSTER_HOME": str(ws.dagster_home),
+        "OPSVALUE_LOG_DIR": str(ws.root / "logs"),
+    }
+    before, versions_before = kpis(ws.warehouse), definition_versions(ws.warehouse)
+    add_a_metric(project)
+    lose_working_database(ws)
+
+    rebuild = opsvalue("rebuild", env=env)
+    assert rebuild.returncode == 0, rebuild.stderr[-5000:]
+    assert f"1 metric(s) new in the dbt project, never published: {NEW_METRIC} (" in (
+        " ".join(rebuild.stderr.split())
+    )
+    # governance coverage counts the published metrics, the copy among them (it has an owner,
+    # a definition and delivered sources): one more governed metric of one more
+    assert "computed from the catalog itself moved" in " ".join(rebuild.stderr.split())
+    after = kpis(ws.warehouse)
+    catalog = {k for k in after if k[0] == "governance_coverage_rate"}
+    assert catalog and catalog == {k for k in before if k[0] == "governance_coverage_rate"}
+    for key in catalog:
+        assert after[key][:2] == (before[key][0] + 1, before[key][1] + 1), key
+    same = {k: v for k, v in after.items() if k[0] != NEW_METRIC and k not in catalog}
+    assert_same_kpis(same, {k: v for k, v in before.items() if k not in catalog})
+    new = {k[1:]: v for k, v in after.items() if k[0] == NEW_METRIC}
+    copied = {k[1:]: v for k, v in before.items() if k[0] == "claims_auto_rate"}
+    assert new.keys() == copied.keys() and len(new) > 100
+    for key, (numerator, denominator, value) in new.items():
+        assert (numerator, denominator) == copied[key][:2], key
+        assert value == pytest.approx(copied[key][2], rel=1e-12), key
+    versions = definition_versions(ws.warehouse)
+    assert [v for v in versions if v[0] != NEW_METRIC] == versions_before
+    assert [v[1] for v in versions if v[0] == NEW_METRIC] == [1]

@@ -97,11 +97,15 @@ def print_report(report: dict[str, Any]) -> None:
         for part, change in metric["details"].items():
             OUT.print(f"  {part}: {change.get('old')!r} → {change.get('new')!r}")
         tiers = Table(title="unit-months per tier")
-        for column in ("tier", "unit-months", "changed", "status flips"):
+        for column in ("tier", "unit-months", "changed", "targets changed", "status flips"):
             tiers.add_column(column)
         for tier, r in metric["tiers"].items():
             tiers.add_row(
-                tier, str(r["unit_months"]), str(r["changed"]), str(len(r["status_flips"]))
+                tier,
+                str(r["unit_months"]),
+                str(r["changed"]),
+                str(r["target_changes"]),
+                str(len(r["status_flips"])),
             )
         OUT.print(tiers)
         largest = Table(title="largest changes")

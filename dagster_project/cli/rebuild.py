@@ -51,7 +51,9 @@ from the delivered files under the batch ids the ledger recorded.
 
 Before anything is replaced, the rebuilt database must reproduce the publication: the same KPI
 values per metric, month and unit, the same definition versions, the same ledger, the same rows
-per batch. The old working database, if any (a damaged one too: nothing of it is read), is then
+per batch (a metric never published, added by an upgrade, is listed as new: nothing published
+differs; so are the moves it causes in the KPIs computed from the catalog itself). The old
+working database, if any (a damaged one too: nothing of it is read), is then
 moved aside (never deleted).
 
 Exit codes: 0 rebuilt and published, 1 refused or a difference found (nothing replaced), 3 a run
@@ -198,6 +200,17 @@ def _prove(db: Path, snapshot: Path, strict: bool) -> dict[str, list[str]]:
         + (f"; {len(proof.ledger_new)} new ledger entries" if proof.ledger_new else "")
         + ("" if problems else ": [green]nothing published moved[/]")
     )
+    if proof.metrics_new:
+        # an upgrade's new metrics: nothing published to differ from, so no difference
+        OUT.print(
+            f"  {len(proof.metrics_new)} metric(s) new in the dbt project, never published: "
+            + ", ".join(f"{m} ({n:,} KPI rows)" for m, n in sorted(proof.metrics_new.items()))
+        )
+    if proof.kpis_moved_by_catalog:
+        OUT.print(
+            f"  {len(proof.kpis_moved_by_catalog)} KPI value(s) computed from the catalog itself "
+            "moved with the new metric(s): " + "; ".join(proof.kpis_moved_by_catalog[:SHOWN])
+        )
     for kind, items in problems.items():
         OUT.print(f"  [red]{kind}[/]: {len(items):,}")
         for item in items[:SHOWN]:

@@ -1,9 +1,10 @@
-/* opsvalue dashboards: plots, metric picker, unit search and language switch. Offline only. */
+/* opsvalue dashboards: plots, metric picker, unit search, language switch and sortable
+   tables. Offline only. */
 (function () {
   "use strict";
   var CONFIG = { displayModeBar: false, responsive: true };
   var LANG_KEY = "opsvalue-lang";
-  var CHARTS = "[data-spark], #compare-chart";
+  var CHARTS = "[data-spark], #compare-chart, #bridge-chart";
   // Below this width a chart has room for about five month labels, not one every other month.
   var NARROW_CHART_PX = 560;
   // A page whose charts cannot be drawn says so: blank chart boxes would pass for "no data".
@@ -23,6 +24,7 @@
     ]
   };
   var data = readData();
+  var bridgeDrawn = false;
 
   function fail(kind, detail) {
     if (window.console) { window.console.error("opsvalue: " + FAILURES[kind][0], detail || ""); }
@@ -82,6 +84,21 @@
     });
   }
 
+  // The value bridge's bar labels are data (plotly draws them, site.js cannot swap their text
+  // in place): the trace keeps both languages in its meta, and the chart is redrawn with them.
+  function drawBridge() {
+    var div = document.getElementById("bridge-chart");
+    var spec = data.bridge;
+    if (!div) { return; }
+    var trace = spec && spec.data && spec.data[0];
+    if (trace && trace.meta && trace.meta.en && trace.meta.zh) {
+      var zh = document.documentElement.getAttribute("data-lang") === "zh";
+      trace.y = zh ? trace.meta.zh : trace.meta.en;
+    }
+    draw(div, spec, bridgeDrawn);
+    bridgeDrawn = true;
+  }
+
   function pickedLabel() {
     var picker = document.getElementById("metric-picker");
     var label = document.getElementById("compare-metric-label");
@@ -128,6 +145,7 @@
     });
     try { window.localStorage.setItem(LANG_KEY, zh ? "zh" : "en"); } catch (err) { /* off */ }
     pickedLabel();
+    if (bridgeDrawn) { drawBridge(); }
   }
 
   function initialLang() {
@@ -192,6 +210,47 @@
     if (picker) { selectMetric(picker.value); }
   }
 
+  // A sortable table's cells carry their sort key in data-sort (a number or text); empty keys
+  // (no score, no rank) stay at the bottom whichever way the column is sorted.
+  function sortKey(cell, numeric) {
+    var raw = cell ? cell.getAttribute("data-sort") : null;
+    if (raw === null || raw === "") { return null; }
+    if (!numeric) { return raw.toLowerCase(); }
+    var number = parseFloat(raw);
+    return isNaN(number) ? null : number;
+  }
+
+  function sortTable(table, head) {
+    var index = head.cellIndex;
+    var numeric = head.getAttribute("data-sort-type") === "num";
+    var ascending = head.getAttribute("aria-sort") !== "ascending";
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = sortKey(a.cells[index], numeric);
+      var y = sortKey(b.cells[index], numeric);
+      if (x === y) { return 0; }
+      if (x === null) { return 1; }
+      if (y === null) { return -1; }
+      return (x < y ? -1 : 1) * (ascending ? 1 : -1);
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+    table.querySelectorAll("th[aria-sort]").forEach(function (th) {
+      th.removeAttribute("aria-sort");
+    });
+    head.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+  }
+
+  function initSortable() {
+    document.querySelectorAll("table[data-sortable]").forEach(function (table) {
+      table.querySelectorAll("th[data-sort-type] button").forEach(function (button) {
+        button.addEventListener("click", function () {
+          sortTable(table, button.closest("th"));
+        });
+      });
+    });
+  }
+
   document.querySelectorAll("[data-lang-set]").forEach(function (button) {
     button.addEventListener("click", function () {
       setLang(button.getAttribute("data-lang-set"));
@@ -202,4 +261,6 @@
   if (!window.Plotly && document.querySelector(CHARTS)) { fail("library"); }
   drawSparklines();
   initPicker();
+  drawBridge();
+  initSortable();
 })();

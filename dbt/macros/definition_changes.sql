@@ -6,13 +6,14 @@
 
 {% macro kpi_metric_digest(spec, with_targets=false) -%}
     {#- One metric's fingerprint: the resolved definition (measures, filters, formula, sources)
-        and, with_targets, the direction and targets its statuses are judged against. The
-        KPI models fold it into each (metric, month) pair's inputs, so an edit recomputes that
-        metric's pairs and no other. -#}
+        and, with_targets, the direction, targets and cascade rule its statuses are judged
+        against (a unit's own target is cascaded by the rule). The KPI models fold it into each
+        (metric, month) pair's inputs, so an edit recomputes that metric's pairs and no other. -#}
     {%- set fingerprint = {'definition': kpi_definition(spec)} -%}
     {%- if with_targets -%}
         {%- do fingerprint.update({'direction': spec.meta.get('direction'),
-            'targets': spec.meta.get('targets')}) -%}
+            'targets': spec.meta.get('targets'),
+            'target_cascade': target_cascade_spec(spec.meta)}) -%}
     {%- endif -%}
     {{ return(local_md5(tojson(fingerprint, sort_keys=true))) }}
 {%- endmacro %}
@@ -44,7 +45,8 @@
     {#- `dbt run-operation kpi_catalog_state`: every metric as the pipeline would publish it, on
         one line of JSON after the marker OPSVALUE_CATALOG_STATE (read by
         dagster_project/defs/transform/catalog.py): the definition JSON and hash exactly as
-        metric_definition_history records them, direction, targets and change note. -#}
+        metric_definition_history records them, direction, targets, cascade rule (as
+        dim_metric_catalog publishes it) and change note. -#}
     {%- set state = {} -%}
     {%- for spec in kpi_metric_specs().values() -%}
         {%- set definition_json = tojson(kpi_definition(spec), sort_keys=true) -%}
@@ -54,6 +56,7 @@
             'is_kpi': spec.is_kpi,
             'direction': spec.meta.get('direction'),
             'targets': spec.meta.get('targets'),
+            'target_cascade': target_cascade_spec(spec.meta),
             'change_note': spec.meta.get('change_note'),
         }}) -%}
     {%- endfor -%}

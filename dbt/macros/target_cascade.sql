@@ -24,6 +24,23 @@
   (metric_name, period_start: the months to compute) and cascade_org (dim_org).
 -#}
 
+{% macro target_cascade_spec(meta) %}
+    {#- A metric's cascade rule as it is applied, the defaults filled in: {rule, fallback,
+        overrides}; none without a group target (nothing to cascade). The one reading of
+        config.meta.target_cascade: the cascade applies it, the KPI digests fold it in (a
+        cascade edit recomputes the metric's statuses), dim_metric_catalog publishes it (the
+        preview compares it). -#}
+    {%- set targets = (meta or {}).get('targets') or {} -%}
+    {%- set t = targets.get('group') or targets.get('default') -%}
+    {%- if not (t and t.get('target') is not none) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set cascade = meta.get('target_cascade') or {} -%}
+    {{ return({'rule': cascade.get('rule', 'inherit'), 'fallback': cascade.get('fallback', 'inherit'),
+        'overrides': cascade.get('overrides') or {}}) }}
+{% endmacro %}
+
+
 {% macro target_cascade_rules() %}
     {#- [metric, kind (additive | ratio | percentile), rule, fallback, group target, group red,
         {org_code: override}] of every metric with a target. -#}
@@ -31,15 +48,14 @@
     {%- for spec in kpi_metric_specs().values() -%}
         {#- a unit test's given semantic layer may leave meta out: no cascade, tier targets -#}
         {%- set meta = spec.get('meta') or {} -%}
-        {%- set targets = meta.get('targets') or {} -%}
-        {%- set t = targets.get('group') or targets.get('default') -%}
-        {%- if t and t.get('target') is not none -%}
-            {%- set cascade = meta.get('target_cascade') or {} -%}
+        {%- set cascade = target_cascade_spec(meta) -%}
+        {%- if cascade is not none -%}
+            {%- set targets = meta.get('targets') or {} -%}
+            {%- set t = targets.get('group') or targets.get('default') -%}
             {%- set kind = 'additive' if spec.kind == 'additive'
                 else ('percentile' if spec.kind == 'percentile' else 'ratio') -%}
-            {%- do rows.append([spec.name, kind, cascade.get('rule', 'inherit'),
-                cascade.get('fallback', 'inherit'), t.get('target'), t.get('red_threshold'),
-                cascade.get('overrides') or {}]) -%}
+            {%- do rows.append([spec.name, kind, cascade.rule, cascade.fallback, t.get('target'),
+                t.get('red_threshold'), cascade.overrides]) -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(rows) }}

@@ -312,6 +312,7 @@ def _insert(con: duckdb.DuckDBPyConnection, full: bool) -> None:
     )
     if full:
         _insert_governance(con)
+        _insert_value_management(con)
 
 
 def _insert_governance(con: duckdb.DuckDBPyConnection) -> None:
@@ -439,6 +440,248 @@ def _insert_governance(con: duckdb.DuckDBPyConnection) -> None:
             )
     con.executemany(
         "insert into marts.data_quality_scorecard values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", quality
+    )
+
+
+# --- the value-management marts (issue 15): scores, contributions, the bridge, the tree -------
+
+SCORE_MONTHS = MONTHS[-3:]  # scored months: the first has no change to split
+UNIT_PROFILE = ("unit_cost_efficiency", "Functional units, cost efficiency first")
+CENTER_PROFILE = ("center_service", "Back-office centers")
+# weights of the functional profile; centers weigh their own two KPIs equally
+UNIT_WEIGHTS = {
+    "claims_auto_rate": 0.4,
+    "claims_cycle_time_days": 0.3,
+    "service_level_20s": 0.2,
+    "complaints_per_10k_policies": 0.1,
+}
+UNSCORED = ("center", "C-CC")  # latest month: its held source leaves nothing to score
+PARTIAL_METRIC = "complaints_per_10k_policies"  # left out at the tiny unit (small base)
+STREAMS = (
+    "automation_savings_cny",
+    "fraud_loss_avoided_cny",
+    "hours_released_value_cny",
+    "retention_value_cny",
+)
+GRADE_BANDS = (("AAA", 90.0), ("AA", 80.0), ("A", 70.0), ("B", 60.0), ("C", 0.0))
+# goal -> (label, label_zh, dimensions); quality_and_risk has no KPI here: the page omits it
+GOALS = {
+    "customer_experience": ("Customer experience", "客户体验", ("service",)),
+    "cost_efficiency": ("Cost efficiency", "成本效率", ("value", "efficiency")),
+    "quality_and_risk": ("Quality and risk", "质量与风险", ("quality", "risk_control")),
+}
+# (parent, child, child_kind, link_type, input_role, direction)
+TREE_LINKS = [
+    ("complaints_per_10k_policies", BUILDING_BLOCK, "component", "formula", "denominator", None),
+    ("claims_cycle_time_days", "claims_auto_rate", "kpi", "driver", None, "decreases"),
+    ("service_level_20s", "answer_time_seconds", "kpi", "driver", None, "decreases"),
+]
+
+
+def grade_of(score: float) -> str:
+    return next(grade for grade, low in GRADE_BANDS if score >= low)
+
+
+def synthetic_score(k: int, i: int) -> float:
+    """Unit number k's score in scored month i: distinct across units, up 1.5 a month."""
+    return round(48.0 + (k * 7.3) % 45 + 1.5 * i, 6)
+
+
+def score_rows() -> list[dict]:
+    """fct_unit_scores: a row per unit and scored month, ranks as the mart ranks them."""
+    units = [(lvl, code, parent) for lvl, code, _, parent in UNITS] + [
+        (lvl, code, None) for lvl, code, _, _ in CENTERS
+    ]
+    rows = []
+    for i, month in enumerate(SCORE_MONTHS):
+        for k, (level, code, parent) in enumerate(units):
+            unscored = (level, code) == UNSCORED and month == SCORE_MONTHS[-1]
+            score = None if unscored else synthetic_score(k, i)
+            kpis = len(CENTER_METRICS[code]) if level == "center" else len(UNIT_WEIGHTS)
+            scored = 0 if unscored else kpis - (code == TINY_UNIT)
+            profile = CENTER_PROFILE if level == "center" else UNIT_PROFILE
+            rows.append(
+                {
+                    "org_level": level,
+                    "org_code": code,
+                    "period_start": month,
+                    "profile_name": profile[0],
+                    "profile_version": 1,
+                    "score": score,
+                    "grade": None if score is None else grade_of(score),
+                    "is_partial": scored < kpis,
+                    "kpis_scored": scored,
+                    "kpis_in_profile": kpis,
+                    "parent_code": parent,
+                    "k": k,
+                }
+            )
+    for row in rows:
+        if row["score"] is None:
+            row.update(rank_in_siblings=None, rank_in_tier=None)
+            row.update(rank_band_low=None, rank_band_high=None)
+            continue
+        same = [
+            r
+            for r in rows
+            if r["score"] is not None
+            and (r["org_level"], r["period_start"]) == (row["org_level"], row["period_start"])
+        ]
+        siblings = [r for r in same if r["parent_code"] == row["parent_code"]]
+        row["rank_in_siblings"] = 1 + sum(r["score"] > row["score"] for r in siblings)
+        row["rank_in_tier"] = 1 + sum(r["score"] > row["score"] for r in same)
+        row["rank_band_low"] = max(1, row["rank_in_siblings"] - row["k"] % 2)
+        row["rank_band_high"] = min(len(siblings), row["rank_in_siblings"] + (row["k"] % 3 == 0))
+    return rows
+
+
+def contribution_rows(scores: list[dict]) -> list[tuple]:
+    """fct_score_contributions: per KPI, parts of the month's change that sum to it."""
+    rows = []
+    for row in scores:
+        level, code, month = row["org_level"], row["org_code"], row["period_start"]
+        metrics = CENTER_METRICS[code] if level == "center" else list(UNIT_WEIGHTS)
+        first = month == SCORE_MONTHS[0]
+        k = row["k"]
+        if level == "center":
+            parts = [1.0 + 0.1 * (k % 3), 0.5 - 0.1 * (k % 3)]
+        else:
+            parts = [2.0 + 0.1 * (k % 3), -0.8, 0.5, -0.2 - 0.1 * (k % 3)]
+        if code == TINY_UNIT:  # the left-out KPI contributes nothing; the others carry it
+            parts = [2.0, -0.8, 0.3, 0.0]
+        change = None if first or row["score"] is None else 1.5
+        for j, metric in enumerate(metrics):
+            left_out = row["score"] is None or (code == TINY_UNIT and metric == PARTIAL_METRIC)
+            reason = "stale_source" if row["score"] is None else "small_base"
+            rows.append(
+                (
+                    level,
+                    code,
+                    month,
+                    metric,
+                    None if left_out else round(40.0 + 10 * j + (k % 5), 6),
+                    0.0 if left_out else 1.0 / len(metrics),
+                    reason if left_out else None,
+                    None if change is None else parts[j],
+                    change,
+                )
+            )
+    return rows
+
+
+def value_rows() -> list[tuple]:
+    """fct_value_created: cost, the four streams, their sum and the net per unit and month."""
+    rows = []
+    units = [(lvl, code) for lvl, code, _, _ in UNITS + CENTERS]
+    for k, (level, code) in enumerate(units):
+        for i, month in enumerate(MONTHS):
+            center = level == "center"
+            ops = None if center else metric_value("op_cost_cny", k, i)
+            streams = (
+                0.0 if center else 200_000.0 + 1_000 * k + 100 * i,
+                0.0 if center else 50_000.0 + 500 * k,
+                30_000.0 + 10 * i if center or level == "group" else 0.0,
+                0.0 if center else 150_000.0 + 2_000 * k,
+            )
+            created = sum(streams)
+            rows.append(
+                (level, code, month, ops, *streams, created, None if ops is None else created - ops)
+            )
+    return rows
+
+
+def tree_rows() -> list[tuple]:
+    """dim_indicator_tree: the goals, their dimensions, the KPIs, formula and driver links."""
+    labels = {m[0]: (m[1], m[2]) for m in METRICS}
+    rows = []
+    for goal, (label, zh, dims) in GOALS.items():
+        rows.append((None, None, goal, "goal", "root", None, None, label, zh))
+        rows += [(goal, "goal", d, "dimension", "hierarchy", None, None, d, None) for d in dims]
+    for name, label, zh, _, _, dimension, *_ in METRICS:
+        rows.append((dimension, "dimension", name, "kpi", "hierarchy", None, None, label, zh))
+    for parent, child, kind, link_type, role, direction in TREE_LINKS:
+        label, zh = labels.get(child, ("Policies in force", "有效保单数"))
+        rows.append((parent, "metric", child, kind, link_type, role, direction, label, zh))
+    return rows
+
+
+def _insert_value_management(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        create table marts.fct_unit_scores (
+            org_level varchar, org_code varchar, period_start date, profile_name varchar,
+            profile_version integer, score double, grade varchar, rank_in_siblings integer,
+            rank_in_tier integer, rank_band_low integer, rank_band_high integer,
+            is_partial boolean, kpis_scored integer, kpis_in_profile integer,
+            parent_code varchar
+        )
+        """
+    )
+    scores = score_rows()
+    columns = (
+        "org_level",
+        "org_code",
+        "period_start",
+        "profile_name",
+        "profile_version",
+        "score",
+        "grade",
+        "rank_in_siblings",
+        "rank_in_tier",
+        "rank_band_low",
+        "rank_band_high",
+        "is_partial",
+        "kpis_scored",
+        "kpis_in_profile",
+        "parent_code",
+    )
+    con.executemany(
+        f"insert into marts.fct_unit_scores values ({', '.join('?' * len(columns))})",
+        [tuple(r[c] for c in columns) for r in scores],
+    )
+    con.execute(
+        """
+        create table marts.fct_score_contributions (
+            org_level varchar, org_code varchar, period_start date, metric_name varchar,
+            sub_score double, weight double, missing_reason varchar, contribution double,
+            score_change double
+        )
+        """
+    )
+    con.executemany(
+        "insert into marts.fct_score_contributions values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        contribution_rows(scores),
+    )
+    con.execute(
+        "create table marts.dim_score_profiles (profile_name varchar, profile_version integer,"
+        " profile_label varchar, metric_name varchar, weight double)"
+    )
+    profiles = [(*UNIT_PROFILE, m, w) for m, w in UNIT_WEIGHTS.items()]
+    profiles += [(*CENTER_PROFILE, m, 0.5) for m in sorted({*sum(CENTER_METRICS.values(), [])})]
+    con.executemany("insert into marts.dim_score_profiles values (?, 1, ?, ?, ?)", profiles)
+    streams = ", ".join(f"{name} double" for name in STREAMS)
+    con.execute(
+        f"""
+        create table marts.fct_value_created (
+            org_level varchar, org_code varchar, period_start date, ops_cost_cny double,
+            {streams}, value_created_cny double, net_value_cny double
+        )
+        """
+    )
+    con.executemany(
+        "insert into marts.fct_value_created values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", value_rows()
+    )
+    con.execute(
+        """
+        create table marts.dim_indicator_tree (
+            parent_node varchar, parent_kind varchar, child_node varchar, child_kind varchar,
+            link_type varchar, input_role varchar, expected_direction varchar,
+            child_label varchar, child_label_zh varchar
+        )
+        """
+    )
+    con.executemany(
+        "insert into marts.dim_indicator_tree values (?, ?, ?, ?, ?, ?, ?, ?, ?)", tree_rows()
     )
 
 

@@ -61,7 +61,11 @@ RENDERED_PLOTS = (
     ".filter(d => d.querySelector('svg.main-svg')).length"
 )
 # Every figure container of the page has been drawn into.
-ALL_DRAWN = f"{RENDERED_PLOTS} === document.querySelectorAll('[data-spark], #compare-chart').length"
+FIGURES = "[data-spark], #compare-chart, #bridge-chart"
+ALL_DRAWN = f"{RENDERED_PLOTS} === document.querySelectorAll('{FIGURES}').length"
+# Besides a sparkline per tile: the drill-down chart and the value bridge (every synthetic unit
+# has one, fct_value_created).
+OTHER_PLOTS = 2
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +136,8 @@ def test_tier_page_renders_every_plot_without_console_errors(
     code = TIER_PAGES[tier]
     expected = fct_statuses(synthetic_warehouse, tier, code)
     seen = visit(file_url(site_dir, tier, code))
-    # a sparkline per metric tile, plus the drill-down chart
-    assert seen.wait_for_plots() == len(expected) + 1
+    # a sparkline per metric tile, plus the drill-down chart and the value bridge
+    assert seen.wait_for_plots() == len(expected) + OTHER_PLOTS
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     seen.page.screenshot(path=str(SCREENSHOTS / f"{tier}.png"), full_page=True)
     assert seen.errors == []
@@ -207,7 +211,7 @@ def test_metric_picker_switches_ranking_and_chart(synthetic_site, visit) -> None
     site_dir, _ = synthetic_site
     seen = visit(file_url(site_dir, "branch", "LIF-JS"))
     page = seen.page
-    assert seen.wait_for_plots() == len(METRICS) + 1
+    assert seen.wait_for_plots() == len(METRICS) + OTHER_PLOTS
     page.select_option("#metric-picker", "answer_time_seconds")
     visible = page.locator("[data-rank-metric]:visible")
     assert {visible.nth(i).get_attribute("data-rank-metric") for i in range(visible.count())} == {
@@ -240,7 +244,7 @@ def test_page_served_over_http_renders_without_errors(
 ) -> None:
     seen = visit(site_url + page_relpath(level, code).as_posix())
     tiles = len(fct_statuses(synthetic_warehouse, level, code))
-    assert seen.wait_for_plots() == tiles + 1
+    assert seen.wait_for_plots() == tiles + OTHER_PLOTS
     assert seen.page.locator(".notice--held").is_visible()
     assert seen.errors == []
 
@@ -278,7 +282,9 @@ def test_hostile_names_draw_every_chart_with_names_as_text(
     site_dir, _ = hostile_site
     seen = visit(file_url(site_dir, level, code))
     page = seen.page
-    assert seen.wait_for_plots() == len(fct_statuses(synthetic_warehouse, level, code)) + 1
+    assert (
+        seen.wait_for_plots() == len(fct_statuses(synthetic_warehouse, level, code)) + OTHER_PLOTS
+    )
     page.select_option("#metric-picker", "claims_cycle_time_days")
     chart = page.locator("#compare-chart")
     legend = chart.locator(".legendtext").evaluate_all("els => els.map(e => e.textContent)")

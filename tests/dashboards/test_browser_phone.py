@@ -33,8 +33,11 @@ PHONE_PAGES = [
     ("full", page_relpath("center", "C-CLM").as_posix()),
     ("full", "catalog.html"),
     ("full", "quality.html"),
+    ("full", "league/sub-branch.html"),
+    ("full", "league/center.html"),
     ("pack", "index.html"),
     ("pack", page_relpath("sub_branch", "LIF-JS-01").as_posix()),
+    ("pack", "league/sub-branch.html"),
     ("pack", "catalog.html"),
     ("pack", "quality.html"),
 ]

@@ -23,7 +23,8 @@ RENDERED_PLOTS = (
     ".filter(d => d.querySelector('svg.main-svg')).length"
 )
 # Every figure container of the page has been drawn into.
-ALL_DRAWN = f"{RENDERED_PLOTS} === document.querySelectorAll('[data-spark], #compare-chart').length"
+FIGURES = "[data-spark], #compare-chart, #bridge-chart"
+ALL_DRAWN = f"{RENDERED_PLOTS} === document.querySelectorAll('{FIGURES}').length"
 
 
 def demo_units(warehouse: Path) -> list[tuple[str, str]]:
@@ -77,6 +78,12 @@ def test_demo_site_one_page_per_tier_renders_in_a_browser(built) -> None:
             group by all
             """
         ).fetchall()
+        # units with a value bridge (fct_value_created): one more chart on their page
+        bridged = set(
+            con.execute(
+                "select distinct org_level, org_code from marts.fct_value_created"
+            ).fetchall()
+        )
     assert len(samples) == 5
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -90,8 +97,9 @@ def test_demo_site_one_page_per_tier_renders_in_a_browser(built) -> None:
                 page.on("pageerror", lambda exc, e=errors: e.append(str(exc)))
                 page.goto((built.site_dir / page_relpath(level, code)).as_uri())
                 page.wait_for_function(ALL_DRAWN, timeout=30_000)
-                # a sparkline per KPI tile, plus the drill-down chart
-                assert page.evaluate(RENDERED_PLOTS) == metrics + 1, code
+                # a sparkline per KPI tile, the drill-down chart and the value bridge
+                plots = metrics + 1 + ((level, code) in bridged)
+                assert page.evaluate(RENDERED_PLOTS) == plots, code
                 assert errors == [], code
                 page.close()
         finally:

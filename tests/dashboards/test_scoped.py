@@ -67,6 +67,8 @@ def test_scoped_build_holds_only_the_subtree(branch_pack: Path) -> None:
     assert pages == [
         "catalog.html",
         "index.html",
+        "league/branch.html",  # the pack's own units only: test_scoped_league_*
+        "league/sub-branch.html",
         "quality.html",
         "sub_branch/lif-js-01.html",
         "sub_branch/lif-js-02.html",
@@ -102,7 +104,8 @@ def test_scoped_build_breadcrumbs_start_at_the_scoped_unit(branch_pack: Path) ->
 
 def test_scoped_build_keeps_rankings_inside_the_pack(branch_pack: Path) -> None:
     index = (branch_pack / "index.html").read_text(encoding="utf-8")
-    assert "among" not in index  # the root's siblings are other units: no such ranking
+    compare = re.search(r'<section class="panel compare".*?</section>', index, re.S).group(0)
+    assert "among" not in compare  # the root's siblings are other units: no such ranking
     assert 'data-rank-metric="claims_cycle_time_days"' in index  # its children are ranked
     sub = (branch_pack / "sub_branch" / "lif-js-02.html").read_text(encoding="utf-8")
     assert "among Jiangsu Branch sub-branches" in sub
@@ -113,9 +116,10 @@ def test_scoped_build_of_a_center_is_its_page_only(
 ) -> None:
     site_dir = tmp_path / "site"
     build_site(synthetic_warehouse, site_dir, org="C-CC", built_at=BUILT_AT)
-    assert sorted(p.name for p in site_dir.rglob("*.html")) == [
+    assert sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html")) == [
         "catalog.html",
         "index.html",
+        "league/center.html",
         "quality.html",
     ]
     assert leaks(site_dir, {"C-CC"}) == []
@@ -261,3 +265,67 @@ def test_scoped_build_quality_page_has_no_group_totals(
     assert sorted(f for f in figures if f in quality) == []
     assert "Rows delivered" not in quality and "Pass rate" not in quality
     assert "kept for the whole group, not per unit" in quality
+
+
+# --- the value-management pages in a pack: its own units, peers counted, never named ---------
+
+
+def league_codes(site_dir: Path, level: str) -> list[str]:
+    content = (site_dir / "league" / f"{level}.html").read_text(encoding="utf-8")
+    return re.findall(r'<tr data-code="([^"]+)" data-partial', content)
+
+
+def test_scoped_league_tables_list_only_the_packs_units(branch_pack: Path, synthetic_site) -> None:
+    full_site, _ = synthetic_site
+    assert league_codes(branch_pack, "branch") == ["LIF-JS"]
+    assert sorted(league_codes(branch_pack, "sub-branch")) == ["LIF-JS-01", "LIF-JS-02"]
+    # the full site's table of the same tier holds the others: the cut is the pack's
+    assert len(league_codes(full_site, "sub-branch")) == 6
+    content = (branch_pack / "league" / "sub-branch.html").read_text(encoding="utf-8")
+    assert "lists its own units only" in content
+
+
+def test_scoped_league_shows_published_ranks_and_only_anonymous_statistics(
+    branch_pack: Path, synthetic_warehouse: Path
+) -> None:
+    with duckdb.connect(str(synthetic_warehouse), read_only=True) as con:
+        rank, scored = con.execute(
+            """
+            select
+                max(rank_in_tier) filter (where org_code = 'LIF-JS-02'),
+                count(rank_in_tier)
+            from marts.fct_unit_scores
+            where org_level = 'sub_branch' and period_start = date '2026-10-01'
+            """
+        ).fetchone()
+        branches = con.execute(
+            "select count(score) from marts.fct_unit_scores"
+            " where org_level = 'branch' and period_start = date '2026-10-01'"
+        ).fetchone()[0]
+    sub = (branch_pack / "league" / "sub-branch.html").read_text(encoding="utf-8")
+    row = re.search(r'<tr data-code="LIF-JS-02".*?</tr>', sub, re.S).group(0)
+    assert f">{rank} / {scored}</td>" in row  # the published rank among all sub-branches
+    assert scored >= 5 and "data-median" in sub  # enough units: the tier's middle, unnamed
+    branch = (branch_pack / "league" / "branch.html").read_text(encoding="utf-8")
+    assert branches < 5 and "data-median" not in branch  # too few to hide any one of them
+    assert f"{branches} branches scored" in branch
+
+
+def test_scoped_score_header_ranks_the_branch_without_naming_its_peers(
+    branch_pack: Path, synthetic_warehouse: Path
+) -> None:
+    with duckdb.connect(str(synthetic_warehouse), read_only=True) as con:
+        rank, siblings = con.execute(
+            """
+            select
+                max(rank_in_siblings) filter (where org_code = 'LIF-JS'),
+                count(rank_in_siblings) filter (where parent_code = 'LIF')
+            from marts.fct_unit_scores
+            where org_level = 'branch' and period_start = date '2026-10-01'
+            """
+        ).fetchone()
+    index = (branch_pack / "index.html").read_text(encoding="utf-8")
+    header = re.search(r'<section class="panel scorehead".*?</section>', index, re.S).group(0)
+    assert f'data-rank-siblings="{rank}"' in header
+    assert f"{rank} of {siblings} branches under the same parent" in header
+    assert "Harbour Life" not in header  # the parent is outside the pack

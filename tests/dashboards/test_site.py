@@ -66,7 +66,9 @@ def test_build_site_writes_a_page_for_every_unit_and_center(synthetic_site: Site
         assert name in path.read_text(encoding="utf-8")
     assert site_dir / "catalog.html" in result.pages
     assert site_dir / "quality.html" in result.pages
-    assert len(result.pages) == len(ALL_UNITS) + 2
+    leagues = [site_dir / "league" / f"{t}.html" for t in ("subsidiary", "branch", "sub-branch")]
+    assert all(page in result.pages for page in [*leagues, site_dir / "league" / "center.html"])
+    assert len(result.pages) == len(ALL_UNITS) + 2 + 4
 
 
 def test_build_site_reports_sizes_and_assets(synthetic_site: Site) -> None:
@@ -293,7 +295,8 @@ def test_build_site_catalog_groups_by_owner_with_targets_and_versions(
 def test_build_site_building_blocks_are_in_the_catalog_not_on_tiles(synthetic_site: Site) -> None:
     site_dir, result = synthetic_site
     for page in result.pages:
-        assert f'data-metric="{BUILDING_BLOCK}"' not in page.read_text(encoding="utf-8")
+        # a tile never; the value tree shows it under the KPIs computed from it
+        assert BUILDING_BLOCK not in tiles(page.read_text(encoding="utf-8")), page
     catalog = (site_dir / "catalog.html").read_text(encoding="utf-8")
     card = re.search(r'id="metric-policies-in-force">.*?</article>', catalog, re.S).group(0)
     assert "building block" in card
@@ -463,7 +466,8 @@ def test_build_site_all_gates_passing_notice(synthetic_warehouse: Path, tmp_path
 def test_build_site_empty_fct_renders_no_data_message(tmp_path: Path) -> None:
     warehouse = build_warehouse(tmp_path / "empty.duckdb")
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("delete from marts.fct_kpi_values")
+        for table in ("fct_kpi_values", "fct_value_created", "fct_unit_scores"):
+            con.execute(f"delete from marts.{table}")
     build_site(warehouse, tmp_path / "site", built_at=BUILT_AT)
     index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "No data published yet." in index and "Harbour Group" in index

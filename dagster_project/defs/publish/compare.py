@@ -9,6 +9,15 @@ Compared, with the snapshot attached to the rebuilt database:
 - the file ledger: every entry, every column but the modification time of the file;
 - the detail facts: the rows each batch has in each table carrying batches.
 
+A metric the snapshot never published (no definition version, no KPI row: one an upgrade of the
+dbt project adds) has nothing published to differ from: its version and KPI rows are listed as
+new metrics, not as differences, so a rebuild after such an upgrade needs no
+--accept-differences (which would also accept lost deliveries and moved values), and a new
+metric's first version does not count as a new definition that explains moved KPIs. The KPIs
+computed from the catalog itself (source system `metric_catalog`: governance coverage counts the
+published metrics) take the dbt project as their input, not a delivery: when there are new
+metrics, their moves are listed with them, not as differences.
+
 `Proof.problems(strict=True)` demands equality (a rebuild before it publishes);
 `strict=False` allows what a later delivery explains (new ledger entries and what they move)
 but never that an entry, a version or a batch published before changed or went away.
@@ -22,12 +31,16 @@ from typing import Any
 import duckdb
 
 from dagster_project.core.sql import ident
+from dagster_project.core.warehouse import table_exists
 from dagster_project.defs.ingest import ledger
 from dagster_project.defs.transform import definition_history
 
 KPI_KEY = ("metric_name", "period_start", "org_level", "org_code")
 KPI_NUMBERS = ("numerator", "denominator", "value")
 KPI_LABELS = ("definition_version", "status")
+# the source system of the metrics computed from the catalog itself
+# (dbt/models/owners/transformation/fct_metric_governance.sql)
+CATALOG_SOURCE = "metric_catalog"
 TOLERANCE = 1e-9
 SHOWN = 10
 
@@ -42,6 +55,8 @@ class Proof:
     ledger_changed: list[str] = field(default_factory=list)
     ledger_new: list[str] = field(default_factory=list)
     batches_changed: list[str] = field(default_factory=list)
+    metrics_new: dict[str, int] = field(default_factory=dict)  # metric -> its KPI rows
+    kpis_moved_by_catalog: list[str] = field(default_factory=list)  # by the new metrics
     kpis_compared: int = 0
     versions_compared: int = 0
     ledger_compared: int = 0
@@ -74,7 +89,33 @@ def _close(column: str) -> str:
     )
 
 
-def _kpis(con: duckdb.DuckDBPyConnection, alias: str, proof: Proof) -> None:
+def _metrics(con: duckdb.DuckDBPyConnection, alias: str = "") -> set[str]:
+    """Every metric a database holds: a definition version or a KPI row (`alias`: attached)."""
+    versions = {metric for metric, _ in definition_history.versions(con, alias)}
+    table = f"{ident(alias)}.marts.fct_kpi_values" if alias else "marts.fct_kpi_values"
+    rows = con.execute(f"select distinct metric_name from {table}").fetchall()
+    return versions | {metric for (metric,) in rows}
+
+
+def _catalog_metrics(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The metrics computed from the catalog alone (every source system is the catalog)."""
+    if not table_exists(con, "marts", "dim_metric_catalog"):
+        return set()
+    rows = con.execute("select metric_name, source_systems from marts.dim_metric_catalog")
+    return {
+        m
+        for m, systems in rows.fetchall()
+        if systems and set(systems.split(",")) == {CATALOG_SOURCE}
+    }
+
+
+def _kpis(
+    con: duckdb.DuckDBPyConnection,
+    alias: str,
+    proof: Proof,
+    published: set[str],
+    moved_by_catalog: set[str],
+) -> None:
     columns = ", ".join(ident(c) for c in (*KPI_KEY, *KPI_NUMBERS, *KPI_LABELS))
     same = " and ".join(
         [_close(c) for c in KPI_NUMBERS]
@@ -102,7 +143,11 @@ def _kpis(con: duckdb.DuckDBPyConnection, alias: str, proof: Proof) -> None:
     proof.kpis_compared = len(rows)
     for metric, month, level, code, is_new, is_gone, is_same, was, now, v_was, v_now in rows:
         name = f"{metric} {month} {level} {code}"
-        if is_new:
+        if metric in moved_by_catalog and (is_new or is_gone or not is_same):
+            proof.kpis_moved_by_catalog.append(f"{name}: {was!r} -> {now!r}")
+        elif is_new and metric not in published:
+            proof.metrics_new[metric] = proof.metrics_new.get(metric, 0) + 1
+        elif is_new:
             proof.kpis_new.append(f"{name}: {now!r} (v{v_now})")
         elif is_gone:
             proof.kpis_gone.append(f"{name}: was {was!r} (v{v_was})")
@@ -126,7 +171,9 @@ def _shown(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _versions(con: duckdb.DuckDBPyConnection, alias: str, proof: Proof) -> None:
+def _versions(
+    con: duckdb.DuckDBPyConnection, alias: str, proof: Proof, published: set[str]
+) -> None:
     before, after = definition_history.versions(con, alias), definition_history.versions(con)
     proof.versions_compared = len(before)
     for (metric, version), row in before.items():
@@ -136,8 +183,11 @@ def _versions(con: duckdb.DuckDBPyConnection, alias: str, proof: Proof) -> None:
     proof.versions_new += [
         f"{metric} v{version}: {row['change_summary']}"
         for (metric, version), row in after.items()
-        if (metric, version) not in before
+        if (metric, version) not in before and metric in published
     ]
+    for metric, _ in after:
+        if metric not in published:
+            proof.metrics_new.setdefault(metric, 0)
 
 
 def _ledger(con: duckdb.DuckDBPyConnection, alias: str, proof: Proof) -> None:
@@ -194,8 +244,10 @@ def _batches(con: duckdb.DuckDBPyConnection, alias: str, proof: Proof) -> None:
 def prove(con: duckdb.DuckDBPyConnection, alias: str) -> Proof:
     """What `con`'s database would publish against the snapshot attached as `alias`."""
     proof = Proof()
-    _kpis(con, alias, proof)
-    _versions(con, alias, proof)
+    published = _metrics(con, alias)
+    new = _metrics(con) - published
+    _kpis(con, alias, proof, published, _catalog_metrics(con) - new if new else set())
+    _versions(con, alias, proof, published)
     _ledger(con, alias, proof)
     _batches(con, alias, proof)
     return proof

@@ -363,7 +363,9 @@ NOTE_FIELDS = ("why", "requested_by", "approved_by")
 @dataclass(frozen=True)
 class ResolvedMetric:
     """One metric as the pipeline would publish it: its resolved definition (what
-    metric_definition_history records), direction, targets and change note."""
+    metric_definition_history records), direction, targets, cascade rule (as
+    dim_metric_catalog.target_cascade publishes it: none without a group target) and change
+    note."""
 
     name: str
     definition_json: str
@@ -372,6 +374,7 @@ class ResolvedMetric:
     direction: str | None
     targets: dict[str, Any]
     change_note: dict[str, Any] | None
+    target_cascade: dict[str, Any] | None = None
 
 
 def resolve_catalog(
@@ -412,6 +415,7 @@ def resolve_catalog(
             direction=m.get("direction"),
             targets=m.get("targets") or {},
             change_note=m.get("change_note"),
+            target_cascade=m.get("target_cascade"),
         )
         for name, m in state.items()
     }

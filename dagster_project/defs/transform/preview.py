@@ -1,7 +1,8 @@
 """What a catalog edit would publish, computed before it is published (`opsvalue catalog preview`).
 
 The working tree's definitions (resolved by dbt, catalog.resolve_catalog) are compared with the
-published ones (the snapshot's metric_definition_history and dim_metric_targets). The metrics
+published ones (the snapshot's metric_definition_history, dim_metric_targets and the cascade rules
+of dim_metric_catalog). The metrics
 that differ are computed by dbt itself, with the working tree's project, in a scratch database
 holding only what their KPIs read: the detail facts of their semantic models (every other fact is
 an empty table of the same columns), the org tree and the definition history, all copied from
@@ -79,7 +80,7 @@ UnitMonth = tuple[str, str, date]  # org level, org code, month
 class Kpi:
     value: float | None
     status: str | None
-    target: float | None
+    target: float | None  # the unit's own (cascaded) target
     definition_version: int | None
 
 
@@ -88,7 +89,7 @@ class MetricChange:
     """One metric whose published definition or targets differ from the working tree's."""
 
     metric_name: str
-    parts: list[str]  # measures, filters, formula, sources, targets
+    parts: list[str]  # measures, filters, formula, sources, targets (tier targets or cascade)
     old_version: int | None
     direction: str | None
     details: dict[str, Any] = field(default_factory=dict)
@@ -134,8 +135,12 @@ def metric_changes(
     current: Mapping[str, ResolvedMetric],
     published: Mapping[str, Mapping[str, Any]],
     published_targets: Mapping[str, Mapping[str, tuple[float, float]]],
+    published_cascades: Mapping[str, dict[str, Any] | None] | None = None,
 ) -> list[MetricChange]:
-    """The KPIs published before whose resolved definition or targets differ now."""
+    """The KPIs published before whose resolved definition or targets differ now. Targets are
+    the tier targets and the cascade rule that splits the group's down the org tree (each unit's
+    own target); `published_cascades` None (a snapshot from before dim_metric_catalog published
+    the rule) leaves the rule uncompared."""
     changes = []
     for name in sorted(current):
         metric, before = current[name], published.get(name)
@@ -154,6 +159,12 @@ def metric_changes(
                 for tier in TIERS
                 if old_targets.get(tier) != new_targets.get(tier)
             }
+        if published_cascades is not None and metric.direction != "none":
+            old_cascade = published_cascades.get(name)
+            if old_cascade != metric.target_cascade:
+                if "targets" not in parts:
+                    parts.append("targets")
+                details["target_cascade"] = {"old": old_cascade, "new": metric.target_cascade}
         if parts:
             changes.append(
                 MetricChange(
@@ -163,8 +174,10 @@ def metric_changes(
     return changes
 
 
-def read_published(snapshot: Path) -> tuple[dict, dict]:
-    """The snapshot's latest definition per metric, and its targets per metric and tier."""
+def read_published(snapshot: Path) -> tuple[dict, dict, dict | None]:
+    """The snapshot's latest definition per metric, its targets per metric and tier, and its
+    cascade rule per metric (None when the snapshot predates dim_metric_catalog.target_cascade:
+    there is no published rule to compare with)."""
     with duckdb.connect(str(snapshot), read_only=True) as con:
         history = definition_history.latest_versions(con)
         targets: dict[str, dict[str, tuple[float, float]]] = {}
@@ -173,7 +186,25 @@ def read_published(snapshot: Path) -> tuple[dict, dict]:
         ).fetchall():
             if target is not None and red is not None:
                 targets.setdefault(name, {})[level] = (float(target), float(red))
-    return history, targets
+        cascades = None
+        if _has_column(con, "marts", "dim_metric_catalog", "target_cascade"):
+            cascades = {
+                name: json.loads(rule) if rule is not None else None
+                for name, rule in con.execute(
+                    "select metric_name, target_cascade from marts.dim_metric_catalog"
+                ).fetchall()
+            }
+    return history, targets, cascades
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.columns "
+            "where table_schema = ? and table_name = ? and column_name = ?",
+            [schema, table, column],
+        ).fetchone()[0]
+    )
 
 
 def needed_facts(manifest: Mapping[str, Any], current: Mapping[str, ResolvedMetric]) -> set[str]:
@@ -372,14 +403,17 @@ def month_words(month: date) -> str:
 def tier_report(
     metric: str, tier: str, old: Mapping[Key, Kpi], new: Mapping[Key, Kpi]
 ) -> dict[str, Any]:
-    """One metric at one tier: unit-months whose value changes, the largest changes, and the
-    status flips (a unit-month that appears or vanishes counts, its missing side null)."""
+    """One metric at one tier: unit-months whose value changes, the largest changes, the
+    unit-months whose own (cascaded) target changes, and the status flips (a unit-month that
+    appears or vanishes counts, its missing side null)."""
     keys = sorted(k for k in set(old) | set(new) if k[0] == metric and k[1] == tier)
-    changed, flips = [], []
+    changed, flips, retargeted = [], [], []
     for key in keys:
         before, after = old.get(key), new.get(key)
         v0, v1 = before.value if before else None, after.value if after else None
         s0, s1 = before.status if before else None, after.status if after else None
+        if value_changed(before.target if before else None, after.target if after else None):
+            retargeted.append(key)
         if value_changed(v0, v1):
             changed.append(
                 {
@@ -412,8 +446,12 @@ def tier_report(
         "unit_months": len(keys),
         "changed": len(changed),
         "largest": largest,
+        "target_changes": len(retargeted),
         "status_flips": flips,
-        "changed_units": sorted({c["unit"] for c in changed} | {f["unit"] for f in flips}),
+        # a unit's page shows its value, status and target
+        "changed_units": sorted(
+            {c["unit"] for c in changed} | {f["unit"] for f in flips} | {k[2] for k in retargeted}
+        ),
     }
 
 
@@ -483,6 +521,8 @@ def all_values(metric: str, old: Mapping[Key, Kpi], new: Mapping[Key, Kpi]) -> l
                 "new": after.value if after else None,
                 "old_status": before.status if before else None,
                 "new_status": after.status if after else None,
+                "old_target": before.target if before else None,
+                "new_target": after.target if after else None,
             }
         )
     return rows
@@ -636,8 +676,8 @@ def preview(project_dir: Path, snapshot: Path, work_dir: Path) -> dict[str, Any]
     a scratch folder (the scratch database, dbt's target and logs)."""
     scratch = work_dir / "preview.duckdb"
     current = resolve_catalog(project_dir, work_dir, str(scratch))
-    published, targets = read_published(snapshot)
-    changes = metric_changes(current, published, targets)
+    published, targets, cascades = read_published(snapshot)
+    changes = metric_changes(current, published, targets, cascades)
     manifest = json.loads((work_dir / "target" / "manifest.json").read_text(encoding="utf-8"))
     edited = {c.metric_name: current[c.metric_name] for c in changes}
     full = needed_facts(manifest, edited) | {"dim_org"}

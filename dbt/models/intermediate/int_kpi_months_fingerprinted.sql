@@ -4,9 +4,9 @@
 {#- What the KPIs of each (metric, month) are computed from, as one fingerprint (input_digest):
     the batches of the batch-incremental facts that observe the pair and how often (from
     int_kpi_months_observed_by_batch), the other models' observations of it (month-end
-    snapshots and monthly extracts, all small), the org tree, and the metric's own definition
-    and targets (kpi_metric_digest): an edit of one metric's YAML changes the digests of that
-    metric's pairs only. fct_kpi_values recomputes the pairs whose digest differs from the one its
+    snapshots and monthly extracts, all small), the org tree, and the metric's own definition,
+    targets and cascade rule (kpi_metric_digest): an edit of one metric's YAML changes the
+    digests of that metric's pairs only. fct_kpi_values recomputes the pairs whose digest differs from the one its
     rows carry, and drops the rows of pairs no longer here (a metric taken out of the catalog). -#}
 
 {{ kpi_depends_on() }}

@@ -31,7 +31,8 @@ catalog (
     source_systems,
     source_columns,
     org_attribute,
-    is_kpi
+    is_kpi,
+    target_cascade
 ) as (
 
     {%- if specs %}
@@ -57,7 +58,9 @@ catalog (
             {{ kpi_sql_literal((meta.get('source_systems') or []) | join(',')) }},
             {{ kpi_sql_literal((meta.get('source_columns') or []) | join(',')) }},
             {{ kpi_sql_literal(meta.get('org_attribute')) }},
-            {{ 'true' if spec.is_kpi else 'false' }}
+            {{ 'true' if spec.is_kpi else 'false' }},
+            {%- set cascade = target_cascade_spec(meta) %}
+            {{ kpi_sql_literal(tojson(cascade, sort_keys=true) if cascade is not none else none) }}
         ){% if not loop.last %},{% endif %}
     {%- endfor %}
     {%- else %}
@@ -65,7 +68,8 @@ catalog (
         {%- for _ in range(17) %}
         cast(null as {{ dbt.type_string() }}),
         {%- endfor %}
-        false
+        false,
+        cast(null as {{ dbt.type_string() }})
     where false
     {%- endif %}
 

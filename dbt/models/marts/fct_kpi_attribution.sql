@@ -17,7 +17,15 @@
     group), children whose denominator is 0 (no row of their own, their numerator still counts).
     That part is one more row per parent and state, child_code = the parent's own code: its
     share is what the children leave of 1, its x what they leave of R. So every breakdown adds
-    up exactly, by construction, in every state. -#}
+    up exactly, by construction, in every state.
+
+    Against target (ratios with a target), state 0 is the plan: each org child at its cascaded
+    target (fct_unit_targets.target) with its planned share (its planned_weight, last year's
+    denominator, over its siblings'), which the cascade makes add up to the parent's target. A
+    child's rate effect is then its performance against its own target, its mix effect its share
+    moving away from the plan; a child the plan gives no weight (no value a year before) is in
+    the later state only, all mix. The centers, which the cascade plans no share for, keep
+    their tier's target at their actual share (no mix). -#}
 
 with
 
@@ -36,6 +44,12 @@ catalog as (
 org_versions as (
 
     select * from {{ ref('dim_org') }}
+
+),
+
+unit_targets as (
+
+    select * from {{ ref('fct_unit_targets') }}
 
 ),
 
@@ -159,6 +173,40 @@ members as (
 
 ),
 
+planned_members as (
+
+    -- against target, the plan: each org child's cascaded target at its planned share, its
+    -- planned weight (last year's denominator) over its siblings' (fct_unit_targets), which
+    -- reproduce the parent's target: sum of planned share x target = the parent's target
+    select
+        metric_name,
+        period_start,
+        parent_code as org_code,
+        org_level as child_level,
+        org_code as child_code,
+        planned_weight / nullif(
+            sum(planned_weight) over (partition by metric_name, period_start, parent_code), 0
+        ) as planned_share,
+        target as child_target
+    from unit_targets
+    where parent_code is not null and planned_weight > 0
+
+),
+
+member_levels as (
+
+    -- the sets of children a parent has in a month: the plan covers every unit of the tree,
+    -- also where a metric has no values at that tier (the group of a center-only metric), and
+    -- a plan is only compared with children that exist
+    select distinct
+        metric_name,
+        period_start,
+        org_code,
+        child_level
+    from members
+
+),
+
 comparisons as (
 
     select
@@ -244,8 +292,9 @@ child_states as (
 
     union all
 
-    -- state 0: its children in the base month under the tree of that month, or, against target,
-    -- each child's target with its actual share as the planned share
+    -- state 0: its children in the base month under the tree of that month; against target,
+    -- the centers (a second set of the group's children, which the cascade plans no share for)
+    -- at their tier's target with their actual share as the planned share
     select
         parent_pairs.comparison,
         parent_pairs.metric_name,
@@ -267,6 +316,36 @@ child_states as (
             and parent_pairs.base_period_start = members.period_start
             and parent_pairs.org_level = members.org_level
             and parent_pairs.org_code = members.org_code
+    where parent_pairs.comparison <> 'target' or members.child_level = 'center'
+
+    union all
+
+    -- state 0 against target for the org children: the plan, so a child's share moving away
+    -- from its planned share is mix, its rate against its own target is rate
+    select
+        parent_pairs.comparison,
+        parent_pairs.metric_name,
+        parent_pairs.period_start,
+        parent_pairs.org_level,
+        parent_pairs.org_code,
+        planned_members.child_level,
+        planned_members.child_code,
+        0 as state,
+        planned_members.planned_share as parent_share,
+        planned_members.child_target as rate
+    from parent_pairs
+    inner join planned_members
+        on
+            parent_pairs.metric_name = planned_members.metric_name
+            and parent_pairs.period_start = planned_members.period_start
+            and parent_pairs.org_code = planned_members.org_code
+    inner join member_levels
+        on
+            planned_members.metric_name = member_levels.metric_name
+            and planned_members.period_start = member_levels.period_start
+            and planned_members.org_code = member_levels.org_code
+            and planned_members.child_level = member_levels.child_level
+    where parent_pairs.comparison = 'target'
 
 ),
 
@@ -349,8 +428,8 @@ breakdown_sums as (
 
 planned_sums as (
 
-    -- against target, the planned shares are the actual ones: the same sum in both states
-    -- (summed once, so the two states cannot differ in the last bits)
+    -- against target, the centers' planned shares are their actual ones: the same sum in both
+    -- states (summed once, so the two states cannot differ in the last bits)
     select
         comparison,
         metric_name,
@@ -362,7 +441,7 @@ planned_sums as (
         children_without_rate,
         children_term,
         case
-            when comparison = 'target'
+            when comparison = 'target' and child_level = 'center'
                 then max(case when state = 1 then children_share end) over (
                     partition by
                         comparison, metric_name, period_start, org_level, org_code, child_level
@@ -574,7 +653,7 @@ final as (
         end as rate_effect,
         case
             when split_kind <> 'rate_mix' then null
-            -- an unchanged share (against target, by construction) has no mix effect
+            -- an unchanged share (a center against target, by construction) has no mix effect
             when share_0 = share_1 then 0.0
             when share_0 <> 0 and share_1 <> 0
                 then (share_1 - share_0) * ((rate_0 + rate_1) / 2 - mean_parent_value)

@@ -104,6 +104,88 @@ def test_prove_lets_a_new_delivery_move_kpis_but_never_the_past(pair):
     assert "definition versions changed or gone" in proof_of(work, snapshot).problems(False)
 
 
+def add_metric(path: Path, metric: str, version: int = 1) -> None:
+    """A metric's KPI row and definition version, as a build of a dbt project declaring it
+    writes them."""
+    change(
+        path,
+        "insert into marts.fct_kpi_values values "
+        "(?, date '2026-04-01', 'group', 'GRP', 5.0, 10.0, 0.5, ?, 'green', 'y')",
+        metric,
+        version,
+    )
+    change(
+        path,
+        "insert into marts.metric_definition_history values "
+        "(?, ?, 'h9', timestamp '2026-05-01', 'first published')",
+        metric,
+        version,
+    )
+
+
+def test_prove_lists_a_metric_never_published_as_new_not_as_a_difference(pair):
+    """An upgrade adds a metric: nothing published differs, so a rebuild proves it as it is."""
+    snapshot, work = pair
+    add_metric(work, "claims_new_rate")
+    proof = proof_of(work, snapshot)
+    assert proof.problems(strict=True) == {}
+    assert proof.metrics_new == {"claims_new_rate": 1}
+    assert (proof.kpis_new, proof.versions_new) == ([], [])
+
+
+def test_prove_a_new_metric_excuses_nothing_else(pair):
+    """A published metric's new row or version is still a difference beside a new metric, and a
+    new metric's version does not explain moved KPIs the way a new definition does."""
+    snapshot, work = pair
+    add_metric(work, "claims_new_rate")
+    change(
+        work,
+        "insert into marts.fct_kpi_values values "
+        "('nps', date '2026-04-01', 'branch', 'LIF-SH', 1.0, 2.0, 0.5, 2, 'red', 'y')",
+    )
+    change(work, "update marts.fct_kpi_values set value = 0.31 where value = 0.3")
+    proof = proof_of(work, snapshot)
+    assert proof.kpis_new == ["nps 2026-04-01 branch LIF-SH: 0.5 (v2)"]
+    assert set(proof.problems(strict=True)) == {"KPI values new", "KPI values changed"}
+    assert set(proof.problems(strict=False)) == {"KPI values new", "KPI values changed"}
+    add_metric(work, "nps", version=3)  # a published metric's new version
+    assert "definition versions new" in proof_of(work, snapshot).problems(strict=True)
+    # a metric published before, taken out of the catalog and back: its rows are not new
+    change(snapshot, "delete from marts.fct_kpi_values where metric_name = 'nps'")
+    assert proof_of(work, snapshot).metrics_new == {"claims_new_rate": 1}
+
+
+def test_prove_lets_new_metrics_move_only_the_kpis_computed_from_the_catalog(pair):
+    """Governance coverage counts the published metrics: a new metric moves it (its source is
+    the catalog, not a delivery); with no new metric it is a difference like any KPI, and a KPI
+    of a delivered source never moves with the catalog."""
+    snapshot, work = pair
+    for path in (snapshot, work):
+        change(
+            path,
+            "insert into marts.fct_kpi_values values "
+            "('governance_coverage_rate', date '2026-04-01', 'group', 'GRP', 46.0, 46.0, 1.0, 1, "
+            "'green', 'x')",
+        )
+        change(
+            path,
+            "create table marts.dim_metric_catalog as select * from (values "
+            "('governance_coverage_rate', 'metric_catalog'), ('nps', 'contacts')) "
+            "as t(metric_name, source_systems)",
+        )
+    moved = "update marts.fct_kpi_values set numerator = 47.0, denominator = 47.0 where {}"
+    change(work, moved.format("metric_name = 'governance_coverage_rate'"))
+    assert set(proof_of(work, snapshot).problems(strict=True)) == {"KPI values changed"}
+    add_metric(work, "claims_new_rate")
+    proof = proof_of(work, snapshot)
+    assert proof.problems(strict=True) == {}
+    assert proof.kpis_moved_by_catalog == [
+        "governance_coverage_rate 2026-04-01 group GRP: 1.0 -> 1.0"
+    ]
+    change(work, moved.format("metric_name = 'nps' and org_level = 'group'"))
+    assert set(proof_of(work, snapshot).problems(strict=True)) == {"KPI values changed"}
+
+
 def test_published_files_are_what_raw_holds(tmp_path):
     with duckdb.connect(str(tmp_path / "l.duckdb")) as con:
         ledger.ensure_ledger(con)
