@@ -250,18 +250,19 @@ final as (
         raw_value,
         standardised_value,
         mix_adjustment,
-        rank() over (
+        -- rank() is a bigint in DuckDB and an int in Spark: the contract's bigint on both
+        cast(rank() over (
             partition by metric_name, period_start, org_level
             order by case when direction = 'lower_is_better' then raw_value else -raw_value end
-        ) as raw_rank,
-        rank() over (
+        ) as bigint) as raw_rank,
+        cast(rank() over (
             partition by metric_name, period_start, org_level
             order by
                 case
                     when direction = 'lower_is_better' then standardised_value
                     else -standardised_value
                 end
-        ) as standardised_rank,
+        ) as bigint) as standardised_rank,
         count(*) over (partition by metric_name, period_start, org_level) as units_ranked
     from compared
 
