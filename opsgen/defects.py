@@ -102,11 +102,12 @@ def damage(
 
 
 def with_copies(
-    table: Table, defect: npt.NDArray[np.int8], dup: IntArray, rekey: IntArray
+    table: Table, defect: npt.NDArray[np.int8], dup: IntArray, rekey: IntArray, next_id: int
 ) -> Table:
     """Append the duplicate rows next to their originals and move late rows to their new file.
 
-    Late rows go to the end of the later file (appended by a later extraction).
+    Late rows go to the end of the later file (appended by a later extraction); re-keyed copies
+    are numbered from `next_id`, the source's first unused id.
     """
     n = len(table)
     rows = np.arange(n)
@@ -124,17 +125,18 @@ def with_copies(
     )
     if rekey.size and table.targets.id_col:
         ids = out.cols[table.targets.id_col]
-        ids[n + dup.size :] = table.cols[table.targets.id_col].max() + 1 + np.arange(rekey.size)
+        ids[n + dup.size :] = next_id + np.arange(rekey.size)
     return out.take(np.lexsort((position, out.part)))
 
 
 def inject_defects(
-    rng: np.random.Generator, table: Table, rate: float, org: Org, period: Period
+    rng: np.random.Generator, table: Table, rate: float, org: Org, period: Period, next_id: int
 ) -> Table:
     """Defects at about `rate` of the rows, split evenly over the kinds that fit the source.
 
-    A source gets round(rate * rows) defects, at least one; each row carries at most one. The
-    kind is kept in the internal `_defect` column for the manifest.
+    A chunk of a source gets round(rate * rows) defects, at least one; each row carries at most
+    one. The kind is kept in the internal `_defect` column for the manifest. Re-keyed duplicates
+    are numbered from `next_id`.
     """
     kinds = applicable_kinds(table.targets, period.months)
     n = len(table)
@@ -161,4 +163,4 @@ def inject_defects(
             continue
         defect[rows] = KIND_CODE[kind]
         damage(kind, rng, rows, table, org, period)
-    return with_copies(table, defect, copies["duplicate"], copies["rekeyed_duplicate"])
+    return with_copies(table, defect, copies["duplicate"], copies["rekeyed_duplicate"], next_id)
