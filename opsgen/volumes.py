@@ -225,9 +225,10 @@ def event_counts(
     return rng.poisson(weights * growth * (annual / 365.25)[None, :])
 
 
-def day_chunks(period: Period, per_day: IntArray, limit: int = CHUNK_ROWS) -> list[tuple[int, int]]:
-    """Ranges [first, end) of days holding at most `limit` records each (or one day), none
+def day_chunks(period: Period, per_day: IntArray) -> list[tuple[int, int]]:
+    """Ranges [first, end) of days holding at most CHUNK_ROWS records each (or one day), none
     crossing a month: a chunk's records belong to one file."""
+    limit = CHUNK_ROWS  # read at each call: the memory test lowers it
     month_days = (period.month_starts - period.start) // DAY
     chunks = []
     for m in range(period.months):

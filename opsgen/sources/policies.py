@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from opsgen import volumes
 from opsgen.context import Context, Events, sub_branch_stream
 from opsgen.org import CENTER_CODES, ORG_TREE, Org, center_for
 from opsgen.table import DefectTargets, Stream, Table, id_sql, life_cycle_targets
 from opsgen.volumes import (
-    CHUNK_ROWS,
     DAY,
     HOUR,
     NA,
@@ -248,15 +248,16 @@ def build_policies(seed: int, ctx: Context, issued: Issued, book: Book) -> Strea
     month_new = period.month_of(issued_new)
 
     def chunks() -> Iterator[Table]:
-        for lo in range(0, n_initial, CHUNK_ROWS):
-            rows = np.arange(lo, min(lo + CHUNK_ROWS, n_initial))
+        size = volumes.CHUNK_ROWS  # read at each run: the memory test lowers it
+        for lo in range(0, n_initial, size):
+            rows = np.arange(lo, min(lo + size, n_initial))
             sb = np.searchsorted(ends, rows, side="right")
             rng = rng_for(seed, "policies", "initial", str(lo))
             yield policies_table(ctx, book, lo, initial_policies(rng, ctx, sb), initial=True)
         bounds = np.searchsorted(month_new, np.arange(period.months + 1), side="left")
         for m in range(period.months):
-            for lo in range(int(bounds[m]), int(bounds[m + 1]), CHUNK_ROWS):
-                hi = min(lo + CHUNK_ROWS, int(bounds[m + 1]))
+            for lo in range(int(bounds[m]), int(bounds[m + 1]), size):
+                hi = min(lo + size, int(bounds[m + 1]))
                 rng = rng_for(seed, "policies", "issued", str(lo))
                 cols = new_policies(rng, org, sb_new[lo:hi], channel_new[lo:hi], issued_new[lo:hi])
                 yield policies_table(ctx, book, n_initial + lo, cols, initial=False)
