@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dagster_project.core.contract import contract_columns, source_meta
 from opsgen.context import Context
-from opsgen.defects import DEFECT_KINDS, KIND_CODE, inject_defects
+from opsgen.defects import DEFECT_KINDS, KIND_CODE, Quota, applicable_kinds, inject_defects
 from opsgen.org import ALIAS_USE, apply_aliases
 from opsgen.table import Stream, Table
 from opsgen.volumes import DAY, IntArray, Period, rng_for
@@ -193,6 +193,7 @@ class Writer:
         current: tuple[int, OpenFile] | None = None
         late: dict[int, list[Table]] = {}
         empty: Table | None = None
+        quota: Quota | None = None
 
         def close() -> None:
             part, file = current  # type: ignore[misc]
@@ -217,10 +218,11 @@ class Writer:
                 rng = rng_for(self.seed, source, "aliases", str(index))
                 apply_aliases(rng, table, self.ctx.org, ALIAS_USE[source])
             if self.rate > 0 and source not in NO_DEFECTS:
+                if quota is None:
+                    kinds = applicable_kinds(table.targets, self.ctx.period.months)
+                    quota = Quota(rng_for(self.seed, source, "defects"), kinds, self.rate)
                 rng = rng_for(self.seed, source, "defects", str(index))
-                table = inject_defects(
-                    rng, table, self.rate, self.ctx.org, self.ctx.period, next_id
-                )
+                table = inject_defects(rng, table, quota, self.ctx.org, self.ctx.period, next_id)
                 next_id += int((table.cols["_defect"] == KIND_CODE["rekeyed_duplicate"]).sum())
             if empty is None:
                 empty = table.take(np.empty(0, dtype=np.int64))
