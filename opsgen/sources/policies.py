@@ -122,14 +122,15 @@ class Issued:
         self.day.append((issued_at // DAY).astype(np.int32))
 
     def take_in_issue_order(self) -> tuple[IntArray, IntArray, IntArray]:
-        """(sb, channel, issued at midnight) of every policy, sorted by issue day; the
-        collector is emptied (the policies' builder holds them from then on)."""
+        """(sb, channel, issue day) of every policy, sorted by issue day, as compact as they
+        were collected; the collector is emptied (the policies' builder holds them from then
+        on)."""
         day = np.concatenate([np.empty(0, np.int32), *self.day])
         order = np.argsort(day, kind="stable")
         sb = np.concatenate([np.empty(0, np.int16), *self.sb])[order]
         channel = np.concatenate([np.empty(0, np.int8), *self.channel])[order]
         self.sb, self.channel, self.day = [], [], []
-        return sb.astype(np.int64), channel.astype(np.int64), day[order].astype(np.int64) * DAY
+        return sb, channel, day[order]
 
 
 def initial_counts(rng: np.random.Generator, ctx: Context) -> IntArray:
@@ -244,8 +245,8 @@ def build_policies(seed: int, ctx: Context, issued: Issued, book: Book) -> Strea
     per_sb = initial_counts(rng_for(seed, "policies"), ctx)
     ends = np.cumsum(per_sb)
     n_initial = int(ends[-1])
-    sb_new, channel_new, issued_new = issued.take_in_issue_order()
-    month_new = period.month_of(issued_new)
+    sb_new, channel_new, day_new = issued.take_in_issue_order()
+    bounds = np.searchsorted(day_new, period.month_starts // DAY, side="left")
 
     def chunks() -> Iterator[Table]:
         size = volumes.CHUNK_ROWS  # read at each run: the memory test lowers it
@@ -254,12 +255,12 @@ def build_policies(seed: int, ctx: Context, issued: Issued, book: Book) -> Strea
             sb = np.searchsorted(ends, rows, side="right")
             rng = rng_for(seed, "policies", "initial", str(lo))
             yield policies_table(ctx, book, lo, initial_policies(rng, ctx, sb), initial=True)
-        bounds = np.searchsorted(month_new, np.arange(period.months + 1), side="left")
         for m in range(period.months):
             for lo in range(int(bounds[m]), int(bounds[m + 1]), size):
                 hi = min(lo + size, int(bounds[m + 1]))
                 rng = rng_for(seed, "policies", "issued", str(lo))
-                cols = new_policies(rng, org, sb_new[lo:hi], channel_new[lo:hi], issued_new[lo:hi])
+                sb, channel = sb_new[lo:hi].astype(np.int64), channel_new[lo:hi].astype(np.int64)
+                cols = new_policies(rng, org, sb, channel, day_new[lo:hi].astype(np.int64) * DAY)
                 yield policies_table(ctx, book, n_initial + lo, cols, initial=False)
 
     return Stream(chunks(), n_initial + int(sb_new.size))
