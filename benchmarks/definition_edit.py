@@ -7,7 +7,8 @@ Per repeat, each in a process of its own under GNU time: `opsvalue run` from an 
 claims_auto_rate numerator gets one more filter (and its change note), `opsvalue catalog
 preview --json` (preview) and `opsvalue run` (republish: the run that publishes the edit).
 Writes benchmarks/results/definition_edit_<scale>x<months>.json after every repeat, with the
-load average at the start and end of each run.
+load average at the start and end of each run, and keeps each full build's dbt results in
+<workdir>/logs/full_<i>-dbt/ (python -m benchmarks.model_costs).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import yaml
 
 from benchmarks.dataset import prepare
 from benchmarks.measure import measure
-from benchmarks.run import Workspace, remove_tree
+from benchmarks.run import Workspace, dbt_invocations, keep_dbt_results, remove_tree
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLAIMS = "models/owners/claims/_claims__metrics.yml"
@@ -82,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for name, command, step_env in steps:
             load_before = os.getloadavg()[0]
+            before = dbt_invocations()
             run = measure(command, workdir / "logs" / f"{name}_{i}.log", env=step_env)
+            if name == "full":  # for benchmarks.model_costs: what each model took in it
+                keep_dbt_results(before, workdir / "logs" / f"full_{i}-dbt")
             record = {**run.to_json(), "load_before": load_before, "load_after": os.getloadavg()[0]}
             runs[name].append(record)
             print(name, i, record["wall_s"], "s, load", load_before, file=sys.stderr)

@@ -41,8 +41,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "fct_unit_scores",
         "fct_score_contributions",
     ),
-    # why did it move: attribution down the org tree
-    "attribution": ("fct_kpi_attribution",),
+    # why did it move: attribution down the org tree and the driver tree, and the
+    # mix-standardised comparison
+    "attribution": ("fct_kpi_attribution", "fct_driver_attribution", "fct_kpi_standardised"),
 }
 
 

@@ -243,3 +243,66 @@ UI: dict[str, Words] = {
 def ui(key: str) -> Words:
     """The (English, Chinese) words of an interface key."""
     return UI[key]
+
+
+# The "why it moved" views and the top movers (dashboards/why_view.py).
+WHY_UI: dict[str, Words] = {
+    "why": ("Why it moved", "变化原因"),
+    "why_link": ("Why", "原因"),
+    "why_intro": (
+        "Each KPI's change split over the units below: a bar per unit, its own performance "
+        "(rate) shaded apart from the shift of its share of the volume (mix). The bars add up "
+        "to the change; each unit links to its own page.",
+        "各指标的变化按下级机构拆分：每个机构一条，自身表现（表现效应）与业务量占比变化（结构效应）"
+        "分色显示。各条之和即为变化值；点击机构名称查看其页面。",
+    ),
+    "mom": ("Last month", "环比"),
+    "yoy": ("Last year", "同比"),
+    "rate": ("rate", "表现"),
+    "mix": ("mix", "结构"),
+    "own_change": ("own change", "自身变化"),
+    "legend_rate": ("Rate: the unit's own value changed", "表现效应：机构自身指标变化"),
+    "legend_mix": ("Mix: its share of the volume changed", "结构效应：业务量占比变化"),
+    "legend_own": ("Each unit's own change (the KPI adds up)", "各机构自身变化（指标可加总）"),
+    "change_total": ("Change", "变化合计"),
+    "percentile": (
+        "A percentile is not decomposable: it cannot be split over the units below. Their own "
+        "values are in the ranking below.",
+        "分位数指标无法分解到下级机构；各机构自身数值见下方排名。",
+    ),
+    "no_comparison": ("No value to compare with.", "无可比较的数值。"),
+    "no_breakdown": ("Not split for this month.", "本月未拆分。"),
+    "no_children": ("No units below this one.", "本机构无下级机构。"),
+    "movers": ("Top movers", "主要拖累因素"),
+    "movers_intro": (
+        "The five units below that moved this unit's off-target or worsening KPIs most, each "
+        "contribution against the KPI's own size (last month's value, or its target), with the "
+        "share of the shortfall it explains. Each unit opens on its own why view.",
+        "对本机构未达标或较上月变差的指标影响最大的五个下级机构：贡献按指标自身水平（上月值或目标值）"
+        "衡量，并列出其占缺口的比例。点击机构查看其变化原因。",
+    ),
+    "movers_none": (
+        "No KPI here is off target or worse than last month.",
+        "本机构没有未达标或较上月变差的指标。",
+    ),
+    "numerator": ("numerator", "分子"),
+    "denominator": ("denominator", "分母"),
+    "part": (" (the part the formula uses)", "（公式所用部分）"),
+    "shapley": (
+        "By the formula's inputs: each input's change, the other averaged over both months "
+        "(Shapley split)",
+        "按公式输入拆分：各输入项的变化，另一项取两个月的平均（Shapley 分解）",
+    ),
+    "lmdi": (
+        "By the formula's factors: each factor's change, log-mean weighted (LMDI)",
+        "按公式因子拆分：各因子的变化，按对数平均加权（LMDI 分解）",
+    ),
+    "mix_rank": ("At group mix", "按集团结构"),
+    "mix_rank_title": (
+        "The same units ranked with each at the group's {by} mix: a unit ranked higher here "
+        "than by its raw value serves harder segments than the group does",
+        "各机构按集团{by}结构计算后的排名：此处排名高于原始排名的机构，其业务结构比集团更难",
+    ),
+    "of_gap": ("of the gap to target", "占与目标差距"),
+    "of_fall": ("of the change since last month", "占环比变化"),
+}

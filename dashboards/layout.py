@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import PurePosixPath
 
+from dashboards.attribution import UnitBreakdowns, UnitDrivers, UnitStandardised
 from dashboards.formatting import MISSING, format_timestamp
 from dashboards.i18n import DIMENSION_NAMES, TIER_NAMES, TIER_PLURALS, Words, ui
 from dashboards.model import (
@@ -120,6 +121,13 @@ class SiteContext:
     infos: Mapping[str, MetricInfo]
     publication: Publication
     paths: Mapping[str, PurePosixPath]  # unit code -> page path in the site
+    # why each KPI moved, per parent unit (dashboards.attribution); empty without the mart
+    attribution: Mapping[UnitKey, UnitBreakdowns] = field(default_factory=dict)
+    has_attribution: bool = False  # the snapshot publishes marts.fct_kpi_attribution
+    # each formula-linked KPI's change split over its inputs, per unit (dashboards.attribution)
+    drivers: Mapping[UnitKey, UnitDrivers] = field(default_factory=dict)
+    # each unit's KPIs at the group's mix, for the rank tables (dashboards.standardised)
+    standardised: Mapping[UnitKey, UnitStandardised] = field(default_factory=dict)
     scoped: bool = False
     metric_months: Mapping[str, date] = field(default_factory=dict)  # latest month per metric
     scorecards: Scorecards = field(default_factory=Scorecards)  # scores, bridges, the tree

@@ -38,6 +38,44 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
         "red_threshold",
         "status",
     ),
+    "marts.fct_kpi_attribution": (
+        "metric_name",
+        "period_start",
+        "comparison",
+        "org_level",
+        "org_code",
+        "child_level",
+        "child_code",
+        "rate_effect",
+        "mix_effect",
+        "contribution",
+        "parent_change",
+    ),
+    "marts.fct_driver_attribution": (
+        "metric_name",
+        "period_start",
+        "comparison",
+        "org_level",
+        "org_code",
+        "input_role",
+        "input_metric",
+        "is_filtered",
+        "formula_kind",
+        "split_method",
+        "input_base_value",
+        "input_value",
+        "contribution",
+        "parent_change",
+    ),
+    "marts.fct_kpi_standardised": (
+        "metric_name",
+        "period_start",
+        "org_level",
+        "org_code",
+        "segment_dimension",
+        "mix_coverage",
+        "standardised_value",
+    ),
     "marts.dim_metric_catalog": (
         "metric_name",
         "label",
@@ -160,6 +198,24 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
     "meta.stale_metrics": ("metric_name", "reason"),
     "meta.kpi_holds": ("check_name", "metric_name", "org_level", "org_code", "reason", "since"),
 }
+# Rows a table is cut to when read. The pages explain the latest month of each metric only, and
+# the attribution holds every month since the first (a quarter of a million rows at scale 1).
+LATEST_MONTHS_ONLY = """
+    where exists (
+        select 1
+        from (
+            select metric_name, max(period_start) as period_start
+            from marts.fct_kpi_values
+            group by metric_name
+        ) as latest
+        where latest.metric_name = t.metric_name and latest.period_start = t.period_start
+    )
+"""
+MART_FILTERS: dict[str, str] = {
+    "marts.fct_kpi_attribution": LATEST_MONTHS_ONLY,
+    "marts.fct_driver_attribution": LATEST_MONTHS_ONLY,
+    "marts.fct_kpi_standardised": LATEST_MONTHS_ONLY,
+}
 # Tables read with every column they have, the listed ones first.
 OPEN_TABLES = frozenset({"marts.fct_value_created"})
 # Columns holding calendar dates: a TIMESTAMP read into one of them becomes a date.
@@ -226,12 +282,17 @@ def read_records(
     con: duckdb.DuckDBPyConnection, table: str, wanted: Sequence[str], present: set[str]
 ) -> list[Record]:
     """One query for the wanted columns that exist, as dicts of plain Python values; missing
-    columns are None. DuckDB hands back Python values itself: no DataFrame in between."""
+    columns are None. DuckDB hands back Python values itself: no DataFrame in between.
+
+    A table in MART_FILTERS is cut by its clause there (this module's own SQL, naming the table
+    `t`; never user text)."""
     selected = [c for c in wanted if c in present]
     if not selected:
         return []
     schema, name = table.split(".", 1)
-    sql = f"select {', '.join(map(_quote, selected))} from {_quote(schema)}.{_quote(name)}"
+    columns = ", ".join(f"t.{_quote(c)}" for c in selected)
+    where = MART_FILTERS.get(table, "")
+    sql = f"select {columns} from {_quote(schema)}.{_quote(name)} as t {where}"
     rows = con.execute(sql).fetchall()
     missing = {column: None for column in wanted if column not in present}
     return [
@@ -248,6 +309,8 @@ def read_marts(warehouse: Path) -> Marts:
         columns = existing_columns(con)
         tables: dict[str, list[Record]] = {}
         for table, wanted in MART_COLUMNS.items():
+            if table in MART_FILTERS and "marts.fct_kpi_values" not in columns:
+                continue  # its filter reads the KPI table, whose absence is reported below
             if table not in columns:
                 log.info(
                     "site: %s not in the warehouse yet; its part of the site is omitted", table

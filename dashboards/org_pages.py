@@ -55,6 +55,8 @@ from dashboards.layout import (
 from dashboards.model import KpiPoint, MetricInfo, RankRow, Tile, rank_units, unit_tiles
 from dashboards.org_tree import CENTER, OrgUnit
 from dashboards.scorecard_pages import value_sections
+from dashboards.standardised import MixColumn, mix_column
+from dashboards.why_view import render_top_movers, render_why_panel, why_link
 
 ADDITIVE = frozenset({"additive", "semi_additive"})
 STATUS_KEYS = ("green", "amber", "red")
@@ -234,7 +236,8 @@ def render_tile(tile: Tile, index: int, root: str, has_compare: bool, page_month
             f'<p class="tile__meta">{"".join(meta)}</p>',
             f'<div class="tile__changes">{"".join(changes)}</div>',
             f'<div class="tile__spark" id="spark-{index}" data-spark="spark-{index}"></div>',
-            f'<div class="tile__foot"><span>{esc(version)}</span>{compare_link}</div>',
+            f'<div class="tile__foot"><span>{esc(version)}</span>'
+            f'<span class="tile__links">{why_link(info.metric_name)}{compare_link}</span></div>',
             "</article>",
         ]
     )
@@ -283,6 +286,7 @@ def render_rank_table(
     root: str,
     *,
     self_code: str | None = None,
+    mix: MixColumn | None = None,
 ) -> str:
     """A ranking with volumes; each value a dot on a min-to-max scale coloured by status.
 
@@ -330,6 +334,7 @@ def render_rank_table(
         body.append(
             f'<tr class="{classes}" data-code="{esc(row.unit.code)}" data-status="{status}">'
             f'<td class="r num">{row.rank if row.rank is not None else MISSING}</td>'
+            f"{mix.cell(row.unit.code) if mix else ''}"
             f"<td>{unit_link(row.unit, ctx, root, 'unit-name')}"
             f'<span class="unit-code">{esc(row.unit.code)}{tags}</span></td>'
             f'<td class="r num">{esc(format_value(row.value, info.unit))}</td>{volume}'
@@ -343,7 +348,8 @@ def render_rank_table(
         else "<th></th>"
     )
     head = (
-        f"<tr>{tr(ui('rank'), 'th', 'r')}{tr(ui('unit_col'), 'th')}{tr(ui('value'), 'th', 'r')}"
+        f"<tr>{tr(ui('rank'), 'th', 'r')}{mix.head if mix else ''}{tr(ui('unit_col'), 'th')}"
+        f"{tr(ui('value'), 'th', 'r')}"
         f"{volume_head}{scale_head}</tr>"
     )
     return f'<table class="rank"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
@@ -470,14 +476,18 @@ def render_compare(
             plural = plural_words(children[0].level)
             when = format_month(tile.month)
             title = (f"{plural[0]} ranked · {when}", f"{plural[1]}排名 · {when}")
-            table = render_rank_table(ranking.children, info, ctx, root)
+            mix = mix_column(ctx, info, tile.month, ranking.children)
+            table = render_rank_table(ranking.children, info, ctx, root, mix=mix)
             child_tables.append(
                 f'<div data-rank-metric="{esc(name)}"{hidden}>'
                 f"{tr(title, 'p', 'sub-title')}{table}</div>"
             )
         if ranking.siblings:
             title = sibling_title(unit, parent, ranking.siblings)
-            table = render_rank_table(ranking.siblings, info, ctx, root, self_code=unit.code)
+            mix = mix_column(ctx, info, tile.month, ranking.siblings)
+            table = render_rank_table(
+                ranking.siblings, info, ctx, root, self_code=unit.code, mix=mix
+            )
             sibling_tables.append(
                 f'<div data-rank-metric="{esc(name)}"{hidden}>'
                 f"{tr(title, 'p', 'sub-title')}{table}</div>"
@@ -584,7 +594,14 @@ def render_org_page(ctx: SiteContext, code: str) -> RenderedPage:
         body = tr(ui("no_data"), "div", "empty")
     else:
         compare, specs = render_compare(ctx, unit, tiles, root)
-        body = render_scorecard(tiles, root, True, month) + "\n" + compare
+        body = "\n".join(
+            [
+                render_top_movers(ctx, unit, tiles, root),
+                render_scorecard(tiles, root, True, month),
+                render_why_panel(ctx, unit, tiles, root),
+                compare,
+            ]
+        )
         page_data = {"sparks": sparkline_specs(tiles), "compare": specs}
         plots = len(tiles) + 1
     # the score header opens the page; the value tree and bridge follow the rankings

@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 
 import plotly.offline
 
+from dashboards.attribution import shape_attribution, shape_drivers, shape_standardised
 from dashboards.governance_pages import render_catalog_page, render_quality_page
 from dashboards.layout import (
     ASSETS_DIR,
@@ -151,6 +152,9 @@ def site_context(marts: Marts, org: str | None = None) -> SiteContext:
     ]
     values = values_by_unit(fct)
     scoped = tree.root != full.root
+    # Scoped like the values: rows of parents outside the pack dropped, and children outside it
+    # summed into one nameless part before anything reaches a page (dashboards.attribution).
+    attribution = shape_attribution(marts.rows("marts.fct_kpi_attribution"), tree, scoped=scoped)
     return SiteContext(
         tree=tree,
         values=values,
@@ -160,6 +164,10 @@ def site_context(marts: Marts, org: str | None = None) -> SiteContext:
         publication=pack_publication(publication(marts, keys)) if scoped else publication(marts),
         paths=site_paths(tree),
         scoped=scoped,
+        attribution=attribution,
+        has_attribution=marts.has("marts.fct_kpi_attribution"),
+        drivers=shape_drivers(marts.rows("marts.fct_driver_attribution"), tree),
+        standardised=shape_standardised(marts.rows("marts.fct_kpi_standardised"), tree),
         # cut to the same units; only counts and anonymous statistics span the whole tier
         scorecards=build_scorecards(
             marts.rows("marts.fct_unit_scores"),

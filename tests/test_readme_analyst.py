@@ -79,3 +79,21 @@ def test_readme_analyst_command_cannot_write_the_snapshot(built, tmp_path):
     result = run_as_analyst(root, "create table marts.scratch as select 1 as x;\n")
     assert "read-only" in (result.stdout + result.stderr).lower()
     assert built.warehouse.read_bytes() == before
+
+
+def analyst_queries() -> list[str]:
+    """Every SQL block of the README's "For analysts" section (up to the next section)."""
+    section = README.read_text(encoding="utf-8").split("## For analysts", 1)[1]
+    section = re.split(r"\n## ", section, maxsplit=1)[0]
+    return re.findall(r"```sql\n(.+?)\n```", section, re.S)
+
+
+def test_readme_analyst_queries_run_on_the_published_snapshot(built):
+    queries = analyst_queries()
+    assert len(queries) >= 6
+    with duckdb.connect(str(built.warehouse), read_only=True) as con:
+        for sql in queries:
+            rows = con.execute(sql).fetchall()
+            # the attribution queries read the latest month or every month: never empty
+            if "fct_driver_attribution" in sql or "fct_kpi_standardised" in sql:
+                assert rows, sql

@@ -210,6 +210,21 @@
     if (picker) { selectMetric(picker.value); }
   }
 
+  // A tile's "why" link, a top mover or another page's link points at a closed <details>:
+  // following a link to it does not open it, so it is opened here.
+  function openWhy(id) {
+    var view = id && id.indexOf("why-") === 0 ? document.getElementById(id) : null;
+    if (view && view.tagName === "DETAILS") { view.open = true; }
+  }
+
+  function initWhy() {
+    document.querySelectorAll("[data-why]").forEach(function (link) {
+      link.addEventListener("click", function () { openWhy(link.getAttribute("data-why")); });
+    });
+    window.addEventListener("hashchange", function () { openWhy(window.location.hash.slice(1)); });
+    openWhy(window.location.hash.slice(1));
+  }
+
   // A sortable table's cells carry their sort key in data-sort (a number or text); empty keys
   // (no score, no rank) stay at the bottom whichever way the column is sorted.
   function sortKey(cell, numeric) {
@@ -261,6 +276,7 @@
   if (!window.Plotly && document.querySelector(CHARTS)) { fail("library"); }
   drawSparklines();
   initPicker();
+  initWhy();
   drawBridge();
   initSortable();
 })();

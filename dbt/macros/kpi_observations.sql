@@ -53,9 +53,10 @@
 {% endmacro %}
 
 
-{% macro kpi_observation_select(scan, row_filter='', lineage=false) -%}
+{% macro kpi_observation_select(scan, row_filter='', lineage=false, segment=none) -%}
     {#- The observations of one semantic model: org_code, center_code, metric_name, event_date,
-        numerator, denominator, sample (and _batch_id with lineage=true), from the records
+        numerator, denominator, sample (and _batch_id with lineage=true; segment, the value of
+        the record's column `segment` as a string, when one is named), from the records
         passing row_filter. -#}
     select
         observed.org_code,
@@ -68,6 +69,9 @@
         {%- if lineage %},
         observed._batch_id
         {%- endif %}
+        {%- if segment %},
+        observed.segment
+        {%- endif %}
     from (
         {%- set carried = [
             scan.model.entities.get('org', 'null') ~ ' as org_code',
@@ -75,6 +79,9 @@
         ] %}
         {%- if lineage %}
             {%- do carried.append('_batch_id') %}
+        {%- endif %}
+        {%- if segment %}
+            {%- do carried.append('cast(' ~ segment ~ ' as ' ~ dbt.type_string() ~ ') as segment') %}
         {%- endif %}
         {%- set items = [] %}
         {%- for item in scan['items'] %}

@@ -6,6 +6,7 @@ import html
 import json
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 # plotly.js's label markup (src/lib/svg_text_utils.js): the text is split on tags first, then
@@ -100,3 +101,53 @@ def element_text(content: str, pattern: str) -> str:
     match = re.search(pattern, content, re.S)
     assert match, pattern
     return html.unescape(re.sub(r"<[^>]+>", "", match.group(1)))
+
+
+# --- the why views (dashboards/why_view.py) ---------------------------------------------------
+
+
+@dataclass
+class Shown:
+    """One waterfall as the page shows it."""
+
+    metric: str
+    comparison: str
+    child_level: str
+    parent_change: float
+    rows: list[dict[str, str | None]] = field(default_factory=list)
+    total: float | None = None
+    inputs: bool = False  # over the formula's inputs (fct_driver_attribution), not the children
+
+
+def waterfalls(content: str) -> list[Shown]:
+    """Every waterfall of a page, its rows' attributes in order."""
+    found: list[Shown] = []
+    for tag, attrs in parse_page(content).tags:
+        classes = (attrs.get("class") or "").split()
+        if tag == "figure" and "wf" in classes:
+            found.append(
+                Shown(
+                    attrs["data-metric"] or "",
+                    attrs["data-comparison"] or "",
+                    attrs.get("data-child-level") or "",
+                    float(attrs["data-parent-change"] or "nan"),
+                    inputs="wf--inputs" in classes,
+                )
+            )
+        elif tag == "li" and "wf__row--total" in classes:
+            found[-1].total = float(attrs["data-contribution"] or "nan")
+        elif tag == "li" and "wf__row" in classes:
+            found[-1].rows.append({**attrs, "kind": classes[1].removeprefix("wf__row--")})
+    return found
+
+
+def movers(content: str) -> list[dict[str, str | None]]:
+    return [
+        attrs
+        for tag, attrs in parse_page(content).tags
+        if tag == "li" and "top-mover" in (attrs.get("class") or "").split()
+    ]
+
+
+def number(value: str | None) -> float | None:
+    return None if value in (None, "") else float(value)

@@ -15,6 +15,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
+
+from tests.reference_attribution import parent_of, reference_attribution
+from tests.reference_drivers import reference_drivers
 
 GROUP = ("group", "GRP", "Harbour Group", None)
 # level, code, name, parent (current)
@@ -169,13 +173,16 @@ def kpi_rows() -> list[tuple]:
     ]
     for k, (level, code) in enumerate(units):
         metrics = CENTER_METRICS[code] if level == "center" else METRIC_NAMES
-        volume = 12.0 if code == TINY_UNIT else 400.0 + 37 * k
         for name, _, _, _, direction, _, _, target, red in METRICS:
             if name not in metrics:
                 continue
             for i, month in enumerate(MONTHS):
                 if (code, name, month) == GAP:
                     continue
+                # volumes that shift between units month by month (the attribution has a mix),
+                # each unit's latest at 400 + 37 k
+                shift = 25 * (((len(MONTHS) - 1 - i) * (k % 3 + 1)) % 5)
+                volume = 12.0 if code == TINY_UNIT else 400.0 + 37 * k + shift
                 value = metric_value(name, k, i)
                 denominator = None if name == "op_cost_cny" else volume
                 numerator = value if denominator is None else value * denominator
@@ -312,6 +319,7 @@ def _insert(con: duckdb.DuckDBPyConnection, full: bool) -> None:
     )
     if full:
         _insert_governance(con)
+        _insert_attribution(con)
         _insert_value_management(con)
 
 
@@ -440,6 +448,179 @@ def _insert_governance(con: duckdb.DuckDBPyConnection) -> None:
             )
     con.executemany(
         "insert into marts.data_quality_scorecard values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", quality
+    )
+
+
+def attribution_rows() -> pd.DataFrame:
+    """marts.fct_kpi_attribution of the synthetic KPI rows, by the tests' independent reference.
+
+    The synthetic parents' volumes are not their children's sums, so every parent has a part of
+    its own (child_code = its code), as a parent with records booked at itself does; LIF-JS-03
+    is under LIF-JS a year before the latest month and under LIF-SH in it (the reorganisation).
+    """
+    columns = ["metric_name", "period_start", "org_level", "org_code", "numerator"]
+    columns += ["denominator", "value", "definition_version", "target", "red", "status"]
+    kpis = pd.DataFrame(kpi_rows(), columns=columns)
+    kpis["period_start"] = pd.to_datetime(kpis["period_start"])
+    org = pd.DataFrame(
+        [r[:6] for r in _org_rows(True)],
+        columns=["org_code", "org_name", "org_level", "parent_code", "valid_from", "valid_to"],
+    )
+    for column in ("valid_from", "valid_to"):
+        org[column] = pd.to_datetime(org[column])
+    catalog = pd.DataFrame(
+        {
+            "metric_name": METRIC_NAMES,
+            "org_attribute": [
+                "handling_center" if m[6] == "customer_service" else "owning_org" for m in METRICS
+            ],
+        }
+    )
+    # the synthetic numerators are value x denominator: no metric has a multiplier
+    found = reference_attribution(kpis, org, catalog, unit_plan(kpis, org), multipliers={})
+    found["period_start"] = found["period_start"].dt.date
+    return found
+
+
+def unit_plan(kpis: pd.DataFrame, org: pd.DataFrame) -> pd.DataFrame:
+    """fct_unit_targets as the attribution against target reads it: every org unit below the
+    group at its own target, planned at its volume a year before (its current one in the first
+    year), under its parent of the month."""
+    units = kpis.loc[kpis["org_level"].isin(["subsidiary", "branch", "sub_branch"])]
+    units = units.loc[units["target"].notna()].copy()
+    year_ago = kpis.assign(period_start=kpis["period_start"] + pd.DateOffset(years=1))
+    units = units.merge(
+        year_ago[["metric_name", "period_start", "org_code", "denominator"]],
+        on=["metric_name", "period_start", "org_code"],
+        how="left",
+        suffixes=("", "_year_ago"),
+    )
+    units["planned_weight"] = units["denominator_year_ago"].fillna(units["denominator"])
+    parents = {month: parent_of(org, month) for month in units["period_start"].unique()}
+    months_and_codes = zip(units["period_start"], units["org_code"], strict=True)
+    units["parent_code"] = [parents[month].get(code) for month, code in months_and_codes]
+    return units[["metric_name", "period_start", "org_code", "parent_code", "target"]].assign(
+        planned_weight=units["planned_weight"]
+    )
+
+
+# The formulas of the synthetic KPIs that fct_driver_attribution splits: the complaints rate's
+# denominator is the catalog's building block, the other inputs are components it does not list.
+DRIVER_INPUTS = {
+    "claims_auto_rate": {"numerator": "claims_auto_processed", "denominator": "claims_paid"},
+    "complaints_per_10k_policies": {"numerator": "complaints", "denominator": BUILDING_BLOCK},
+}
+
+
+def driver_rows() -> pd.DataFrame:
+    """marts.fct_driver_attribution of the synthetic KPI rows, by the tests' independent
+    reference (every quotient by the Shapley split)."""
+    columns = ["metric_name", "period_start", "org_level", "org_code", "numerator"]
+    columns += ["denominator", "value", "definition_version", "target", "red", "status"]
+    kpis = pd.DataFrame(kpi_rows(), columns=columns)
+    kpis["period_start"] = pd.to_datetime(kpis["period_start"])
+    tree = pd.DataFrame(
+        [
+            (metric, child, "formula", role)
+            for metric, inputs in DRIVER_INPUTS.items()
+            for role, child in inputs.items()
+        ],
+        columns=["parent_node", "child_node", "link_type", "input_role"],
+    )
+    found = reference_drivers(kpis, tree, multipliers={})
+    found["period_start"] = found["period_start"].dt.date
+    return found.assign(is_filtered=False, formula_kind="quotient", split_method="shapley")
+
+
+# The synthetic KPIs with a segmenting dimension (fct_kpi_standardised): claims by product line,
+# contacts by channel; the complaints rate and the cost have none.
+SEGMENTED = {
+    "claims_auto_rate": "product_line",
+    "claims_cycle_time_days": "product_line",
+    "service_level_20s": "channel",
+    "answer_time_seconds": "channel",
+}
+
+
+# How far the group's mix moves a unit's value at most, per KPI: beyond the gaps between
+# neighbouring units' raw values, so some ranks change.
+SHIFT = {
+    "claims_auto_rate": 0.08,
+    "claims_cycle_time_days": 1.5,
+    "service_level_20s": 0.08,
+    "answer_time_seconds": 10.0,
+}
+
+
+def standardised_rows() -> pd.DataFrame:
+    """marts.fct_kpi_standardised: each unit's value at the group's mix, a deterministic shift
+    of its raw value that differs by unit (enough to reorder some ranks); the group at its own."""
+    columns = ["metric_name", "period_start", "org_level", "org_code", "numerator"]
+    columns += ["denominator", "value", "definition_version", "target", "red", "status"]
+    kpis = pd.DataFrame(kpi_rows(), columns=columns)
+    kpis = kpis.loc[kpis["metric_name"].isin(list(SEGMENTED))].copy()
+    number = {code: k for k, (_, code, _) in enumerate(ALL_UNITS)}
+    shift = kpis["org_code"].map(lambda code: ((number[code] * 5) % 7 - 3) / 3)
+    scale = kpis["metric_name"].map(SHIFT)
+    grouped = kpis["org_level"] == "group"
+    kpis["standardised_value"] = kpis["value"] + (~grouped) * shift * scale
+    kpis["segment_dimension"] = kpis["metric_name"].map(SEGMENTED)
+    kpis["mix_coverage"] = 1.0
+    return kpis[
+        [
+            "metric_name",
+            "period_start",
+            "org_level",
+            "org_code",
+            "segment_dimension",
+            "mix_coverage",
+            "value",
+            "standardised_value",
+        ]
+    ].rename(columns={"value": "raw_value"})
+
+
+def _insert_attribution(con: duckdb.DuckDBPyConnection) -> None:
+    found = attribution_rows()  # noqa: F841 (read by DuckDB's replacement scan)
+    con.execute(
+        """
+        create table marts.fct_kpi_attribution as
+        select
+            metric_name::varchar as metric_name, period_start::date as period_start,
+            comparison::varchar as comparison, org_level::varchar as org_level,
+            org_code::varchar as org_code, child_level::varchar as child_level,
+            child_code::varchar as child_code, rate_effect::double as rate_effect,
+            mix_effect::double as mix_effect, contribution::double as contribution,
+            parent_change::double as parent_change
+        from found
+        """
+    )
+    standardised = standardised_rows()  # noqa: F841 (read by DuckDB's replacement scan)
+    con.execute(
+        """
+        create table marts.fct_kpi_standardised as
+        select
+            metric_name::varchar as metric_name, period_start::date as period_start,
+            org_level::varchar as org_level, org_code::varchar as org_code,
+            segment_dimension::varchar as segment_dimension, mix_coverage::double as mix_coverage,
+            raw_value::double as raw_value, standardised_value::double as standardised_value
+        from standardised
+        """
+    )
+    drivers = driver_rows()  # noqa: F841 (read by DuckDB's replacement scan)
+    con.execute(
+        """
+        create table marts.fct_driver_attribution as
+        select
+            metric_name::varchar as metric_name, period_start::date as period_start,
+            comparison::varchar as comparison, org_level::varchar as org_level,
+            org_code::varchar as org_code, input_role::varchar as input_role,
+            input_metric::varchar as input_metric, is_filtered::boolean as is_filtered,
+            formula_kind::varchar as formula_kind, split_method::varchar as split_method,
+            input_base_value::double as input_base_value, input_value::double as input_value,
+            contribution::double as contribution, parent_change::double as parent_change
+        from drivers
+        """
     )
 
 

@@ -13,7 +13,8 @@ from dashboards import build_site
 from dashboards.formatting import format_count, format_value
 from dashboards.site_folder import SiteFolderError
 from tests.dashboards.conftest import BUILT_AT
-from tests.dashboards.synthetic import ALL_UNITS, HELD_SOURCE
+from tests.dashboards.reading import number, waterfalls
+from tests.dashboards.synthetic import ALL_UNITS, HELD_SOURCE, LATEST
 
 PLOTLY_JS = Path("assets/plotly.min.js")
 
@@ -93,6 +94,50 @@ def test_scoped_build_shows_no_kpi_held_at_another_unit(branch_pack: Path) -> No
 def test_scoped_leak_check_would_catch_a_full_build(synthetic_site) -> None:
     site_dir, _ = synthetic_site
     assert ("index.html", "PNC") in leaks(site_dir, {"LIF-JS", "LIF-JS-01", "LIF-JS-02"})
+
+
+def moved_unit_contributions(warehouse: Path) -> dict[str, float]:
+    """LIF-JS-03's contribution to LIF-JS's year-on-year change, per metric, in the mart: it
+    was LIF-JS's a year before the latest month and is LIF-SH's now."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            """
+            select metric_name, contribution from marts.fct_kpi_attribution
+            where org_code = 'LIF-JS' and child_code = 'LIF-JS-03' and comparison = 'yoy'
+                and period_start = ?
+            """,
+            [LATEST],
+        ).fetchall()
+    return dict(rows)
+
+
+def test_scoped_attribution_sums_outside_units_into_one_nameless_rest(
+    branch_pack: Path, synthetic_warehouse: Path
+) -> None:
+    moved = moved_unit_contributions(synthetic_warehouse)
+    assert moved  # the fixture's reorganisation is in the mart
+    index = (branch_pack / "index.html").read_text(encoding="utf-8")
+    for wf in (w for w in waterfalls(index) if not w.inputs):
+        outside = [r for r in wf.rows if r["kind"] == "outside"]
+        assert all("data-code" not in r for r in outside)
+        if wf.comparison == "yoy" and wf.metric in moved:
+            assert [number(r["data-contribution"]) for r in outside] == [moved[wf.metric]]
+        else:
+            assert outside == []
+        total = sum(number(r["data-contribution"]) or 0.0 for r in wf.rows)
+        assert total == pytest.approx(wf.parent_change, abs=1e-9)
+    assert "Rest of Jiangsu Branch: units outside this pack" in index
+    assert leaks(branch_pack, {"LIF-JS", "LIF-JS-01", "LIF-JS-02"}) == []
+
+
+def test_full_site_names_the_moved_unit_in_its_old_parents_attribution(synthetic_site) -> None:
+    """The same breakdown in the group's own site: LIF-JS-03 by name, so the pack's check bites."""
+    site_dir, _ = synthetic_site
+    page = (site_dir / "branch" / "lif-js.html").read_text(encoding="utf-8")
+    rows = [r for wf in waterfalls(page) if wf.comparison == "yoy" for r in wf.rows]
+    assert any(r.get("data-code") == "LIF-JS-03" for r in rows)
+    assert not any(r["kind"] == "outside" for r in rows)
+    assert ("lif-js.html", "LIF-JS-03") in leaks(site_dir / "branch", {"LIF-JS"})
 
 
 def test_scoped_build_breadcrumbs_start_at_the_scoped_unit(branch_pack: Path) -> None:

@@ -163,12 +163,14 @@ UNIT_TESTS = "test_type:unit"
 # The marts the publication copies and the KPI checks read: built on every run that builds.
 # fct_kpi_attribution is a plain table computed from fct_kpi_values, so it is rebuilt with it
 # (listed, not left to the meta sources' closure, so the two never go out of step); so is
-# fct_value_created, the value streams of fct_kpi_values set against the operations cost, and
-# fct_driver_attribution, its formula-linked KPIs split into their inputs.
+# fct_value_created, the value streams of fct_kpi_values set against the operations cost,
+# fct_driver_attribution, its formula-linked KPIs split into their inputs, and
+# fct_kpi_standardised, its rates at the group's mix.
 ALWAYS_BUILT = (
     "fct_kpi_values",
     "fct_kpi_attribution",
     "fct_driver_attribution",
+    "fct_kpi_standardised",
     "fct_value_created",
     "dim_metric_catalog",
     "dim_org",

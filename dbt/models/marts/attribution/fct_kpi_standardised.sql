@@ -1,0 +1,270 @@
+-- Rendered from Jinja loops over the semantic layer: indentation and line length follow the
+-- template, not the rendered SQL.
+-- noqa: disable=LT02,LT05
+{#- Mix-standardised comparison (the value-management reference, section 4): each unit's rate
+    at the group's mix over a segmenting dimension, next to its raw rate, and both ranks among
+    the units of its tier.
+
+    R_u^std = sum_j S_j r_uj / sum_j S_j over the segments j the unit has (D_uj > 0), with S_j
+    the group's share of the denominator in segment j and r_uj = N_uj / D_uj the unit's own rate
+    there. A unit without a segment the group has is standardised over the segments it has
+    (mix_coverage says how much of the group's mix that is), not given a rate it does not have.
+    The raw value is the published one (fct_kpi_values.value), which equals sum_j s_uj r_uj at
+    the unit's own mix s_uj.
+
+    Which semantic model is segmented by which column is config.meta.segments of this model
+    (_attribution__models.yml), the one place it is written: product line for claims and
+    policies, channel for applications and contacts. The metrics: every KPI rate (a ratio or a
+    mean) whose numerator and denominator are both read from one segmented model. Observations
+    come from the same macros as fct_kpi_values (kpi_observation_select), attributed to the org
+    tree valid on the event's date, records without an org counting for the group, and rolled
+    up to every tier and to the handling centers. Records without a segment value form their own
+    segment ('(none)'), so the segments always make up the unit. -#}
+
+{#- Static dependencies for dbt's DAG: the models the semantic models rest on (the scans
+    ref() them by names known only when the model runs). -#}
+{{ kpi_depends_on() }}
+
+{%- set segments = (config.get('meta') or {}).get('segments') or {} %}
+{%- set specs = kpi_metric_specs() if execute else {} %}
+{%- set index = kpi_semantic_index() if execute else {'models': {}} %}
+{%- set scans = [] %}
+{%- set standardised = {} %}
+{%- for scan in kpi_scans(specs, index) if scan.model.node_name in segments %}
+    {%- set items = [] %}
+    {%- for item in scan['items'] %}
+        {%- set spec = specs[item.name] %}
+        {%- if spec.kind in ('ratio', 'mean')
+            and spec.numerator.model == scan.model.name
+            and spec.denominator.model == scan.model.name %}
+            {%- do items.append(item) %}
+            {%- do standardised.update({item.name: segments[scan.model.node_name]}) %}
+        {%- endif %}
+    {%- endfor %}
+    {%- if items %}
+        {%- do scans.append({'model': scan.model, 'items': items}) %}
+    {%- endif %}
+{%- endfor %}
+
+with
+
+kpi_values as (
+
+    select * from {{ ref('fct_kpi_values') }}
+
+),
+
+catalog as (
+
+    select * from {{ ref('dim_metric_catalog') }}
+
+),
+
+org_versions as (
+
+    select * from {{ ref('dim_org') }}
+
+),
+
+metric_segments (metric_name, segment_dimension) as (
+
+    {%- if standardised %}
+    values
+    {%- for metric, dimension in standardised | dictsort %}
+        ({{ kpi_sql_literal(metric) }}, {{ kpi_sql_literal(dimension) }}){% if not loop.last %},{% endif %}
+    {%- endfor %}
+    {%- else %}
+    select
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }})
+    where false
+    {%- endif %}
+
+),
+
+observations as (
+
+    {%- for scan in scans %}
+    {{ kpi_observation_select(scan, segment=segments[scan.model.node_name]) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+    {%- if not scans %}
+    select
+        cast(null as {{ dbt.type_string() }}) as org_code,
+        cast(null as {{ dbt.type_string() }}) as center_code,
+        cast(null as {{ dbt.type_string() }}) as metric_name,
+        cast(null as date) as event_date,
+        cast(null as double) as numerator,
+        cast(null as double) as denominator,
+        cast(null as double) as sample,
+        cast(null as {{ dbt.type_string() }}) as segment
+    where false
+    {%- endif %}
+
+),
+
+group_root as (
+
+    select any_value(org_code) as org_code
+    from org_versions
+    where org_level = 'group' and is_current
+
+),
+
+attributed as (
+
+    -- as fct_kpi_values attributes them: the org tree version valid on the event's date
+    select
+        observations.metric_name,
+        cast({{ dbt.date_trunc('month', 'observations.event_date') }} as date) as period_start,
+        coalesce(observations.segment, '(none)') as segment,
+        observations.numerator,
+        observations.denominator,
+        observations.center_code,
+        coalesce(
+            org_versions.group_code,
+            case when observations.org_code is null then group_root.org_code end
+        ) as group_code,
+        org_versions.subsidiary_code,
+        org_versions.branch_code,
+        org_versions.sub_branch_code
+    from observations
+    cross join group_root
+    left join org_versions
+        on
+            observations.org_code = org_versions.org_code
+            and observations.event_date >= org_versions.valid_from
+            and observations.event_date < coalesce(org_versions.valid_to, date '9999-12-31')
+
+),
+
+unit_segments as (
+
+    -- each unit's numerator and denominator in each segment, at every tier
+    select
+        metric_name,
+        period_start,
+        segment,
+        case
+            when grouping(group_code) = 0 then 'group'
+            when grouping(subsidiary_code) = 0 then 'subsidiary'
+            when grouping(branch_code) = 0 then 'branch'
+            when grouping(sub_branch_code) = 0 then 'sub_branch'
+            else 'center'
+        end as org_level,
+        coalesce(group_code, subsidiary_code, branch_code, sub_branch_code, center_code)
+            as org_code,
+        coalesce(sum(numerator), 0) as numerator,
+        sum(denominator) as denominator
+    from attributed
+    group by grouping sets (  -- noqa: PRS
+        (metric_name, period_start, segment, group_code),
+        (metric_name, period_start, segment, subsidiary_code),
+        (metric_name, period_start, segment, branch_code),
+        (metric_name, period_start, segment, sub_branch_code),
+        (metric_name, period_start, segment, center_code)
+    )
+
+),
+
+group_mix as (
+
+    -- S_j: the group's share of the denominator in each segment
+    select
+        metric_name,
+        period_start,
+        segment,
+        denominator / sum(denominator) over (partition by metric_name, period_start)
+            as group_share
+    from unit_segments
+    where org_level = 'group' and denominator > 0
+
+),
+
+standardised as (
+
+    select
+        unit_segments.metric_name,
+        unit_segments.period_start,
+        unit_segments.org_level,
+        unit_segments.org_code,
+        count(*) as segments,
+        sum(group_mix.group_share) as mix_coverage,
+        sum(group_mix.group_share * unit_segments.numerator / unit_segments.denominator)
+        / sum(group_mix.group_share) as standardised_value
+    from unit_segments
+    inner join group_mix
+        on
+            unit_segments.metric_name = group_mix.metric_name
+            and unit_segments.period_start = group_mix.period_start
+            and unit_segments.segment = group_mix.segment
+    where unit_segments.org_code is not null and unit_segments.denominator > 0
+    group by
+        unit_segments.metric_name,
+        unit_segments.period_start,
+        unit_segments.org_level,
+        unit_segments.org_code
+
+),
+
+compared as (
+
+    select
+        standardised.metric_name,
+        standardised.period_start,
+        standardised.org_level,
+        standardised.org_code,
+        metric_segments.segment_dimension,
+        standardised.segments,
+        standardised.mix_coverage,
+        kpi_values.value as raw_value,
+        standardised.standardised_value,
+        standardised.standardised_value - kpi_values.value as mix_adjustment,
+        catalog.direction
+    from standardised
+    inner join metric_segments on standardised.metric_name = metric_segments.metric_name
+    inner join catalog on standardised.metric_name = catalog.metric_name
+    inner join kpi_values
+        on
+            standardised.metric_name = kpi_values.metric_name
+            and standardised.period_start = kpi_values.period_start
+            and standardised.org_level = kpi_values.org_level
+            and standardised.org_code = kpi_values.org_code
+    where kpi_values.value is not null
+
+),
+
+final as (
+
+    -- ranks among the units of the tier, 1 the best in the metric's direction
+    select
+        metric_name,
+        period_start,
+        org_level,
+        org_code,
+        segment_dimension,
+        segments,
+        mix_coverage,
+        raw_value,
+        standardised_value,
+        mix_adjustment,
+        rank() over (
+            partition by metric_name, period_start, org_level
+            order by case when direction = 'lower_is_better' then raw_value else -raw_value end
+        ) as raw_rank,
+        rank() over (
+            partition by metric_name, period_start, org_level
+            order by
+                case
+                    when direction = 'lower_is_better' then standardised_value
+                    else -standardised_value
+                end
+        ) as standardised_rank,
+        count(*) over (partition by metric_name, period_start, org_level) as units_ranked
+    from compared
+
+)
+
+select * from final

@@ -1,0 +1,114 @@
+"""The mix-standardised comparison (marts.fct_kpi_standardised) equals an independent recomputation
+from the raw claims extracts (tests/reference_standardised.py), and its ranks follow its values."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.reference_standardised import METRICS, UNIT_KEY, reference_standardised
+
+COLUMNS = [
+    *UNIT_KEY,
+    "segment_dimension",
+    "segments",
+    "mix_coverage",
+    "raw_value",
+    "standardised_value",
+    "mix_adjustment",
+    "raw_rank",
+    "standardised_rank",
+    "units_ranked",
+]
+
+
+@pytest.fixture(scope="module")
+def published(built) -> dict[str, pd.DataFrame]:
+    with duckdb.connect(str(built.warehouse), read_only=True) as con:
+        frames = {
+            "standardised": con.execute("select * from marts.fct_kpi_standardised").df(),
+            "kpis": con.execute("select * from marts.fct_kpi_values").df(),
+            "catalog": con.execute("select * from marts.dim_metric_catalog").df(),
+            "comments": con.execute(
+                "select column_name, comment from duckdb_columns() "
+                "where schema_name = 'marts' and table_name = 'fct_kpi_standardised'"
+            ).df(),
+            "table_comment": con.execute(
+                "select comment from duckdb_tables() "
+                "where schema_name = 'marts' and table_name = 'fct_kpi_standardised'"
+            ).df(),
+        }
+    for name in ["standardised", "kpis"]:
+        frames[name]["period_start"] = pd.to_datetime(frames[name]["period_start"])
+    return frames
+
+
+def test_claims_kpis_equal_the_independent_recomputation(built, published):
+    ours = published["standardised"]
+    ours = ours.loc[ours["metric_name"].isin(METRICS)]
+    expected = reference_standardised(built.raw_dir)
+
+    merged = ours.merge(expected, on=UNIT_KEY, how="outer", suffixes=("", "_ref"), indicator=True)
+    assert (merged["_merge"] == "both").all(), merged.loc[merged["_merge"] != "both"].head()
+    assert len(merged) > 200
+    assert {"group", "subsidiary", "branch", "sub_branch", "center"} <= set(merged["org_level"])
+    assert (merged["segments"] == merged["segments_ref"]).all()
+    for column in ["mix_coverage", "raw_value", "standardised_value"]:
+        scale = np.maximum(1.0, merged[column].abs())
+        off = (merged[column] - merged[f"{column}_ref"]).abs() > 1e-9 * scale
+        assert not off.any(), (column, merged.loc[off].head())
+
+
+def test_ranks_follow_the_values_in_the_metrics_direction(published):
+    table = published["standardised"]
+    direction = dict(
+        zip(published["catalog"]["metric_name"], published["catalog"]["direction"], strict=True)
+    )
+    lower = table["metric_name"].map(direction) == "lower_is_better"
+    tiers = table.groupby(["metric_name", "period_start", "org_level"])
+    for value, rank in [("raw_value", "raw_rank"), ("standardised_value", "standardised_rank")]:
+        signed = table[value].where(lower, -table[value])
+        expected = signed.groupby([table[k] for k in tiers.keys]).rank(method="min")
+        assert (table[rank] == expected).all(), rank
+    assert (table["units_ranked"] == tiers["org_code"].transform("count")).all()
+    # mix matters: the adjusted rank differs from the raw one for many claims sub-branches
+    auto = table.loc[
+        (table["metric_name"] == "claims_auto_rate") & (table["org_level"] == "sub_branch")
+    ]
+    assert (auto["raw_rank"] != auto["standardised_rank"]).mean() > 0.1
+
+
+def test_published_standardisation_is_plausible(published):
+    table, kpis = published["standardised"], published["kpis"]
+    assert list(table.columns) == COLUMNS
+    dimensions = dict(zip(table["metric_name"], table["segment_dimension"], strict=False))
+    assert dimensions["claims_auto_rate"] == "product_line"
+    assert dimensions["nb_straight_through_rate"] == "channel"
+    assert dimensions["first_contact_resolution_rate"] == "channel"
+    # the group is at its own mix; raw_value is the published value
+    group = table.loc[table["org_level"] == "group"]
+    np.testing.assert_allclose(group["standardised_value"], group["raw_value"], rtol=1e-12)
+    values = table.merge(kpis, on=UNIT_KEY, how="left", validate="one_to_one")["value"]
+    assert (table["raw_value"].to_numpy() == values.to_numpy()).all()
+    np.testing.assert_allclose(
+        table["mix_adjustment"], table["standardised_value"] - table["raw_value"], atol=1e-12
+    )
+    assert ((table["mix_coverage"] > 0) & (table["mix_coverage"] <= 1 + 1e-12)).all()
+    # a rate at another mix stays a rate: percent metrics within 0..1
+    units = dict(
+        zip(published["catalog"]["metric_name"], published["catalog"]["unit"], strict=True)
+    )
+    percent = table["metric_name"].map(units) == "percent"
+    assert percent.sum() > 100
+    assert table.loc[percent, "standardised_value"].between(0, 1 + 1e-12).all()
+
+
+def test_published_standardisation_is_documented_for_analysts(published):
+    (table_comment,) = published["table_comment"]["comment"]
+    assert table_comment.startswith("One row per KPI rate with a segmenting dimension, month")
+    columns = published["comments"]
+    comments = dict(zip(columns["column_name"], columns["comment"], strict=True))
+    assert set(comments) == set(COLUMNS)
+    assert all(comment and len(comment) > 20 for comment in comments.values()), comments
