@@ -63,7 +63,7 @@ class Book:
 
     def __init__(self, period: Period, n_sb: int) -> None:
         self.period, self.n_sb = period, n_sb
-        self.added: list[tuple[IntArray, IntArray, IntArray]] = []
+        self.added: list[tuple[IntArray, IntArray]] = []
         self.changes = np.zeros((period.months + 1) * n_sb, dtype=np.int64)
         self.keys = np.empty(0, dtype=np.int32)
         self.order = np.empty(0, dtype=np.int32)
@@ -74,7 +74,7 @@ class Book:
         # Issue days since 1970 stay below 2**16 until 2149, and there are far fewer than 2**15
         # sub-branches: (sb, day) packs into one int32 that sorts by sub-branch, then day.
         key = (sb.astype(np.int32) << 16) | (issued // DAY).astype(np.int32)
-        self.added.append((key, product.astype(np.int8), sb))
+        self.added.append((key, product.astype(np.int8)))
         month_ends = self.period.month_starts[1:] - DAY
         first = np.searchsorted(month_ends, issued, side="left")
         last = np.where(
@@ -88,8 +88,8 @@ class Book:
         self.changes -= np.bincount(last[keep] * self.n_sb + sb[keep], minlength=size)
 
     def seal(self) -> None:
-        keys = np.concatenate([k for k, _p, _s in self.added])
-        self.product = np.concatenate([p for _k, p, _s in self.added])
+        keys = np.concatenate([k for k, _p in self.added])
+        self.product = np.concatenate([p for _k, p in self.added])
         self.added = []
         self.order = np.argsort(keys, kind="stable").astype(np.int32)
         self.keys = keys[self.order]
