@@ -3,7 +3,7 @@ machine has no room for.
 
 The bounds are the documented limits of `opsvalue generate` (README, Commands): scale in
 (0, 20], months from 1 to 120. Within them a run can still outgrow the machine (20 x 120 would
-write about 190 GB and hold about 2.9 GB in memory), so the disk space and the memory a run
+write about 190 GB and hold about 2.7 GB in memory), so the disk space and the memory a run
 needs are estimated from its arguments and checked against the machine first.
 """
 
@@ -31,15 +31,15 @@ BYTES_PER_SCALE = 116_000_000
 BYTES_PER_MONTH = 82_000
 BYTES_FIXED = 22_000
 # Peak resident memory, measured with GNU time on the same machine (`opsvalue generate`, seed 42,
-# x 24 months: 331, 374, 484, 581 MB and 1.06 GB clean at scales 0.1, 0.3, 1, 3 and 10; 413 MB
-# for 0.3 with 5% defects). The generator streams (opsgen.volumes.CHUNK_ROWS): the interpreter
-# and its libraries, one chunk of a source (full size from about scale 1 on; defect injection
-# copies it) and the compact book of policies the sources about policies pick from, which grows
-# with the policies in force (scale) and those issued in the period (scale x months), at 9 bytes
-# a policy plus sorting it once.
+# x 24 months: 331, 374, 471, 631 and 969 MB clean at scales 0.1, 0.3, 1, 3 and 10, within about
+# 10% from run to run; 413 MB for 0.3 with 5% defects). The generator streams
+# (opsgen.volumes.CHUNK_ROWS): the interpreter and its libraries, one chunk of a source (full
+# size from about scale 1 on; defect injection copies it) and the compact book of policies the
+# sources about policies pick from, which grows with the policies in force (scale) and those
+# issued in the period (scale x months), at 9 bytes a policy plus sorting it once.
 MEMORY_BASE = 310_000_000
 MEMORY_CHUNK = 130_000_000
-MEMORY_PER_SCALE = 50_000_000
+MEMORY_PER_SCALE = 40_000_000
 MEMORY_PER_SCALE_MONTH = 600_000
 MEMORY_DEFECT_FACTOR = 2.0
 # The estimates are averages of a few runs; keep a tenth more free than they say.
