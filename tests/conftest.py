@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+
+def _import_gx_beside_pyspark() -> None:
+    """Great Expectations' optional Spark support imported, in a pytest-xdist worker too.
+
+    With the `spark` extra installed, GX imports pyspark.sql.connect, which takes a `__main__`
+    without a file or spec for its own doctests and exits the process. A pytest-xdist worker's
+    `__main__` is such a module (the worker is started with `python -c`), so every worker died
+    while collecting. The file is lent for that one import; pyspark.sql.connect then fails with
+    the ImportError GX expects (no pyarrow here) and GX carries on without Spark Connect.
+    """
+    main = sys.modules["__main__"]
+    if getattr(main, "__spec__", None) is not None or hasattr(main, "__file__"):
+        return
+    if importlib.util.find_spec("pyspark") is None:
+        return
+    main.__file__ = __file__
+    try:
+        import great_expectations.compatibility.pyspark  # noqa: F401
+    finally:
+        del main.__file__
+
+
+_import_gx_beside_pyspark()
+
 
 # A small but complete demo: 8 months around the generator's reorganisation, enough records per
 # sub-branch that every metric has values at every tier.
@@ -75,6 +102,16 @@ def restored_env() -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files marked `heavy` first, each keeping its own order.
+
+    CI runs the suite on two processes, a whole file to each (pytest-xdist's loadfile, which
+    hands files out in this order, so a file's module fixtures run once). A heavy file takes
+    minutes; started last, one would keep one process busy long after the other had finished.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
 
 
 @pytest.fixture(autouse=True)

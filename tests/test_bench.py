@@ -20,8 +20,8 @@ from benchmarks.measure import GNU_TIME, TimeReport, parse_elapsed, parse_time_r
 from benchmarks.run import MEASUREMENTS
 from dagster_project.core.settings import PROJECT_ROOT
 
-# heavy: many whole-pipeline runs; outside the default run to keep CI inside its 30 minutes
-# (pyproject.toml; run them with `pytest -m heavy`, everything with `pytest -m ""`)
+# heavy: many whole-pipeline runs; started first when the suite runs on two processes
+# (tests/conftest.py)
 pytestmark = pytest.mark.heavy
 
 SMOKE_ARGS = ["--scale", "0.002", "--months", "3", "--repeat", "1"]

@@ -25,8 +25,8 @@ from tests.conftest import Workspace, copy_workspace
 from tests.test_change_notes import CLAIMS, NOTE, edit_claims_auto_rate
 from tests.test_republish import run_with_project
 
-# heavy: many whole-pipeline runs; outside the default run to keep CI inside its 30 minutes
-# (pyproject.toml; run them with `pytest -m heavy`, everything with `pytest -m ""`)
+# heavy: many whole-pipeline runs; started first when the suite runs on two processes
+# (tests/conftest.py)
 pytestmark = pytest.mark.heavy
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -71,7 +71,9 @@ def test_changing_a_definition_adds_a_version_and_keeps_the_others(copies):
         "approved_by": "Data office",
     }
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    select = "metric_definition_history dim_metric_catalog fct_kpi_values"
+    # fct_driver_attribution too: its test compares its changes with fct_kpi_values', and the
+    # pipeline builds the two together on every run (planning.ALWAYS_BUILT)
+    select = "metric_definition_history dim_metric_catalog fct_kpi_values fct_driver_attribution"
     # a project change makes the pipeline rebuild its incremental models (defs/dbt/assets.py
     # build_args): the history must survive it
     dbt_build(project, warehouse, select, rebuild=True)

@@ -24,8 +24,8 @@ from tests.test_catalog_versions import CLAIMS
 from tests.test_refresh import assert_same_kpis, kpis
 from tests.test_withdrawal import break_first_row
 
-# heavy: many whole-pipeline runs; outside the default run to keep CI inside its 30 minutes
-# (pyproject.toml; run them with `pytest -m heavy`, everything with `pytest -m ""`)
+# heavy: many whole-pipeline runs; started first when the suite runs on two processes
+# (tests/conftest.py)
 pytestmark = pytest.mark.heavy
 
 TIMEOUT_S = 1200

@@ -18,8 +18,8 @@ from dagster_project.core.runner import run_pipeline
 from dagster_project.core.settings import get_settings
 from tests.conftest import copy_workspace, deliver, make_workspace, point_settings_at
 
-# heavy: many whole-pipeline runs; outside the default run to keep CI inside its 30 minutes
-# (pyproject.toml; run them with `pytest -m heavy`, everything with `pytest -m ""`)
+# heavy: many whole-pipeline runs; started first when the suite runs on two processes
+# (tests/conftest.py)
 pytestmark = pytest.mark.heavy
 
 KPI_COLUMNS = "metric_name, period_start, org_level, org_code, numerator, denominator, value"

@@ -16,8 +16,8 @@ from dagster_project.core.settings import get_settings
 from tests.conftest import Workspace, copy_workspace
 from tests.test_change_notes import NOTE, edit_claims_auto_rate
 
-# heavy: many whole-pipeline runs; outside the default run to keep CI inside its 30 minutes
-# (pyproject.toml; run them with `pytest -m heavy`, everything with `pytest -m ""`)
+# heavy: many whole-pipeline runs; started first when the suite runs on two processes
+# (tests/conftest.py)
 pytestmark = pytest.mark.heavy
 
 TIMEOUT_S = 1200

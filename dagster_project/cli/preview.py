@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 
 from dagster_project.core.settings import get_settings
-from dagster_project.defs.transform.preview import preview, score_changed
 
 OUT = Console(soft_wrap=True, width=None if Console().is_terminal else 200)
 ERR = Console(stderr=True)
@@ -25,6 +24,7 @@ ERR = Console(stderr=True)
 def changed_pages(report: dict[str, Any]) -> list[str]:
     """The dashboard pages whose numbers or statuses the change moves, and the catalog page
     (new version or targets)."""
+    from dagster_project.defs.transform.preview import score_changed
     from dashboards.site import page_relpath
 
     pages = {"catalog.html"} if report["metrics"] else set()
@@ -143,6 +143,10 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
+    # imported here, not with the parser: the preview drives dbt through the transform concern,
+    # whose import (dagster-dbt, Dagster) costs every other `opsvalue` command 3 s of start-up
+    from dagster_project.defs.transform.preview import preview
+
     settings = get_settings()
     project_dir = Path(args.project_dir) if args.project_dir else settings.dbt_project_dir
     snapshot = settings.warehouse_path

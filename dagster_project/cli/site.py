@@ -12,7 +12,9 @@ from dagster_project.core.faults import check_published_snapshot, check_writable
 from dagster_project.core.settings import get_settings
 
 OUT = Console(soft_wrap=True)
-ERR = Console(stderr=True)
+# soft wrap, as OUT: the terminal wraps a long line, so a path in a message (the pack's --out
+# suggestion) is never cut by a newline and can be copied whole
+ERR = Console(stderr=True, soft_wrap=True)
 
 
 # Org and center codes as the org tree spells them (LIF-JS-06, C-CLM-PNC): anything else is

@@ -29,8 +29,8 @@ import pytest
 
 from tests.conftest import Workspace, copy_workspace
 
-# heavy: many whole-pipeline runs; outside the default run to keep CI inside its 30 minutes
-# (pyproject.toml; run them with `pytest -m heavy`, everything with `pytest -m ""`)
+# heavy: many whole-pipeline runs; started first when the suite runs on two processes
+# (tests/conftest.py)
 pytestmark = pytest.mark.heavy
 
 OPSVALUE = Path(sys.executable).parent / "opsvalue"

@@ -9,8 +9,8 @@ Java 17 runtime); `.ci/spark-compare` installs it and runs this after the test s
    with DuckDB, as the tests do (`run_pipeline` on a temporary workspace).
 2. Export the tables the dbt sources read (schemas raw and meta) from the working database to
    Parquet, one folder per table, as an ingestion node would write them to object storage.
-3. In this process, through dbt-spark's session method (Spark in local mode, metastore and
-   warehouse under a temporary OPSVALUE_SPARK_DIR): register the folders as the source tables
+3. In this process, through dbt-spark's session method (Spark in local mode, tables under a
+   temporary OPSVALUE_SPARK_DIR, the catalog in memory): register the folders as the source tables
    (`dbt run-operation register_parquet_sources`), then `dbt build --target spark` (a full build,
    with every data test and unit test).
 4. Compare every table of schema `marts` with DuckDB's: the same columns, the same rows, numbers

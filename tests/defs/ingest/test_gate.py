@@ -602,6 +602,10 @@ def test_huge_file_is_streamed_with_bounded_memory(tmp_path, generated_raw, clea
     import subprocess
     import sys
 
+    # a file, not `python -c`: with the spark extra installed, pyspark (which GX imports) takes
+    # a `-c` process for its own doctests and exits it
+    child = tmp_path / "child.py"
+    child.write_text(CHILD, encoding="utf-8")
     peaks = []
     for n_copies in (50, 250):
         raw = tmp_path / f"raw{n_copies}"
@@ -610,7 +614,7 @@ def test_huge_file_is_streamed_with_bounded_memory(tmp_path, generated_raw, clea
         (raw / "claims").mkdir()
         rows = _big_file(clean_month, raw / "claims" / "claims_big.csv", n_copies)
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(raw), str(tmp_path / f"w{n_copies}.duckdb")],
+            [sys.executable, str(child), str(raw), str(tmp_path / f"w{n_copies}.duckdb")],
             capture_output=True,
             text=True,
             check=True,
