@@ -15,11 +15,14 @@ the `opsvalue generate` and `opsvalue demo` commands, the benchmarks and the tes
 The period is the `months` months ending with `end_month`; the extraction moment is the first
 second of the following month, and life-cycle timestamps after it are empty (open work).
 
-Everything is vectorised with numpy (one generator per source, derived from the seed, so the
-output is byte-identical for a given seed) and written by DuckDB `COPY` (`opsgen.writer`).
+Everything is vectorised with numpy and written by DuckDB `COPY` (`opsgen.writer`), chunk by
+chunk: a source is a stream of chunks of at most `volumes.CHUNK_ROWS` records, each from a random
+generator derived from the seed and the chunk's first day, so the output is byte-identical for a
+given seed and memory does not grow with the scale (issue 18).
 
-Modules: `org` (the fixed organisation), `volumes` (calendar, rhythms, volumes, sampling),
-`sources/` (one builder per source, by family), `defects`, `writer`, `generator` (generate()),
+Modules: `org` (the fixed organisation), `volumes` (calendar, rhythms, volumes, sampling, chunks),
+`context` (what builders receive; a source as a stream of chunks), `sources/` (one builder per
+source, by family), `defects`, `writer`, `generator` (generate()),
 `split` (cut the last day off generated extracts, for refresh tests and benchmarks).
 """
 

@@ -102,11 +102,12 @@ def damage(
 
 
 def with_copies(
-    table: Table, defect: npt.NDArray[np.int8], dup: IntArray, rekey: IntArray
+    table: Table, defect: npt.NDArray[np.int8], dup: IntArray, rekey: IntArray, next_id: int
 ) -> Table:
     """Append the duplicate rows next to their originals and move late rows to their new file.
 
-    Late rows go to the end of the later file (appended by a later extraction).
+    Late rows go to the end of the later file (appended by a later extraction); re-keyed copies
+    are numbered from `next_id`, the source's first unused id.
     """
     n = len(table)
     rows = np.arange(n)
@@ -124,19 +125,51 @@ def with_copies(
     )
     if rekey.size and table.targets.id_col:
         ids = out.cols[table.targets.id_col]
-        ids[n + dup.size :] = table.cols[table.targets.id_col].max() + 1 + np.arange(rekey.size)
+        ids[n + dup.size :] = next_id + np.arange(rekey.size)
     return out.take(np.lexsort((position, out.part)))
 
 
-def inject_defects(
-    rng: np.random.Generator, table: Table, rate: float, org: Org, period: Period
-) -> Table:
-    """Defects at about `rate` of the rows, split evenly over the kinds that fit the source.
+class Quota:
+    """How many defects of each kind a source's next chunk gets.
 
-    A source gets round(rate * rows) defects, at least one; each row carries at most one. The
-    kind is kept in the internal `_defect` column for the manifest.
+    A source gets about `rate` of its rows as defects, split evenly over the kinds that fit it,
+    at least one in all: the count due to each kind grows with the rows seen so far, and each
+    kind's fraction of a defect is rounded at a random point drawn once per source (so small
+    sources do not always get the same kinds), whatever the number of chunks.
     """
-    kinds = applicable_kinds(table.targets, period.months)
+
+    def __init__(self, rng: np.random.Generator, kinds: list[str], rate: float) -> None:
+        self.kinds, self.rate = kinds, rate
+        self.offset = rng.random(len(kinds))
+        self.given = np.zeros(len(kinds), dtype=np.int64)
+        self.rows = 0
+
+    def next(self, rows: int) -> IntArray:
+        self.rows += rows
+        due = np.floor(self.rate * self.rows / len(self.kinds) + self.offset).astype(np.int64)
+        if rows and not due.any() and not self.given.any():
+            due[np.argmax(self.offset)] = 1  # at least one defect per source
+        return np.maximum(due - self.given, 0)
+
+    def record(self, defect: npt.NDArray[np.int8]) -> None:
+        """Count what a chunk got (a chunk can hold fewer eligible rows than were due)."""
+        codes = np.bincount(defect[defect >= 0], minlength=len(DEFECT_KINDS))
+        self.given += codes[[KIND_CODE[k] for k in self.kinds]]
+
+
+def inject_defects(
+    rng: np.random.Generator,
+    table: Table,
+    quota: Quota,
+    org: Org,
+    period: Period,
+    next_id: int,
+) -> Table:
+    """Defects in a chunk of a source, as many of each kind as `quota` says are due.
+
+    Each row carries at most one. The kind is kept in the internal `_defect` column for the
+    manifest. Re-keyed duplicates are numbered from `next_id`.
+    """
     n = len(table)
     table = Table(
         {k: v.copy() for k, v in table.cols.items()},
@@ -145,14 +178,11 @@ def inject_defects(
         table.exprs,
         table.targets,
     )
-    # The remainder goes to kinds drawn at random, so small sources do not always get the same.
-    base, extra = divmod(max(1, round(rate * n)), len(kinds))
-    per_kind = np.full(len(kinds), base)
-    per_kind[rng.permutation(len(kinds))[:extra]] += 1
+    per_kind = quota.next(n)
     taken = np.zeros(n, dtype=bool)
     defect = np.full(n, -1, dtype=np.int8)
     copies = {"duplicate": np.empty(0, np.int64), "rekeyed_duplicate": np.empty(0, np.int64)}
-    for kind, wanted in zip(kinds, per_kind, strict=True):
+    for kind, wanted in zip(quota.kinds, per_kind, strict=True):
         pool = np.flatnonzero(eligible_rows(kind, table, period.months) & ~taken)
         rows = np.sort(rng.choice(pool, min(wanted, pool.size), replace=False))
         taken[rows] = True
@@ -161,4 +191,6 @@ def inject_defects(
             continue
         defect[rows] = KIND_CODE[kind]
         damage(kind, rng, rows, table, org, period)
-    return with_copies(table, defect, copies["duplicate"], copies["rekeyed_duplicate"])
+    out = with_copies(table, defect, copies["duplicate"], copies["rekeyed_duplicate"], next_id)
+    quota.record(out.cols["_defect"])
+    return out

@@ -23,14 +23,8 @@ from opsgen.sources.finance import (
 )
 from opsgen.sources.master_data import build_centers, build_org_aliases, build_org_units
 from opsgen.sources.operations import build_endorsements, build_rpa_runs, build_tasks
-from opsgen.sources.policies import (
-    Policies,
-    build_applications,
-    build_policies,
-    concat_policies,
-    initial_policies,
-)
-from opsgen.table import Table
+from opsgen.sources.policies import Book, Issued, build_applications, build_policies
+from opsgen.table import Stream
 from opsgen.volumes import Period, rng_for
 from opsgen.writer import Writer, progress_bar
 
@@ -100,34 +94,34 @@ def generate(
 
 
 def write_sources(writer: Writer, ctx: Context, seed: int) -> None:
-    """Build and write every source, each from its own random stream, in dependency order: the
-    policies come from the applications, and staffing and costs from everyone's workload."""
-    writer.run("org_units", lambda: build_org_units(ctx))
-    writer.run("org_aliases", lambda: build_org_aliases(ctx))
-    writer.run("centers", lambda: build_centers(ctx))
-    issued: list[Policies] = []
-
-    def applications() -> Table:
-        table, new = build_applications(rng_for(seed, "applications"), ctx)
-        issued.append(new)
-        return table
-
-    writer.run("applications", applications)
-    policies = concat_policies(initial_policies(rng_for(seed, "policies"), ctx), issued[0])
-    writer.run("policies", lambda: build_policies(ctx, policies))
-    writer.run("claims", lambda: build_claims(rng_for(seed, "claims"), ctx, policies))
+    """Build and write every source, each from its own random streams, in dependency order: the
+    policies come from the applications, claims, endorsements and complaints from the policies'
+    compact index (`Book`), and staffing and costs from everyone's workload."""
+    writer.run("org_units", lambda: Stream.whole(build_org_units(ctx)))
+    writer.run("org_aliases", lambda: Stream.whole(build_org_aliases(ctx)))
+    writer.run("centers", lambda: Stream.whole(build_centers(ctx)))
+    issued = Issued()
+    writer.run("applications", lambda: build_applications(seed, ctx, issued))
+    book = Book(ctx.period, ctx.org.n_sb)
+    writer.run("policies", lambda: build_policies(seed, ctx, issued, book))
+    book.seal()
+    writer.run("claims", lambda: build_claims(seed, ctx, book))
+    writer.run("endorsements", lambda: build_endorsements(seed, ctx, book))
     writer.run(
-        "endorsements", lambda: build_endorsements(rng_for(seed, "endorsements"), ctx, policies)
+        "complaints",
+        lambda: Stream.whole(build_complaints(rng_for(seed, "complaints"), ctx, book)),
     )
-    writer.run("complaints", lambda: build_complaints(rng_for(seed, "complaints"), ctx, policies))
-    writer.run("contacts", lambda: build_contacts(rng_for(seed, "contacts"), ctx))
-    writer.run("tasks", lambda: build_tasks(rng_for(seed, "tasks"), ctx))
-    writer.run("nps_responses", lambda: build_nps_responses(rng_for(seed, "nps_responses"), ctx))
-    writer.run("rpa_runs", lambda: build_rpa_runs(rng_for(seed, "rpa_runs"), ctx))
+    writer.run("contacts", lambda: build_contacts(seed, ctx))
+    writer.run("tasks", lambda: build_tasks(seed, ctx))
+    writer.run("nps_responses", lambda: build_nps_responses(seed, ctx))
+    writer.run("rpa_runs", lambda: build_rpa_runs(seed, ctx))
     fte, productive, pairs = staffing_arrays(rng_for(seed, "staffing"), ctx)
-    writer.run("staffing", lambda: build_staffing(ctx, fte, productive, pairs))
-    writer.run("op_costs", lambda: build_op_costs(rng_for(seed, "op_costs"), ctx, fte, pairs))
+    writer.run("staffing", lambda: Stream.whole(build_staffing(ctx, fte, productive, pairs)))
+    writer.run(
+        "op_costs",
+        lambda: Stream.whole(build_op_costs(rng_for(seed, "op_costs"), ctx, fte, pairs)),
+    )
     writer.run(
         "project_milestones",
-        lambda: build_project_milestones(rng_for(seed, "project_milestones"), ctx),
+        lambda: Stream.whole(build_project_milestones(rng_for(seed, "project_milestones"), ctx)),
     )

@@ -3,8 +3,8 @@ machine has no room for.
 
 The bounds are the documented limits of `opsvalue generate` (README, Commands): scale in
 (0, 20], months from 1 to 120. Within them a run can still outgrow the machine (20 x 120 would
-write about 190 GB and hold about 180 GB in memory), so the disk space and the memory a run needs
-are estimated from its arguments and checked against the machine first.
+write about 190 GB and hold about 2.7 GB in memory), so the disk space and the memory a run
+needs are estimated from its arguments and checked against the machine first.
 """
 
 from __future__ import annotations
@@ -30,12 +30,18 @@ BYTES_PER_SCALE_MONTH = 77_100_000
 BYTES_PER_SCALE = 116_000_000
 BYTES_PER_MONTH = 82_000
 BYTES_FIXED = 22_000
-# Peak resident memory, measured with GNU time on the same machine (scale 0.1 and 0.3 x 24
-# months: 319 and 682 MB clean, 1.11 GB for 0.3 x 24 with 5% defects): a source is held whole
-# while it is written, and defect injection copies it.
-MEMORY_BASE = 140_000_000
-MEMORY_PER_SCALE_MONTH = 76_000_000
-MEMORY_DEFECT_FACTOR = 1.8
+# Peak resident memory, measured with GNU time on the same machine (`opsvalue generate`, seed 42,
+# x 24 months: 331, 374, 471, 631 and 969 MB clean at scales 0.1, 0.3, 1, 3 and 10, within about
+# 10% from run to run; 413 MB for 0.3 with 5% defects). The generator streams
+# (opsgen.volumes.CHUNK_ROWS): the interpreter and its libraries, one chunk of a source (full
+# size from about scale 1 on; defect injection copies it) and the compact book of policies the
+# sources about policies pick from, which grows with the policies in force (scale) and those
+# issued in the period (scale x months), at 9 bytes a policy plus sorting it once.
+MEMORY_BASE = 310_000_000
+MEMORY_CHUNK = 130_000_000
+MEMORY_PER_SCALE = 40_000_000
+MEMORY_PER_SCALE_MONTH = 600_000
+MEMORY_DEFECT_FACTOR = 2.0
 # The estimates are averages of a few runs; keep a tenth more free than they say.
 MARGIN = 1.1
 
@@ -91,8 +97,9 @@ def estimate_bytes(scale: float, months: int, defects: float = 0.0) -> int:
 
 def estimate_memory(scale: float, months: int, defects: float = 0.0) -> int:
     """Peak bytes of memory a run holds (measurements above)."""
-    factor = MEMORY_DEFECT_FACTOR if defects > 0 else 1.0
-    return math.ceil(MEMORY_BASE + MEMORY_PER_SCALE_MONTH * scale * months * factor)
+    chunk = MEMORY_CHUNK * min(scale, 1.0) * (MEMORY_DEFECT_FACTOR if defects > 0 else 1.0)
+    book = scale * (MEMORY_PER_SCALE + MEMORY_PER_SCALE_MONTH * months)
+    return math.ceil(MEMORY_BASE + chunk + book)
 
 
 def nearest_existing(path: Path) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,6 +69,23 @@ class Table:
             self.exprs,
             self.targets,
         )
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A source as the writer receives it: tables in file order, built one at a time.
+
+    `ids` is how many records the source numbers (its next free id: re-keyed duplicates start
+    there). A chunk's rows belong to one file, except late-arriving defects (a later file).
+    """
+
+    chunks: Iterable[Table]
+    ids: int
+
+    @classmethod
+    def whole(cls, table: Table) -> Stream:
+        """A small source built at once (master data, staffing, costs, complaints)."""
+        return cls([table], len(table))
 
 
 def id_sql(column: str, prefix: str, width: int) -> str:

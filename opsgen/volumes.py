@@ -199,27 +199,60 @@ def day_weights(period: Period, rhythm: Rhythm) -> FloatArray:
     return np.where(holiday_mask(days)[:, None], weights * rhythm.holiday, weights)
 
 
-def sample_events(
+# Rows the generator holds at once: every event source is built, damaged and written in chunks
+# of at most this many records (a whole day is never split), so memory stays flat as the scale
+# grows (issue 18: the whole-source arrays peaked at 15.9 GB at scale 10).
+CHUNK_ROWS = 200_000
+
+
+def event_counts(
     rng: np.random.Generator,
     period: Period,
     rhythm: Rhythm,
     annual: FloatArray,
     subsidiary: IntArray,
     trend: tuple[float, float] = (1.0, 1.0),
-) -> tuple[IntArray, IntArray]:
-    """Event times and column index for Poisson volumes per day and column, sorted by time.
+) -> IntArray:
+    """Poisson volumes per day and column, shape (days, columns).
 
     `annual[j]` is the yearly volume of column j (a sub-branch or a process) and `subsidiary[j]`
     picks its seasonal curve; `trend` multiplies volume linearly from the first to the last day.
+    Drawn up front for the whole period (a small matrix), so a source's size is known before its
+    records are built chunk by chunk.
     """
     weights = day_weights(period, rhythm)[:, subsidiary]
     growth = np.linspace(trend[0], trend[1], period.n_days)[:, None]
-    counts = rng.poisson(weights * growth * (annual / 365.25)[None, :])
+    return rng.poisson(weights * growth * (annual / 365.25)[None, :])
+
+
+def day_chunks(period: Period, per_day: IntArray) -> list[tuple[int, int]]:
+    """Ranges [first, end) of days holding at most CHUNK_ROWS records each (or one day), none
+    crossing a month: a chunk's records belong to one file."""
+    limit = CHUNK_ROWS  # read at each call: the memory test lowers it
+    month_days = (period.month_starts - period.start) // DAY
+    chunks = []
+    for m in range(period.months):
+        lo, end = int(month_days[m]), int(month_days[m + 1])
+        total = 0
+        for day in range(lo, end):
+            if total and total + per_day[day] > limit:
+                chunks.append((lo, day))
+                lo, total = day, 0
+            total += int(per_day[day])
+        chunks.append((lo, end))
+    return chunks
+
+
+def events_in_days(
+    rng: np.random.Generator, period: Period, rhythm: Rhythm, counts: IntArray, first_day: int
+) -> tuple[IntArray, IntArray]:
+    """Event times and column index of `counts` (rows = days from `first_day`), sorted by time."""
     cells = np.repeat(np.arange(counts.size), counts.ravel())
     day, column = np.divmod(cells, counts.shape[1])
     hours = np.asarray(rhythm.hours) / np.sum(rhythm.hours)
     hour = rng.choice(24, size=cells.size, p=hours)
-    ts = period.start + day * DAY + hour * HOUR + rng.integers(0, HOUR, size=cells.size)
+    start = period.start + first_day * DAY
+    ts = start + day * DAY + hour * HOUR + rng.integers(0, HOUR, size=cells.size)
     order = np.argsort(ts, kind="stable")
     return ts[order], column[order]
 

@@ -7,7 +7,9 @@ not produce fails loudly.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,10 +20,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dagster_project.core.contract import contract_columns, source_meta
 from opsgen.context import Context
-from opsgen.defects import DEFECT_KINDS, inject_defects
+from opsgen.defects import DEFECT_KINDS, KIND_CODE, Quota, applicable_kinds, inject_defects
 from opsgen.org import ALIAS_USE, apply_aliases
-from opsgen.table import Table
-from opsgen.volumes import DAY, Period, rng_for
+from opsgen.table import Stream, Table
+from opsgen.volumes import DAY, IntArray, Period, rng_for
 
 if TYPE_CHECKING:  # for the annotation only: opsgen.marker imports MANIFEST_DIR from here
     from opsgen.marker import Marker
@@ -29,9 +31,11 @@ if TYPE_CHECKING:  # for the annotation only: opsgen.marker imports MANIFEST_DIR
 MANIFEST_DIR = "_manifest"
 MANIFEST_FILE = "defects.csv"
 SINGLE_FILE = frozenset({"org_units", "org_aliases", "centers", "project_milestones"})
+# Sources with a file of the records from before the period (part -1).
+INITIAL_FILE = frozenset({"policies"})
 # The org master and the centers stay clean: every other source is mapped through them.
 NO_DEFECTS = frozenset({"org_units", "org_aliases", "centers"})
-COPY_OPTIONS = "HEADER, DELIMITER ',', TIMESTAMPFORMAT '%Y-%m-%d %H:%M:%S', DATEFORMAT '%Y-%m-%d'"
+COPY_OPTIONS = "DELIMITER ',', TIMESTAMPFORMAT '%Y-%m-%d %H:%M:%S', DATEFORMAT '%Y-%m-%d'"
 # Formats 1-3 of the mixed-date-format defect: US style, slashes without seconds, Excel serial.
 MIXED_TIMESTAMP = (
     "'%Y-%m-%d %H:%M:%S'",
@@ -90,8 +94,11 @@ def key_sql(
     return parts[0] if len(parts) == 1 else f"concat_ws('|', {', '.join(parts)})"
 
 
-def to_frame(table: Table, lo: int, hi: int, types: dict[str, str]) -> pd.DataFrame:
-    """Rows lo:hi as a DataFrame DuckDB can scan: categories, datetime64 and plain numbers."""
+def to_frame(
+    table: Table, lo: int, hi: int, types: dict[str, str], first_row: int = 0
+) -> pd.DataFrame:
+    """Rows lo:hi as a DataFrame DuckDB can scan: categories, datetime64 and plain numbers;
+    `_row` numbers them in their file from `first_row`."""
     data: dict[str, object] = {}
     for name, values in table.cols.items():
         part = values[lo:hi]
@@ -101,16 +108,16 @@ def to_frame(table: Table, lo: int, hi: int, types: dict[str, str]) -> pd.DataFr
             data[name] = part.view("datetime64[s]")
         else:
             data[name] = part
-    data["_row"] = np.arange(hi - lo)
+    data["_row"] = first_row + np.arange(hi - lo)
     return pd.DataFrame(data, copy=False)
 
 
-def file_names(source: str, table: Table, period: Period) -> dict[int, str]:
+def file_names(source: str, period: Period) -> dict[int, str]:
     """File of each partition: one per month, plus `<source>_initial.csv` for part -1."""
     if source in SINGLE_FILE:
         return {0: f"{source}.csv"}
     names = {m: f"{source}_{label}.csv" for m, label in enumerate(period.labels)}
-    if (table.part < 0).any():
+    if source in INITIAL_FILE:
         return {-1: f"{source}_initial.csv", **names}
     return names
 
@@ -119,8 +126,31 @@ def sql_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def part_runs(part: IntArray) -> list[tuple[int, int, int]]:
+    """(part, lo, hi) of each run of equal parts, in row order."""
+    cuts = np.flatnonzero(np.diff(part)) + 1
+    bounds = np.concatenate([[0], cuts, [part.size]])
+    pairs = zip(bounds[:-1], bounds[1:], strict=True)
+    return [(int(part[lo]), int(lo), int(hi)) for lo, hi in pairs if hi > lo]
+
+
+@dataclass
+class OpenFile:
+    """The file being written: rows go in at its end, chunk by chunk."""
+
+    number: int  # its place among the run's files: the manifest's order
+    path: Path
+    rows: int = 0
+    started: bool = False
+
+
 class Writer:
-    """Writes sources file by file and collects the defect manifest; `marker` lists each file."""
+    """Writes sources file by file and collects the defect manifest; `marker` lists each file.
+
+    A source arrives as a Stream of chunks in file order; each chunk is given its aliases and
+    defects, written at the end of its file and dropped, so the writer holds one chunk at a time
+    (plus the late-arriving rows waiting for a later file).
+    """
 
     def __init__(
         self,
@@ -144,20 +174,11 @@ class Writer:
             "file VARCHAR, record_key VARCHAR, defect_kind VARCHAR)"
         )
 
-    def run(self, source: str, build: Callable[[], Table]) -> None:
+    def run(self, source: str, build: Callable[[], Stream]) -> None:
         if source not in self.contract:
             raise KeyError(f"{source!r} is not a source of the input contract")
-        task = self.progress.add_task(source, total=None, rows=0)
-        table = build()
-        if source in ALIAS_USE:
-            apply_aliases(
-                rng_for(self.seed, source, "aliases"), table, self.ctx.org, ALIAS_USE[source]
-            )
-        if self.rate > 0 and source not in NO_DEFECTS:
-            rng = rng_for(self.seed, source, "defects")
-            table = inject_defects(rng, table, self.rate, self.ctx.org, self.ctx.period)
-        names = file_names(source, table, self.ctx.period)
-        self.progress.update(task, total=len(names))
+        names = file_names(source, self.ctx.period)
+        task = self.progress.add_task(source, total=len(names), rows=0)
         folder = self.out / source
         folder.mkdir(parents=True, exist_ok=True)
         stale = [p for p in sorted(folder.glob(f"{source}_*.csv")) if p.name not in names.values()]
@@ -165,31 +186,93 @@ class Writer:
             path.unlink()
         self.marker.forget(stale)
         self.marker.start(folder / name for name in names.values())
-        for part, name in names.items():
-            lo, hi = np.searchsorted(table.part, [part, part + 1], side="left")
-            self.write_file(source, table, folder / name, int(lo), int(hi))
-            self.progress.update(task, advance=1, rows=self.rows.get(source, 0))
+        self.rows[source] = 0
+        stream = build()
+        next_id = stream.ids
+        parts = iter(names.items())
+        current: tuple[int, OpenFile] | None = None
+        late: dict[int, list[Table]] = {}
+        empty: Table | None = None
+        quota: Quota | None = None
+
+        def close() -> None:
+            part, file = current  # type: ignore[misc]
+            for table in late.pop(part, []):
+                self.append(source, table, file)
+            if not file.started:
+                self.append(source, empty, file)  # type: ignore[arg-type]  # the header only
+            self.progress.update(task, advance=1, rows=self.rows[source])
+
+        def advance(to: int) -> OpenFile:
+            nonlocal current
+            while current is None or current[0] < to:
+                if current is not None:
+                    close()
+                part, name = next(parts)
+                current = (part, OpenFile(len(self.files), folder / name))
+                self.files.append(current[1].path)
+            return current[1]
+
+        for index, table in enumerate(stream.chunks):
+            if source in ALIAS_USE:
+                rng = rng_for(self.seed, source, "aliases", str(index))
+                apply_aliases(rng, table, self.ctx.org, ALIAS_USE[source])
+            if self.rate > 0 and source not in NO_DEFECTS:
+                if quota is None:
+                    kinds = applicable_kinds(table.targets, self.ctx.period.months)
+                    quota = Quota(rng_for(self.seed, source, "defects"), kinds, self.rate)
+                rng = rng_for(self.seed, source, "defects", str(index))
+                table = inject_defects(rng, table, quota, self.ctx.org, self.ctx.period, next_id)
+                next_id += int((table.cols["_defect"] == KIND_CODE["rekeyed_duplicate"]).sum())
+            if empty is None:
+                empty = table.take(np.empty(0, dtype=np.int64))
+            is_late = (
+                table.cols["_defect"] == KIND_CODE["late_arriving"]
+                if "_defect" in table.cols
+                else np.zeros(len(table), dtype=bool)
+            )
+            if is_late.any():
+                moved = table.take(np.flatnonzero(is_late))
+                for part, lo, hi in part_runs(moved.part):
+                    late.setdefault(part, []).append(moved.take(np.arange(lo, hi)))
+                table = table.take(np.flatnonzero(~is_late))
+            for part, lo, hi in part_runs(table.part):
+                self.append(source, table.take(np.arange(lo, hi)), advance(part))
+        advance(max(names))  # the files no chunk reached hold the header only
+        close()
         self.marker.record(folder / name for name in names.values())
 
-    def write_file(self, source: str, table: Table, path: Path, lo: int, hi: int) -> None:
+    def append(self, source: str, table: Table, file: OpenFile) -> None:
+        """Write `table` at the end of `file`: DuckDB's COPY cannot append, so a later chunk is
+        copied to a part file beside it and added to its end."""
         columns = self.contract[source]
-        self.con.register("frame", to_frame(table, lo, hi, dict(columns)))
+        target = file.path if not file.started else file.path.with_name(f".{file.path.name}.part")
+        header = "true" if not file.started else "false"
+        self.con.register("frame", to_frame(table, 0, len(table), dict(columns), file.rows))
         try:
             self.con.execute(
-                f"COPY ({select_sql(table, columns, source)}) TO {sql_path(path)} ({COPY_OPTIONS})"
+                f"COPY ({select_sql(table, columns, source)}) TO {sql_path(target)} "
+                f"(HEADER {header}, {COPY_OPTIONS})"
             )
-            if "_defect" in table.cols and (table.cols["_defect"][lo:hi] >= 0).any():
+            if "_defect" in table.cols and (table.cols["_defect"] >= 0).any():
                 kinds = "[" + ", ".join(f"'{k}'" for k in DEFECT_KINDS) + "]"
                 key = key_sql(table, columns, self.keys[source], source)
                 self.con.execute(
                     f"INSERT INTO manifest SELECT ?, _row, ?, ?, {key}, {kinds}[_defect + 1] "
                     "FROM frame WHERE _defect >= 0",
-                    [len(self.files), source, path.relative_to(self.out).as_posix()],
+                    [file.number, source, file.path.relative_to(self.out).as_posix()],
                 )
         finally:
             self.con.unregister("frame")
-        self.files.append(path)
-        self.rows[source] = self.rows.get(source, 0) + hi - lo
+        if target != file.path:
+            try:
+                with target.open("rb") as part, file.path.open("ab") as whole:
+                    shutil.copyfileobj(part, whole, 1 << 20)
+            finally:
+                target.unlink()
+        file.started = True
+        file.rows += len(table)
+        self.rows[source] += len(table)
 
     def finish(self) -> Path:
         """Write the manifest (header only when clean) and check every source was written."""

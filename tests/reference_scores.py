@@ -245,8 +245,11 @@ def unit_scores(scorecards: dict[str, Any], units: dict[tuple[str, str, date], U
         factors = np.array(
             [[weight_factor(stability, d, m) for m in metrics] for d in range(draws + 1)]
         )
-        g = np.array([[_g(u, m) for m in metrics] for u in scored]).reshape(len(scored), -1)
-        w = np.array([[_w(u, m) for m in metrics] for u in scored]).reshape(len(scored), -1)
+        # (units, metrics) even when no unit of the tier is scored that month (numpy cannot
+        # infer a -1 axis from an empty array)
+        shape = (len(scored), len(metrics))
+        g = np.array([[_g(u, m) for m in metrics] for u in scored]).reshape(shape)
+        w = np.array([[_w(u, m) for m in metrics] for u in scored]).reshape(shape)
         drawn = factors[:, None, :] * w[None, :, :]  # draw x unit x metric
         draw_scores = (drawn * g[None, :, :]).sum(axis=2) / drawn.sum(axis=2)
         sibling_sets = [u.parent or u.level for u in scored]

@@ -198,9 +198,9 @@ def generate_description() -> str:
         f"Limits: --scale more than 0 and at most {guard.SCALE_MAX:g}, --months from "
         f"{guard.MONTHS_MIN} to {guard.MONTHS_MAX}. Before writing, the command estimates the "
         f"disk space the run needs (about {guard.BYTES_PER_SCALE_MONTH / 1e6:.0f} MB per unit "
-        f"of scale and month) and its memory (about {guard.MEMORY_PER_SCALE_MONTH / 1e6:.0f} MB "
-        "per unit of scale and month, more with --defects), and refuses when the machine lacks "
-        "them.",
+        f"of scale and month) and its memory (about {guard.MEMORY_BASE / 1e6:.0f} MB, plus "
+        f"{guard.MEMORY_PER_SCALE / 1e6:.0f} MB per unit of scale for the book of policies: "
+        "the generator streams, chunk by chunk), and refuses when the machine lacks them.",
         "Exit codes: 0 written, 1 refused (nothing written), 2 arguments out of bounds.",
     )
     return "\n\n".join(textwrap.fill(p, width=88) for p in paragraphs)

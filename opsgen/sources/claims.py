@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from opsgen.context import Context
+from opsgen.context import Context, Events, sub_branch_stream
 from opsgen.org import CENTER_CODES, CENTERS, center_for
-from opsgen.sources.policies import PRODUCT_NAMES, PRODUCTS, Policies, sample_policy_events
-from opsgen.table import DefectTargets, Table, id_sql
+from opsgen.sources.policies import PRODUCT_NAMES, PRODUCTS, Book
+from opsgen.table import DefectTargets, Stream, Table, id_sql
 from opsgen.volumes import (
     ANNUAL,
     DAY,
@@ -27,11 +27,17 @@ from opsgen.volumes import (
 CLAIM_DECISIONS = ("paid", "partial", "declined", "withdrawn")
 
 
-def build_claims(rng: np.random.Generator, ctx: Context, policies: Policies) -> Table:
-    org, period = ctx.org, ctx.period
-    reported, sb, policy = sample_policy_events(rng, ctx, "claims", policies)
+def build_claims(seed: int, ctx: Context, book: Book) -> Stream:
+    """Claims, each against a policy of its sub-branch issued before it was reported."""
+    return sub_branch_stream(seed, ctx, "claims", lambda ev: claims(ev, ctx, book))
+
+
+def claims(ev: Events, ctx: Context, book: Book) -> Table:
+    org, period, rng = ctx.org, ctx.period, ev.rng
+    reported, sb = ev.ts, ev.column
+    policy = book.pick(rng, sb, reported)
     n = reported.size
-    product = policies.product[policy]
+    product = book.product[policy].astype(np.int64)
     sub = org.sb_subsidiary[sb]
     t = period.progress(reported)
     params = np.array([p[5:] for p in PRODUCTS], dtype=float)
@@ -68,7 +74,7 @@ def build_claims(rng: np.random.Generator, ctx: Context, policies: Policies) -> 
     minutes = np.where(auto, 4.0, 120.0) + 240.0 * fraud
     ctx.workload.add(period.month_of(reported), center, sb, minutes / 60)
     cols = {
-        "claim_id": np.arange(n),
+        "claim_id": ev.ids,
         "policy_id": policy,
         "org_code": org.sb_unit[sb],
         "center_code": center,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from opsgen.context import Context, sample_sub_branch_events
+from opsgen.context import Context, Events, sub_branch_stream
 from opsgen.org import CENTER, CENTER_CODES, CENTERS, center_for
-from opsgen.sources.policies import Policies, policies_in_force
-from opsgen.table import DefectTargets, Table, id_sql, life_cycle_targets
+from opsgen.sources.policies import Book
+from opsgen.table import DefectTargets, Stream, Table, id_sql, life_cycle_targets
 from opsgen.volumes import (
     ANNUAL,
     COMPLAINTS_PER_10K_MONTH,
@@ -29,9 +29,13 @@ COMPLAINT_OUTCOMES = ("upheld", "partially_upheld", "not_upheld")
 TOUCHPOINTS = ("claim", "new_business", "endorsement", "contact")
 
 
-def build_contacts(rng: np.random.Generator, ctx: Context) -> Table:
-    org, period = ctx.org, ctx.period
-    arrived, sb = sample_sub_branch_events(rng, ctx, "contacts", (1.0, 1.05))
+def build_contacts(seed: int, ctx: Context) -> Stream:
+    return sub_branch_stream(seed, ctx, "contacts", lambda ev: contacts(ev, ctx), (1.0, 1.05))
+
+
+def contacts(ev: Events, ctx: Context) -> Table:
+    org, period, rng = ctx.org, ctx.period, ev.rng
+    arrived, sb = ev.ts, ev.column
     n = arrived.size
     sub = org.sb_subsidiary[sb]
     t = period.progress(arrived)
@@ -65,7 +69,7 @@ def build_contacts(rng: np.random.Generator, ctx: Context) -> Table:
     ctx.workload.add(period.month_of(arrived), center, sb, (talk + hold + acw) / HOUR / 0.8)
     return Table(
         {
-            "contact_id": np.arange(n),
+            "contact_id": ev.ids,
             "org_code": org.sb_unit[sb],
             "center_code": center,
             "channel": channel,
@@ -89,9 +93,11 @@ def build_contacts(rng: np.random.Generator, ctx: Context) -> Table:
     )
 
 
-def build_complaints(rng: np.random.Generator, ctx: Context, policies: Policies) -> Table:
+def build_complaints(rng: np.random.Generator, ctx: Context, book: Book) -> Table:
+    """Complaints per month in proportion to the policies in force (a few thousand a month at
+    the largest scale: built whole)."""
     org, period = ctx.org, ctx.period
-    in_force = policies_in_force(policies, period, org.n_sb)
+    in_force = book.in_force()
     rate = COMPLAINTS_PER_10K_MONTH / 10_000 * np.array([1.0, 1.3, 0.9])[org.sb_subsidiary]
     counts = rng.poisson(in_force * rate * org.complaints)
     cells = np.repeat(np.arange(counts.size), counts.ravel())
@@ -136,9 +142,13 @@ def build_complaints(rng: np.random.Generator, ctx: Context, policies: Policies)
     )
 
 
-def build_nps_responses(rng: np.random.Generator, ctx: Context) -> Table:
-    org, period = ctx.org, ctx.period
-    responded, sb = sample_sub_branch_events(rng, ctx, "nps_responses")
+def build_nps_responses(seed: int, ctx: Context) -> Stream:
+    return sub_branch_stream(seed, ctx, "nps_responses", lambda ev: nps_responses(ev, ctx))
+
+
+def nps_responses(ev: Events, ctx: Context) -> Table:
+    org, period, rng = ctx.org, ctx.period, ev.rng
+    responded, sb = ev.ts, ev.column
     n = responded.size
     touchpoint = pick(rng, [[0.3, 0.25, 0.2, 0.25]], np.zeros(n, np.int64))
     shift = np.array([-0.03, 0.05, 0.0, -0.02])[touchpoint] + org.service[sb]
@@ -153,7 +163,7 @@ def build_nps_responses(rng: np.random.Generator, ctx: Context) -> Table:
     ]
     return Table(
         {
-            "response_id": np.arange(n),
+            "response_id": ev.ids,
             "org_code": org.sb_unit[sb],
             "touchpoint": touchpoint,
             "score": pick(rng, scores, group),

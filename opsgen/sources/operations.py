@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from opsgen.context import Context, sample_sub_branch_events
+from opsgen.context import Context, Events, event_stream, sub_branch_stream
 from opsgen.org import CENTER, CENTER_CODES, ORG_TREE, center_for, served_sub_branch
-from opsgen.sources.policies import Policies, sample_policy_events
-from opsgen.table import DefectTargets, Table, id_sql, life_cycle_targets
+from opsgen.sources.policies import Book
+from opsgen.table import DefectTargets, Stream, Table, id_sql, life_cycle_targets
 from opsgen.volumes import (
     ANNUAL,
     HOUR,
     NA,
-    RHYTHMS,
     censor,
     later,
     lognormal,
     pick,
-    sample_events,
 )
 
 # (type, share, SLA hours, auto rate, subsidiaries with this type: LIF, PNC, HLT)
@@ -62,9 +60,15 @@ RPA_PROCESSES = (
 )
 
 
-def build_endorsements(rng: np.random.Generator, ctx: Context, policies: Policies) -> Table:
-    org, period = ctx.org, ctx.period
-    requested, sb, policy = sample_policy_events(rng, ctx, "endorsements", policies)
+def build_endorsements(seed: int, ctx: Context, book: Book) -> Stream:
+    """Endorsements, each of a policy of its sub-branch issued before the request."""
+    return sub_branch_stream(seed, ctx, "endorsements", lambda ev: endorsements(ev, ctx, book))
+
+
+def endorsements(ev: Events, ctx: Context, book: Book) -> Table:
+    org, period, rng = ctx.org, ctx.period, ev.rng
+    requested, sb = ev.ts, ev.column
+    policy = book.pick(rng, sb, requested)
     n = requested.size
     sub = org.sb_subsidiary[sb]
     t = period.progress(requested)
@@ -83,7 +87,7 @@ def build_endorsements(rng: np.random.Generator, ctx: Context, policies: Policie
     )
     return Table(
         {
-            "endorsement_id": np.arange(n),
+            "endorsement_id": ev.ids,
             "policy_id": policy,
             "org_code": org.sb_unit[sb],
             "center_code": center,
@@ -108,9 +112,13 @@ def build_endorsements(rng: np.random.Generator, ctx: Context, policies: Policie
     )
 
 
-def build_tasks(rng: np.random.Generator, ctx: Context) -> Table:
-    org, period = ctx.org, ctx.period
-    created, sb = sample_sub_branch_events(rng, ctx, "tasks")
+def build_tasks(seed: int, ctx: Context) -> Stream:
+    return sub_branch_stream(seed, ctx, "tasks", lambda ev: tasks(ev, ctx))
+
+
+def tasks(ev: Events, ctx: Context) -> Table:
+    org, period, rng = ctx.org, ctx.period, ev.rng
+    created, sb = ev.ts, ev.column
     n = created.size
     sub = org.sb_subsidiary[sb]
     functions = tuple(TASK_MIX_BY_FUNCTION)
@@ -134,7 +142,7 @@ def build_tasks(rng: np.random.Generator, ctx: Context) -> Table:
     ctx.workload.add(period.month_of(created), center, sb, minutes / 60)
     return Table(
         {
-            "task_id": np.arange(n),
+            "task_id": ev.ids,
             "org_code": org.sb_unit[sb],
             "center_code": center,
             "task_type": kind,
@@ -157,14 +165,19 @@ def build_tasks(rng: np.random.Generator, ctx: Context) -> Table:
     )
 
 
-def build_rpa_runs(rng: np.random.Generator, ctx: Context) -> Table:
-    org, period = ctx.org, ctx.period
+def build_rpa_runs(seed: int, ctx: Context) -> Stream:
+    """Bot runs, by process (the columns of the volumes), not by sub-branch."""
     weights = np.array([p[2] for p in RPA_PROCESSES])
     annual = ANNUAL["rpa_runs"] * ctx.scale * weights / weights.sum()
     zeros = np.zeros(len(RPA_PROCESSES), dtype=np.int64)
-    started, process = sample_events(
-        rng, period, RHYTHMS["rpa_runs"], annual, zeros, trend=(0.7, 1.3)
+    return event_stream(
+        seed, ctx, "rpa_runs", annual, zeros, lambda ev: rpa_runs(ev, ctx), trend=(0.7, 1.3)
     )
+
+
+def rpa_runs(ev: Events, ctx: Context) -> Table:
+    org, period, rng = ctx.org, ctx.period, ev.rng
+    started, process = ev.ts, ev.column
     n = started.size
     t = period.progress(started)
     median_items = np.array([p[4] for p in RPA_PROCESSES], dtype=float)[process]
@@ -184,7 +197,7 @@ def build_rpa_runs(rng: np.random.Generator, ctx: Context) -> Table:
     ctx.workload.add(month, center, served_sub_branch(rng, org, center), exceptions * 6.0 / 60)
     return Table(
         {
-            "run_id": np.arange(n),
+            "run_id": ev.ids,
             "center_code": center,
             "process": process,
             "started_at": started,

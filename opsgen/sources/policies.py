@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from opsgen.context import Context, sample_sub_branch_events
+from opsgen import volumes
+from opsgen.context import Context, Events, sub_branch_stream
 from opsgen.org import CENTER_CODES, ORG_TREE, Org, center_for
-from opsgen.table import DefectTargets, Table, id_sql, life_cycle_targets
+from opsgen.table import DefectTargets, Stream, Table, id_sql, life_cycle_targets
 from opsgen.volumes import (
     DAY,
     HOUR,
     NA,
     POLICIES_IN_FORCE,
     SUBSIDIARY_MIX,
-    BoolArray,
     FloatArray,
     IntArray,
     Period,
@@ -24,6 +24,7 @@ from opsgen.volumes import (
     later,
     lognormal,
     pick,
+    rng_for,
 )
 
 # Product lines: (name, subsidiary, share within subsidiary, median premium CNY, lapse per year,
@@ -52,27 +53,99 @@ UW_ROUTES = ("auto", "manual")
 APP_DECISIONS = ("issued", "declined", "withdrawn")
 
 
+class Book:
+    """What later sources need of the policies, held compactly (9 bytes a policy) instead of
+    the policies themselves: sub-branch, issue day and product to pick a claim's or an
+    endorsement's policy, and the changes of the in-force count for the complaints.
+
+    The policies' builder adds each chunk it writes; `seal()` then sorts the index once.
+    """
+
+    def __init__(self, period: Period, n_sb: int) -> None:
+        self.period, self.n_sb = period, n_sb
+        self.added: list[tuple[IntArray, IntArray]] = []
+        self.changes = np.zeros((period.months + 1) * n_sb, dtype=np.int64)
+        self.keys = np.empty(0, dtype=np.int32)
+        self.order = np.empty(0, dtype=np.int32)
+        self.product = np.empty(0, dtype=np.int8)
+
+    def add(self, sb: IntArray, product: IntArray, issued: IntArray, terminated: IntArray) -> None:
+        """Policies numbered next, in file order; `issued` at midnight."""
+        # Issue days since 1970 stay below 2**16 until 2149, and there are far fewer than 2**15
+        # sub-branches: (sb, day) packs into one int32 that sorts by sub-branch, then day.
+        key = (sb.astype(np.int32) << 16) | (issued // DAY).astype(np.int32)
+        self.added.append((key, product.astype(np.int8)))
+        month_ends = self.period.month_starts[1:] - DAY
+        first = np.searchsorted(month_ends, issued, side="left")
+        last = np.where(
+            terminated == NA,
+            self.period.months,
+            np.searchsorted(month_ends, terminated, side="left"),
+        )
+        keep = first < last
+        size = self.changes.size
+        self.changes += np.bincount(first[keep] * self.n_sb + sb[keep], minlength=size)
+        self.changes -= np.bincount(last[keep] * self.n_sb + sb[keep], minlength=size)
+
+    def seal(self) -> None:
+        keys = np.concatenate([k for k, _p in self.added])
+        self.product = np.concatenate([p for _k, p in self.added])
+        self.added = []
+        self.order = np.argsort(keys, kind="stable").astype(np.int32)
+        self.keys = keys[self.order]
+
+    def pick(self, rng: np.random.Generator, sb: IntArray, ts: IntArray) -> IntArray:
+        """Per row, a policy of the row's sub-branch issued before the row's time."""
+        base = sb.astype(np.int32) << 16
+        lo = np.searchsorted(self.keys, base, side="left")
+        hi = np.searchsorted(self.keys, base | (ts // DAY).astype(np.int32), side="right")
+        return self.order[lo + (rng.random(sb.size) * (hi - lo)).astype(np.int64)].astype(np.int64)
+
+    def in_force(self) -> FloatArray:
+        """Policies in force at each month end per sub-branch, shape (months, sub-branches)."""
+        steps = self.changes.reshape(self.period.months + 1, self.n_sb)
+        return np.cumsum(steps, axis=0)[:-1].astype(float)
+
+
 @dataclass
-class Policies:
-    """All policies (initial and issued in the period), ids in file order."""
+class Issued:
+    """Policies issued from applications in the period, as the applications' chunks find them:
+    sub-branch, channel and issue day, compactly, until the policies' builder numbers them."""
 
-    sb: IntArray
-    product: IntArray
-    channel: IntArray
-    issued: IntArray  # midnight of the issue date
-    terminated: IntArray
-    premium: FloatArray
-    initial: BoolArray
+    sb: list[IntArray] = field(default_factory=list)
+    channel: list[IntArray] = field(default_factory=list)
+    day: list[IntArray] = field(default_factory=list)
+
+    def add(self, sb: IntArray, channel: IntArray, issued_at: IntArray) -> None:
+        self.sb.append(sb.astype(np.int16))
+        self.channel.append(channel.astype(np.int8))
+        self.day.append((issued_at // DAY).astype(np.int32))
+
+    def take_in_issue_order(self) -> tuple[IntArray, IntArray, IntArray]:
+        """(sb, channel, issue day) of every policy, sorted by issue day, as compact as they
+        were collected; the collector is emptied (the policies' builder holds them from then
+        on)."""
+        day = np.concatenate([np.empty(0, np.int32), *self.day])
+        order = np.argsort(day, kind="stable")
+        sb = np.concatenate([np.empty(0, np.int16), *self.sb])[order]
+        channel = np.concatenate([np.empty(0, np.int8), *self.channel])[order]
+        self.sb, self.channel, self.day = [], [], []
+        return sb, channel, day[order]
 
 
-def initial_policies(rng: np.random.Generator, ctx: Context) -> Policies:
-    """Policies in force at the start of the period, issued over the years before it."""
-    org, period = ctx.org, ctx.period
+def initial_counts(rng: np.random.Generator, ctx: Context) -> IntArray:
+    """Policies in force at the start of the period per sub-branch."""
+    org = ctx.org
     n_target = max(int(round(POLICIES_IN_FORCE * ctx.scale)), org.n_sb)
     # Every sub-branch holds at least one policy, so claims always find one to belong to.
-    per_sb = rng.multinomial(n_target - org.n_sb, org.shares(SUBSIDIARY_MIX["policies"])) + 1
-    sb = np.repeat(np.arange(org.n_sb), per_sb)
-    sub = org.sb_subsidiary[sb]
+    return rng.multinomial(n_target - org.n_sb, org.shares(SUBSIDIARY_MIX["policies"])) + 1
+
+
+def initial_policies(rng: np.random.Generator, ctx: Context, sb: IntArray) -> dict[str, IntArray]:
+    """Policies of sub-branches `sb` in force at the start of the period, issued over the years
+    before it, sorted by issue date."""
+    period = ctx.period
+    sub = ctx.org.sb_subsidiary[sb]
     product = pick_product(rng, sub)
     annual = np.array([p[4] for p in PRODUCTS])[product] > 0.1
     # Annual covers renew every year; long-term policies reach back up to 30 years.
@@ -83,16 +156,14 @@ def initial_policies(rng: np.random.Generator, ctx: Context) -> Policies:
     terminated = period.start + (rng.exponential(1 / lapse) * 365.25 * DAY).astype(np.int64)
     terminated = censor(terminated - terminated % DAY, period.extraction)
     order = np.lexsort((sb, issued))
-    n = sb.size
-    return Policies(
-        sb=sb[order],
-        product=product[order],
-        channel=pick(rng, CHANNEL_MIX, sub)[order],
-        issued=issued[order],
-        terminated=terminated[order],
-        premium=premium(rng, product)[order],
-        initial=np.ones(n, dtype=bool),
-    )
+    return {
+        "sb": sb[order],
+        "product": product[order],
+        "channel": pick(rng, CHANNEL_MIX, sub)[order],
+        "issued": issued[order],
+        "terminated": terminated[order],
+        "premium": premium(rng, product)[order],
+    }
 
 
 def pick_product(rng: np.random.Generator, subsidiary: IntArray) -> IntArray:
@@ -105,10 +176,16 @@ def premium(rng: np.random.Generator, product: IntArray) -> FloatArray:
     return np.round(lognormal(rng, median, 0.6, product.size), -1)
 
 
-def build_applications(rng: np.random.Generator, ctx: Context) -> tuple[Table, Policies]:
-    """New-business applications, and the policies issued from them."""
-    org, period = ctx.org, ctx.period
-    received, sb = sample_sub_branch_events(rng, ctx, "applications", (0.95, 1.1))
+def build_applications(seed: int, ctx: Context, issued: Issued) -> Stream:
+    """New-business applications; the policies issued from them are added to `issued`."""
+    return sub_branch_stream(
+        seed, ctx, "applications", lambda ev: applications(ev, ctx, issued), (0.95, 1.1)
+    )
+
+
+def applications(ev: Events, ctx: Context, new_policies: Issued) -> Table:
+    org, period, rng = ctx.org, ctx.period, ev.rng
+    received, sb = ev.ts, ev.column
     n = received.size
     sub = org.sb_subsidiary[sb]
     t = period.progress(received)
@@ -133,7 +210,7 @@ def build_applications(rng: np.random.Generator, ctx: Context) -> tuple[Table, P
     ctx.workload.add(period.month_of(received), center, sb, minutes / 60)
     table = Table(
         {
-            "application_id": np.arange(n),
+            "application_id": ev.ids,
             "org_code": org.sb_unit[sb],
             "center_code": center,
             "channel": channel,
@@ -156,57 +233,75 @@ def build_applications(rng: np.random.Generator, ctx: Context) -> tuple[Table, P
         targets=life_cycle_targets("application_id", "received_at", "decided_at"),
     )
     new = issued != NA
-    policies = new_policies(rng, org, sb[new], channel[new], issued[new], period)
-    return table, policies
+    new_policies.add(sb[new], channel[new], issued[new])
+    return table
+
+
+def build_policies(seed: int, ctx: Context, issued: Issued, book: Book) -> Stream:
+    """The book: first the policies in force before the period (`policies_initial.csv`) by
+    blocks of sub-branches, then those issued from applications, month by month; each chunk is
+    added to `book` for the sources about policies."""
+    org, period = ctx.org, ctx.period
+    per_sb = initial_counts(rng_for(seed, "policies"), ctx)
+    ends = np.cumsum(per_sb)
+    n_initial = int(ends[-1])
+    sb_new, channel_new, day_new = issued.take_in_issue_order()
+    bounds = np.searchsorted(day_new, period.month_starts // DAY, side="left")
+
+    def chunks() -> Iterator[Table]:
+        size = volumes.CHUNK_ROWS  # read at each run: the memory test lowers it
+        for lo in range(0, n_initial, size):
+            rows = np.arange(lo, min(lo + size, n_initial))
+            sb = np.searchsorted(ends, rows, side="right")
+            rng = rng_for(seed, "policies", "initial", str(lo))
+            yield policies_table(ctx, book, lo, initial_policies(rng, ctx, sb), initial=True)
+        for m in range(period.months):
+            for lo in range(int(bounds[m]), int(bounds[m + 1]), size):
+                hi = min(lo + size, int(bounds[m + 1]))
+                rng = rng_for(seed, "policies", "issued", str(lo))
+                sb, channel = sb_new[lo:hi].astype(np.int64), channel_new[lo:hi].astype(np.int64)
+                cols = new_policies(rng, org, sb, channel, day_new[lo:hi].astype(np.int64) * DAY)
+                yield policies_table(ctx, book, n_initial + lo, cols, initial=False)
+
+    return Stream(chunks(), n_initial + int(sb_new.size))
 
 
 def new_policies(
-    rng: np.random.Generator,
-    org: Org,
-    sb: IntArray,
-    channel: IntArray,
-    issued_at: IntArray,
-    period: Period,
-) -> Policies:
+    rng: np.random.Generator, org: Org, sb: IntArray, channel: IntArray, issued: IntArray
+) -> dict[str, IntArray]:
     """Policies issued from applications during the period, in issue order."""
-    order = np.argsort(issued_at, kind="stable")
-    sb, channel, issued = sb[order], channel[order], issued_at[order] - issued_at[order] % DAY
     product = pick_product(rng, org.sb_subsidiary[sb])
     lapse = np.array([p[4] for p in PRODUCTS])[product]
     terminated = issued + (rng.exponential(1 / lapse) * 365.25 * DAY).astype(np.int64)
-    return Policies(
-        sb=sb,
-        product=product,
-        channel=channel,
-        issued=issued,
-        terminated=censor(terminated - terminated % DAY, period.extraction),
-        premium=premium(rng, product),
-        initial=np.zeros(sb.size, dtype=bool),
-    )
+    return {
+        "sb": sb,
+        "product": product,
+        "channel": channel,
+        "issued": issued,
+        "terminated": terminated - terminated % DAY,
+        "premium": premium(rng, product),
+    }
 
 
-def concat_policies(first: Policies, second: Policies) -> Policies:
-    return Policies(
-        *(
-            np.concatenate([getattr(first, f), getattr(second, f)])
-            for f in Policies.__dataclass_fields__
-        )
-    )
-
-
-def build_policies(ctx: Context, policies: Policies) -> Table:
-    n = policies.sb.size
+def policies_table(
+    ctx: Context, book: Book, first_id: int, cols: dict[str, IntArray], initial: bool
+) -> Table:
+    """One chunk of the policies' file(s), added to `book` as it is built."""
+    period = ctx.period
+    terminated = censor(cols["terminated"], period.extraction)
+    book.add(cols["sb"], cols["product"], cols["issued"], terminated)
+    n = cols["sb"].size
     return Table(
         {
-            "policy_id": np.arange(n),
-            "org_code": ctx.org.sb_unit[policies.sb],
-            "product_line": policies.product,
-            "channel": policies.channel,
-            "issued_date": policies.issued,
-            "terminated_date": policies.terminated,
-            "annual_premium": policies.premium,
+            "policy_id": first_id + np.arange(n),
+            "org_code": ctx.org.sb_unit[cols["sb"]],
+            "product_line": cols["product"],
+            "channel": cols["channel"],
+            "issued_date": cols["issued"],
+            "terminated_date": terminated,
+            "annual_premium": cols["premium"],
         },
-        np.where(policies.initial, -1, ctx.period.month_of(policies.issued)),
+        np.full(n, -1) if initial else period.month_of(cols["issued"]),
         cats={"org_code": ctx.org.vocab, "product_line": PRODUCT_NAMES, "channel": SALES_CHANNELS},
         exprs={"policy_id": id_sql("policy_id", "P", 10)},
         targets=DefectTargets(
@@ -217,47 +312,3 @@ def build_policies(ctx: Context, policies: Policies) -> Table:
             late=True,
         ),
     )
-
-
-def policy_picker(
-    policies: Policies,
-) -> Callable[[np.random.Generator, IntArray, IntArray], IntArray]:
-    """A function choosing per row a policy of the row's sub-branch issued before the row's time."""
-    # Issue dates are after 1995 and before 2286, so sb * 1e10 + issued sorts by (sb, issued).
-    keys = policies.sb * 10**10 + policies.issued
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-
-    def choose(rng: np.random.Generator, sb: IntArray, ts: IntArray) -> IntArray:
-        lo = np.searchsorted(keys, sb * 10**10, side="left")
-        hi = np.searchsorted(keys, sb * 10**10 + ts, side="right")
-        return order[lo + (rng.random(sb.size) * (hi - lo)).astype(np.int64)]
-
-    return choose
-
-
-def sample_policy_events(
-    rng: np.random.Generator, ctx: Context, source: str, policies: Policies
-) -> tuple[IntArray, IntArray, IntArray]:
-    """Event times, sub-branch and policy of a source's records about policies (claims, ...).
-
-    Each record belongs to a policy of its sub-branch issued before the event.
-    """
-    ts, sb = sample_sub_branch_events(rng, ctx, source)
-    return ts, sb, policy_picker(policies)(rng, sb, ts)
-
-
-def policies_in_force(policies: Policies, period: Period, n_sb: int) -> FloatArray:
-    """Policies in force at each month end per sub-branch, shape (months, sub-branches)."""
-    month_ends = period.month_starts[1:] - DAY
-    first = np.searchsorted(month_ends, policies.issued, side="left")
-    last = np.where(
-        policies.terminated == NA,
-        period.months,
-        np.searchsorted(month_ends, policies.terminated, side="left"),
-    )
-    keep = first < last
-    size = (period.months + 1) * n_sb
-    starts = np.bincount(first[keep] * n_sb + policies.sb[keep], minlength=size)
-    stops = np.bincount(last[keep] * n_sb + policies.sb[keep], minlength=size)
-    return np.cumsum((starts - stops).reshape(period.months + 1, n_sb), axis=0)[:-1].astype(float)
