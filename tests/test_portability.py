@@ -292,8 +292,9 @@ def contract_sql(node: dict[str, Any]) -> str:
 
 
 def project_units(manifest: dict[str, Any]) -> list[Unit]:
-    """Every model, singular data test, macro, semantic model and metric of the project, and
-    every model's declared column types (kind `contracts`, in its YAML file)."""
+    """Every model, singular data test, macro, semantic model and metric of the project, every
+    model's declared column types (kind `contracts`, in its YAML file) and the rows unit tests
+    give as SQL (kind `unit_tests`)."""
     units: list[Unit] = []
     for node in manifest["nodes"].values():
         if node["package_name"] != PACKAGE:
@@ -310,6 +311,17 @@ def project_units(manifest: dict[str, Any]) -> list[Unit]:
         if macro["package_name"] == PACKAGE and not is_adapter_implementation(macro["name"]):
             units.append(
                 Unit("macros", macro["name"], macro["original_file_path"], macro["macro_sql"])
+            )
+    for test in manifest.get("unit_tests", {}).values():
+        # the rows a unit test gives as SQL run on each engine too (Spark refused a fixture's
+        # `cast(null as varchar)` that DuckDB took)
+        given = [g["rows"] for g in test.get("given") or [] if g.get("format") == "sql"]
+        expected = test.get("expect") or {}
+        if expected.get("format") == "sql":
+            given.append(expected["rows"])
+        if test["package_name"] == PACKAGE and given:
+            units.append(
+                Unit("unit_tests", test["name"], test["original_file_path"], "\n".join(given))
             )
     for node in manifest["semantic_models"].values():
         if node["package_name"] == PACKAGE:
