@@ -250,18 +250,26 @@ final as (
         raw_value,
         standardised_value,
         mix_adjustment,
-        -- rank() is a bigint in DuckDB and an int in Spark: the contract's bigint on both
+        -- rank() is a bigint in DuckDB and an int in Spark: the contract's bigint on both.
+        -- Values equal to 9 decimals share a rank: a weighted sum of rates carries float noise
+        -- in its last bits that differs between engines (1.0 here, 0.9999999999999999 there).
         cast(rank() over (
             partition by metric_name, period_start, org_level
-            order by case when direction = 'lower_is_better' then raw_value else -raw_value end
+            order by
+                round(
+                    case when direction = 'lower_is_better' then raw_value else -raw_value end, 9
+                )
         ) as bigint) as raw_rank,
         cast(rank() over (
             partition by metric_name, period_start, org_level
             order by
-                case
-                    when direction = 'lower_is_better' then standardised_value
-                    else -standardised_value
-                end
+                round(
+                    case
+                        when direction = 'lower_is_better' then standardised_value
+                        else -standardised_value
+                    end,
+                    9
+                )
         ) as bigint) as standardised_rank,
         count(*) over (partition by metric_name, period_start, org_level) as units_ranked
     from compared
