@@ -169,12 +169,17 @@ def test_content_duplicates_counts_what_each_rule_does(generated_raw, tmp_path):
         path = sorted((raw / source).glob("*.csv"))[-1]
         header, *body = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
         out = [header]
+        unanswered_copied = False
         for i, row in enumerate(body):
             out.append(row)
-            if i % 50 == 0:  # a copy of every 50th row, next to it, under a new id
+            answered = source == "contacts" and bool(row[header.index("answered_at")])
+            # a copy of every 50th row, next to it, under a new id, and of the first unanswered
+            # contact (which row is every 50th depends on how the generator orders the file)
+            first_unanswered = source == "contacts" and not answered and not unanswered_copied
+            if i % 50 == 0 or first_unanswered:
                 out.append([f"{v}R" if c == key else v for c, v in zip(header, row, strict=True)])
-                answered = source == "contacts" and row[header.index("answered_at")]
                 expected[source]["quarantined" if answered else "flagged"] += 1
+                unanswered_copied = unanswered_copied or (source == "contacts" and not answered)
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerows(out)
         path.write_text(text.getvalue(), encoding="utf-8")
