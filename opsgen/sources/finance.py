@@ -81,13 +81,20 @@ def build_staffing(
     ctx: Context, fte: FloatArray, productive: FloatArray, pairs: BoolArray
 ) -> Table:
     month, center, sb = np.nonzero(np.broadcast_to(pairs, fte.shape))
+    # HR reports FTE to two decimals. A center serving a sub-branch for minutes a month has an FTE
+    # that rounds to 0.00 or 0.01 while its hours stay, so hours per reported FTE reached 900 a
+    # month at small scales. Hours follow the FTE as reported, keeping each row's ratio.
+    fte_cells, productive_cells = fte[month, center, sb], productive[month, center, sb]
+    reported_fte = np.round(fte_cells, 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_fte = np.where(fte_cells > 0, productive_cells / fte_cells, 0.0)
     return Table(
         {
             "month": ctx.period.month_starts[month],
             "center_code": center,
             "org_code": ctx.org.sb_unit[sb],
-            "fte": np.round(fte[month, center, sb], 2),
-            "productive_hours": np.round(productive[month, center, sb], 2),
+            "fte": reported_fte,
+            "productive_hours": np.round(reported_fte * per_fte, 2),
         },
         month,
         cats={"center_code": CENTER_CODES, "org_code": ctx.org.vocab},

@@ -137,3 +137,20 @@ def test_generate_rejects_arguments_out_of_bounds(
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         generate(out=out, progress=False, **kwargs)  # type: ignore[arg-type]
     assert not out.exists(), "nothing is written"
+
+
+def test_generate_staffing_hours_follow_the_reported_fte(clean: Path) -> None:
+    """Each row's productive hours per FTE as HR reports it (to hundredths) stays near the 126
+    hours a month the generator draws, ±5% and the rounding: once hours were kept while small
+    FTEs rounded to 0.00, and a center's month reached 933 hours per FTE."""
+    rows = source_rows(clean, "staffing")
+    assert rows
+    small = [r for r in rows if 0 < float(r["fte"]) < 0.1]
+    assert small, "no FTE under 0.1 at this scale: the test no longer covers rounding"
+    for row in rows:
+        fte, hours = float(row["fte"]), float(row["productive_hours"])
+        if fte == 0:
+            assert hours == 0, row
+        else:
+            # ±5% of 126, and up to 0.005 hours of rounding per row
+            assert 126 * 0.95 - 0.005 / fte <= hours / fte <= 126 * 1.05 + 0.005 / fte, row
