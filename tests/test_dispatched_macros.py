@@ -60,6 +60,7 @@ SPARK_ONLY = {
     "inputs_gate_cleanup": "a post-hook: a delete, or Spark's partition drops",
     "kpi_delete_gone_batch_months": "a post-hook: a delete, or Spark's partition drops",
     "kpi_delete_stale_pairs": "a post-hook: a delete, or Spark's partition drops",
+    "kpi_standardised_delete_stale": "a post-hook: deletes, or Spark's partition drops",
     "kpi_pairs_to_recompute": "fct_kpi_values' incremental filter (pairs, or Spark's months)",
     "drop_partitions": "Spark's partition drops, run from the hooks",
     "register_parquet_sources": "an operation registering Spark tables",

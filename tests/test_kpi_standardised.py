@@ -21,6 +21,9 @@ COLUMNS = [
     "raw_rank",
     "standardised_rank",
     "units_ranked",
+    # incremental by month, as fct_kpi_values: what a month was computed from, and by which run
+    "input_digest",
+    "_dbt_invocation_id",
 ]
 
 

@@ -45,11 +45,26 @@ def kpis(path) -> dict[tuple, tuple]:
     return {row[:4]: row[4:] for row in rows}
 
 
+STANDARDISED_COLUMNS = (
+    "metric_name, period_start, org_level, org_code, segment_dimension, segments, mix_coverage,"
+    " raw_value, standardised_value, raw_rank, standardised_rank, units_ranked"
+)
+
+
+def standardised(path) -> dict[tuple, tuple]:
+    """marts.fct_kpi_standardised by (metric, month, tier, unit)."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(
+            f"select {STANDARDISED_COLUMNS} from marts.fct_kpi_standardised"
+        ).fetchall()
+    return {row[:4]: row[4:] for row in rows}
+
+
 def assert_same_kpis(actual: dict, expected: dict) -> None:
     assert actual.keys() == expected.keys()
     for key, values in expected.items():
         for mine, theirs in zip(actual[key], values, strict=True):
-            if theirs is None or mine is None:
+            if theirs is None or mine is None or isinstance(theirs, str):
                 assert mine == theirs, key
             else:
                 assert mine == pytest.approx(theirs, rel=1e-9, abs=1e-9), key
@@ -107,6 +122,16 @@ def test_one_more_day_touches_only_the_new_batch_and_the_affected_months(
 
     # and the result is the same as one full build over all the records
     assert_same_kpis(kpis(ws.warehouse), kpis(built.warehouse))
+    # the mix-standardised comparison too, recomputing only the same months
+    with duckdb.connect(str(ws.warehouse), read_only=True) as con:
+        restandardised = con.execute(
+            "select distinct period_start from marts.fct_kpi_standardised "
+            "where _dbt_invocation_id <> ? order by 1",
+            [full_build],  # the full load's dbt build wrote both tables
+        ).fetchall()
+    assert [row[0] for row in restandardised] == [late_month, day_month]
+    assert len(standardised(built.warehouse)) > 1000
+    assert_same_kpis(standardised(ws.warehouse), standardised(built.warehouse))
 
     # a correction re-delivers the day's claims file with no records: its rows leave the fact
     # (delete+insert alone would keep them: nothing is selected to insert)
@@ -136,6 +161,7 @@ def test_one_more_day_touches_only_the_new_batch_and_the_affected_months(
     gone = {key for key in kpis(built.warehouse) if key not in rebuilt and key[1] == day_month}
     assert gone, "some pairs of the emptied month have no input left"
     assert_same_kpis(refreshed, rebuilt)
+    assert_same_kpis(standardised(ws.warehouse), standardised(fresh.warehouse))
 
 
 ANALYST = """

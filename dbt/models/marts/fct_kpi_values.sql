@@ -143,32 +143,8 @@ group_root as (
 
 attributed as (
 
-    select
-        observations.metric_name,
-        observations.period_start,
-        observations.numerator,
-        observations.denominator,
-        observations.sample,
-        observations.center_code,
-        -- records without an org (center-only sources) still count for the whole group
-        coalesce(
-            org_versions.group_code,
-            case when observations.org_code is null then group_root.org_code end
-        ) as group_code,
-        org_versions.subsidiary_code,
-        org_versions.branch_code,
-        org_versions.sub_branch_code
-    from observed_months as observations
-    inner join changed_months
-        on
-            observations.metric_name = changed_months.metric_name
-            and observations.period_start = changed_months.period_start
-    cross join group_root
-    left join org_versions
-        on
-            observations.org_code = org_versions.org_code
-            and observations.event_date >= org_versions.valid_from
-            and observations.event_date < coalesce(org_versions.valid_to, date '9999-12-31')
+    {{ kpi_attributed_select('observed_months', 'changed_months', 'org_versions', 'group_root',
+        ['metric_name', 'period_start', 'numerator', 'denominator', 'sample']) }}
 
 ),
 
@@ -177,15 +153,7 @@ rolled_up as (
     select
         metric_name,
         period_start,
-        case
-            when grouping(group_code) = 0 then 'group'
-            when grouping(subsidiary_code) = 0 then 'subsidiary'
-            when grouping(branch_code) = 0 then 'branch'
-            when grouping(sub_branch_code) = 0 then 'sub_branch'
-            else 'center'
-        end as org_level,
-        coalesce(group_code, subsidiary_code, branch_code, sub_branch_code, center_code)
-            as org_code,
+        {{ kpi_rollup_unit_columns() }},
         -- a unit with denominator records but no qualifying numerator record has numerator 0
         coalesce(sum(numerator), 0) as numerator,
         sum(denominator) as denominator,
@@ -195,13 +163,7 @@ rolled_up as (
         {%- endif %}
         count(sample) as sample_rows
     from attributed
-    group by grouping sets (  -- noqa: PRS
-        (metric_name, period_start, group_code),
-        (metric_name, period_start, subsidiary_code),
-        (metric_name, period_start, branch_code),
-        (metric_name, period_start, sub_branch_code),
-        (metric_name, period_start, center_code)
-    )
+    group by {{ kpi_rollup_grouping_sets(['metric_name', 'period_start']) }}  -- noqa: PRS
 
 ),
 

@@ -21,30 +21,25 @@
     up to every tier and to the handling centers. Records without a segment value form their own
     segment ('(none)'), so the segments always make up the unit. -#}
 
+{#- Incremental by month, as fct_kpi_values: a (metric, month) pair's rows depend on that month's
+    observations, the org tree and the metric's direction alone, which the pair's input_digest in
+    int_kpi_months_fingerprinted fingerprints. A run recomputes the pairs whose digest is not the
+    one their rows carry (kpi_pairs_to_recompute: on Spark, whole months), reading only the
+    batches that observe them, and every pair of a month holding rows of a metric whose segmenting
+    dimension changed or that is no longer standardised (an edit of config.meta.segments). The
+    post-hook (kpi_standardised_delete_stale, dbt_project.yml) removes the rows of pairs whose
+    inputs are gone and of metrics no longer standardised. Until 2026-12 the model was a table
+    rebuilt from every fact on every run, refreshes included: 17 s of a scale-1 build. -#}
+{{ config(**incremental_by_key_config(['metric_name', 'period_start'], ['period_start'])) }}
+
 {#- Static dependencies for dbt's DAG: the models the semantic models rest on (the scans
     ref() them by names known only when the model runs). -#}
 {{ kpi_depends_on() }}
 
 {%- set segments = (config.get('meta') or {}).get('segments') or {} %}
-{%- set specs = kpi_metric_specs() if execute else {} %}
-{%- set index = kpi_semantic_index() if execute else {'models': {}} %}
-{%- set scans = [] %}
-{%- set standardised = {} %}
-{%- for scan in kpi_scans(specs, index) if scan.model.node_name in segments %}
-    {%- set items = [] %}
-    {%- for item in scan['items'] %}
-        {%- set spec = specs[item.name] %}
-        {%- if spec.kind in ('ratio', 'mean')
-            and spec.numerator.model == scan.model.name
-            and spec.denominator.model == scan.model.name %}
-            {%- do items.append(item) %}
-            {%- do standardised.update({item.name: segments[scan.model.node_name]}) %}
-        {%- endif %}
-    {%- endfor %}
-    {%- if items %}
-        {%- do scans.append({'model': scan.model, 'items': items}) %}
-    {%- endif %}
-{%- endfor %}
+{%- set standardisation = kpi_standardisation(segments) if execute else {'scans': [], 'metrics': {}} %}
+{%- set scans = standardisation.scans %}
+{%- set standardised = standardisation.metrics %}
 
 with
 
@@ -82,10 +77,61 @@ metric_segments (metric_name, segment_dimension) as (
 
 ),
 
+month_inputs as (
+
+    select inputs.*
+    from {{ ref('int_kpi_months_fingerprinted') }} as inputs
+    inner join metric_segments on inputs.metric_name = metric_segments.metric_name
+
+),
+
+changed_months as (
+
+    select
+        metric_name,
+        period_start,
+        input_digest
+    from month_inputs
+    {%- if is_incremental() %}
+    where
+        ({{ kpi_pairs_to_recompute('month_inputs') }})
+        or period_start in (
+            select kept.period_start
+            from {{ this }} as kept
+            left join metric_segments
+                on
+                    kept.metric_name = metric_segments.metric_name
+                    and kept.segment_dimension = metric_segments.segment_dimension
+            where metric_segments.metric_name is null
+        )
+    {%- endif %}
+
+),
+
+changed_batches as (
+
+    select distinct
+        indexed.semantic_model,
+        indexed._batch_id
+    from {{ ref('int_kpi_months_observed_by_batch') }} as indexed
+    inner join changed_months
+        on
+            indexed.metric_name = changed_months.metric_name
+            and indexed.period_start = changed_months.period_start
+
+),
+
 observations as (
 
     {%- for scan in scans %}
-    {{ kpi_observation_select(scan, segment=segments[scan.model.node_name]) }}
+    {%- set changed_batches_of_scan -%}
+        _batch_id in (
+            select changed_batches._batch_id from changed_batches
+            where changed_batches.semantic_model = '{{ scan.model.name }}'
+        )
+    {%- endset %}
+    {{ kpi_observation_select(scan, segment=segments[scan.model.node_name],
+        row_filter=changed_batches_of_scan if scan.model.batched else '') }}
     {%- if not loop.last %}
     union all
     {%- endif %}
@@ -105,6 +151,21 @@ observations as (
 
 ),
 
+observed_months as (
+
+    select
+        metric_name,
+        cast({{ dbt.date_trunc('month', 'event_date') }} as date) as period_start,
+        coalesce(segment, '(none)') as segment,
+        numerator,
+        denominator,
+        org_code,
+        center_code,
+        event_date
+    from observations
+
+),
+
 group_root as (
 
     select any_value(org_code) as org_code
@@ -115,28 +176,9 @@ group_root as (
 
 attributed as (
 
-    -- as fct_kpi_values attributes them: the org tree version valid on the event's date
-    select
-        observations.metric_name,
-        cast({{ dbt.date_trunc('month', 'observations.event_date') }} as date) as period_start,
-        coalesce(observations.segment, '(none)') as segment,
-        observations.numerator,
-        observations.denominator,
-        observations.center_code,
-        coalesce(
-            org_versions.group_code,
-            case when observations.org_code is null then group_root.org_code end
-        ) as group_code,
-        org_versions.subsidiary_code,
-        org_versions.branch_code,
-        org_versions.sub_branch_code
-    from observations
-    cross join group_root
-    left join org_versions
-        on
-            observations.org_code = org_versions.org_code
-            and observations.event_date >= org_versions.valid_from
-            and observations.event_date < coalesce(org_versions.valid_to, date '9999-12-31')
+    -- as fct_kpi_values attributes them (macros/kpi_rollup.sql)
+    {{ kpi_attributed_select('observed_months', 'changed_months', 'org_versions', 'group_root',
+        ['metric_name', 'period_start', 'segment', 'numerator', 'denominator']) }}
 
 ),
 
@@ -147,25 +189,11 @@ unit_segments as (
         metric_name,
         period_start,
         segment,
-        case
-            when grouping(group_code) = 0 then 'group'
-            when grouping(subsidiary_code) = 0 then 'subsidiary'
-            when grouping(branch_code) = 0 then 'branch'
-            when grouping(sub_branch_code) = 0 then 'sub_branch'
-            else 'center'
-        end as org_level,
-        coalesce(group_code, subsidiary_code, branch_code, sub_branch_code, center_code)
-            as org_code,
+        {{ kpi_rollup_unit_columns() }},
         coalesce(sum(numerator), 0) as numerator,
         sum(denominator) as denominator
     from attributed
-    group by grouping sets (  -- noqa: PRS
-        (metric_name, period_start, segment, group_code),
-        (metric_name, period_start, segment, subsidiary_code),
-        (metric_name, period_start, segment, branch_code),
-        (metric_name, period_start, segment, sub_branch_code),
-        (metric_name, period_start, segment, center_code)
-    )
+    group by {{ kpi_rollup_grouping_sets(['metric_name', 'period_start', 'segment']) }}  -- noqa: PRS
 
 ),
 
@@ -217,6 +245,7 @@ compared as (
         standardised.org_level,
         standardised.org_code,
         metric_segments.segment_dimension,
+        changed_months.input_digest,
         standardised.segments,
         standardised.mix_coverage,
         kpi_values.value as raw_value,
@@ -225,6 +254,10 @@ compared as (
         catalog.direction
     from standardised
     inner join metric_segments on standardised.metric_name = metric_segments.metric_name
+    inner join changed_months
+        on
+            standardised.metric_name = changed_months.metric_name
+            and standardised.period_start = changed_months.period_start
     inner join catalog on standardised.metric_name = catalog.metric_name
     inner join kpi_values
         on
@@ -271,7 +304,9 @@ final as (
                     9
                 )
         ) as bigint) as standardised_rank,
-        count(*) over (partition by metric_name, period_start, org_level) as units_ranked
+        count(*) over (partition by metric_name, period_start, org_level) as units_ranked,
+        input_digest,
+        '{{ invocation_id }}' as _dbt_invocation_id
     from compared
 
 )

@@ -1,0 +1,63 @@
+{#-
+  The org attribution and roll-up shared by fct_kpi_values and fct_kpi_standardised: written
+  once, so the two models cannot attribute a record to different units. An observation counts
+  for the org tree version valid on its event's date, a record without an org counts for the
+  group, and one grouping-sets pass sums it up to every tier and to its handling center.
+-#}
+
+{% macro kpi_attributed_select(observations, months, org_versions, group_root, columns) -%}
+    {#- The observations of `observations` (a relation with org_code, center_code, event_date,
+        metric_name, period_start and `columns`) of the (metric, month) pairs in `months`, with
+        the units they count for: group_code, subsidiary_code, branch_code, sub_branch_code
+        (the org tree version of `org_versions` valid on the event's date) and center_code.
+        `group_root` has the current group's org_code, for the records without an org. -#}
+    select
+        {%- for column in columns %}
+        {{ observations }}.{{ column }},
+        {%- endfor %}
+        {{ observations }}.center_code,
+        -- records without an org (center-only sources) still count for the whole group
+        coalesce(
+            {{ org_versions }}.group_code,
+            case when {{ observations }}.org_code is null then {{ group_root }}.org_code end
+        ) as group_code,
+        {{ org_versions }}.subsidiary_code,
+        {{ org_versions }}.branch_code,
+        {{ org_versions }}.sub_branch_code
+    from {{ observations }}
+    inner join {{ months }}
+        on
+            {{ observations }}.metric_name = {{ months }}.metric_name
+            and {{ observations }}.period_start = {{ months }}.period_start
+    cross join {{ group_root }}
+    left join {{ org_versions }}
+        on
+            {{ observations }}.org_code = {{ org_versions }}.org_code
+            and {{ observations }}.event_date >= {{ org_versions }}.valid_from
+            and {{ observations }}.event_date < coalesce({{ org_versions }}.valid_to, date '9999-12-31')
+{%- endmacro %}
+
+
+{% macro kpi_rollup_unit_columns() -%}
+    {#- In a select grouped by kpi_rollup_grouping_sets: the tier and the unit of each row. -#}
+    case
+            when grouping(group_code) = 0 then 'group'
+            when grouping(subsidiary_code) = 0 then 'subsidiary'
+            when grouping(branch_code) = 0 then 'branch'
+            when grouping(sub_branch_code) = 0 then 'sub_branch'
+            else 'center'
+        end as org_level,
+        coalesce(group_code, subsidiary_code, branch_code, sub_branch_code, center_code)
+            as org_code
+{%- endmacro %}
+
+
+{% macro kpi_rollup_grouping_sets(keys) -%}
+    {#- The grouping sets summing attributed observations (kpi_attributed_select) up to every
+        tier and to the handling centers, each grouped by `keys` too. -#}
+    grouping sets (
+        {%- for unit in ['group_code', 'subsidiary_code', 'branch_code', 'sub_branch_code', 'center_code'] %}
+        ({{ keys | join(', ') }}, {{ unit }}){% if not loop.last %},{% endif %}
+        {%- endfor %}
+    )
+{%- endmacro %}

@@ -1,0 +1,70 @@
+{#-
+  What fct_kpi_standardised standardises, read by the model and by its post-hook alike.
+-#}
+
+{% macro kpi_standardisation(segments) %}
+    {#- {scans, metrics} of the mix-standardised comparison: of the semantic models segmented in
+        `segments` (fct_kpi_standardised's config.meta.segments: the model each semantic model
+        reads -> its segmenting column), every KPI rate (a ratio or a mean) whose numerator and
+        denominator are both read from that one model. `scans` are kpi_scans' entries cut to
+        those KPIs; `metrics` maps each KPI to its segmenting column. -#}
+    {%- set specs = kpi_metric_specs() %}
+    {%- set scans = [] %}
+    {%- set metrics = {} %}
+    {%- for scan in kpi_scans(specs, kpi_semantic_index()) if scan.model.node_name in segments %}
+        {%- set items = [] %}
+        {%- for item in scan['items'] %}
+            {%- set spec = specs[item.name] %}
+            {%- if spec.kind in ('ratio', 'mean')
+                and spec.numerator.model == scan.model.name
+                and spec.denominator.model == scan.model.name %}
+                {%- do items.append(item) %}
+                {%- do metrics.update({item.name: segments[scan.model.node_name]}) %}
+            {%- endif %}
+        {%- endfor %}
+        {%- if items %}
+            {%- do scans.append({'model': scan.model, 'items': items}) %}
+        {%- endif %}
+    {%- endfor %}
+    {{ return({'scans': scans, 'metrics': metrics}) }}
+{% endmacro %}
+
+
+{% macro kpi_standardised_delete_stale() -%}
+    {#- fct_kpi_standardised's post-hook (dbt_project.yml): drop the rows of (metric, month) pairs
+        whose inputs are gone or were recomputed to no row (kpi_delete_stale_pairs, as for
+        fct_kpi_values), and the rows of metrics no longer standardised, or over another
+        dimension, after an edit of the model's config.meta.segments. -#}
+    {%- if execute %}
+    {%- set metrics = kpi_standardisation(model.config.meta.get('segments') or {}).metrics %}
+    {%- set current -%}
+        {%- for metric, dimension in metrics | dictsort -%}
+        ({{ kpi_sql_literal(metric) }}, {{ kpi_sql_literal(dimension) }}){% if not loop.last %}, {% endif %}
+        {%- endfor -%}
+    {%- endset %}
+    {{- adapter.dispatch('kpi_standardised_delete_stale', 'opsvalue')(current) }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro default__kpi_standardised_delete_stale(current) -%}
+    {{ kpi_delete_stale_pairs() }};
+    delete from {{ this }}
+    {%- if current %}
+    where not exists (
+        select 1
+        from (values {{ current }}) as standardised (metric_name, segment_dimension)
+        where
+            standardised.metric_name = {{ this }}.metric_name
+            and standardised.segment_dimension = {{ this }}.segment_dimension
+    )
+    {%- endif %}
+{%- endmacro %}
+
+{% macro spark__kpi_standardised_delete_stale(current) -%}
+    {#- Partitioned by month: a month holding rows of a metric no longer standardised is
+        recomputed whole (the model's changed_months) when some standardised metric has inputs in
+        it, which overwrites those rows; left are the months whose inputs are gone, dropped here.
+        A month with rows of such a metric and no standardised inputs at all would keep them:
+        not handled, as no incremental run on Spark is exercised (README, "Beyond one machine"). -#}
+    {{ kpi_delete_stale_pairs() }}
+{%- endmacro %}
