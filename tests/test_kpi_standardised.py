@@ -3,12 +3,16 @@ from the raw claims extracts (tests/reference_standardised.py), and its ranks fo
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests.reference_standardised import METRICS, UNIT_KEY, reference_standardised
+from tests.test_catalog_versions import DBT_DIR, dbt_build
 
 COLUMNS = [
     *UNIT_KEY,
@@ -116,3 +120,40 @@ def test_published_standardisation_is_documented_for_analysts(published):
     comments = dict(zip(columns["column_name"], columns["comment"], strict=True))
     assert set(comments) == set(COLUMNS)
     assert all(comment and len(comment) > 20 for comment in comments.values()), comments
+
+
+def standardised_rows(warehouse: Path) -> pd.DataFrame:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select * exclude (_dbt_invocation_id) from marts.fct_kpi_standardised order by all"
+        ).df()
+
+
+def test_an_incremental_build_follows_an_edit_of_the_segments(built, tmp_path):
+    """The pipeline rebuilds a model whose config changed from scratch (planning.project_edit);
+    a `dbt build` by hand does not, and the incremental model must still drop what is no longer
+    standardised and add it back, equal to what it was, when the edit is undone."""
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    warehouse = tmp_path / "opsvalue_work.duckdb"
+    shutil.copyfile(built.work_db, warehouse)
+    before = standardised_rows(warehouse)
+
+    models = project / "models/marts/attribution/_attribution__models.yml"
+    text = models.read_text(encoding="utf-8")
+    assert "        fct_contacts: channel\n" in text
+    models.write_text(text.replace("        fct_contacts: channel\n", ""), encoding="utf-8")
+    dbt_build(project, warehouse, "fct_kpi_standardised")
+    edited = standardised_rows(warehouse)
+    # the contact center's rates go; the others' rows stay as they were
+    gone = set(before["metric_name"]) - set(edited["metric_name"])
+    assert {"first_contact_resolution_rate", "abandonment_rate"} <= gone
+    assert set(before.loc[before["metric_name"].isin(gone), "segment_dimension"]) == {"channel"}
+    assert "nb_straight_through_rate" in set(edited["metric_name"])  # channel, of applications
+    kept = before.loc[~before["metric_name"].isin(gone)].reset_index(drop=True)
+    assert len(kept) > 1000
+    pd.testing.assert_frame_equal(edited, kept)
+
+    models.write_text(text, encoding="utf-8")
+    dbt_build(project, warehouse, "fct_kpi_standardised")
+    pd.testing.assert_frame_equal(standardised_rows(warehouse), before)
