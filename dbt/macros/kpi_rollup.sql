@@ -1,9 +1,25 @@
 {#-
-  The org attribution and roll-up shared by fct_kpi_values and fct_kpi_standardised: written
-  once, so the two models cannot attribute a record to different units. An observation counts
+  The incremental read, org attribution and roll-up shared by fct_kpi_values and
+  fct_kpi_standardised: written once, so the two models cannot attribute a record to different
+  units or read different batches for a month. An observation counts
   for the org tree version valid on its event's date, a record without an org counts for the
   group, and one grouping-sets pass sums it up to every tier and to its handling center.
 -#}
+
+{% macro kpi_batches_observing(months) -%}
+    {#- (semantic_model, _batch_id) of every batch that observes a (metric_name, period_start)
+        pair of `months` (int_kpi_months_observed_by_batch): the batches an incremental KPI
+        model reads again to recompute those pairs. -#}
+    select distinct
+        indexed.semantic_model,
+        indexed._batch_id
+    from {{ ref('int_kpi_months_observed_by_batch') }} as indexed
+    inner join {{ months }}
+        on
+            indexed.metric_name = {{ months }}.metric_name
+            and indexed.period_start = {{ months }}.period_start
+{%- endmacro %}
+
 
 {% macro kpi_attributed_select(observations, months, org_versions, group_root, columns) -%}
     {#- The observations of `observations` (a relation with org_code, center_code, event_date,

@@ -97,14 +97,7 @@ changed_months as (
 
 changed_batches as (
 
-    select distinct
-        indexed.semantic_model,
-        indexed._batch_id
-    from {{ ref('int_kpi_months_observed_by_batch') }} as indexed
-    inner join changed_months
-        on
-            indexed.metric_name = changed_months.metric_name
-            and indexed.period_start = changed_months.period_start
+    {{ kpi_batches_observing('changed_months') }}
 
 ),
 
