@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from opsgen.guard import GenerationRefused
-from opsgen.writer import MANIFEST_DIR
+from opsgen.writer import MANIFEST_DIR, PART_SUFFIX
 
 MARKER = f"{MANIFEST_DIR}/generated.json"
 MARKER_TMP = f"{MARKER}.tmp"  # left behind only by a run stopped while saving the marker
@@ -71,17 +71,32 @@ def read_marker(out: Path) -> dict[str, FileRecord]:
         return {}
 
 
+def is_plain_file(path: Path) -> bool:
+    return not path.is_symlink() and path.is_file()
+
+
 def is_unchanged(path: Path, record: FileRecord) -> bool:
     """The file is as the generator left it (a plain file; its size compared before its hash)."""
-    if path.is_symlink() or not path.is_file():
+    if not is_plain_file(path):
         return False
     if record.bytes == PENDING:
         return True
     return path.stat().st_size == record.bytes and sha256_of(path) == record.sha256
 
 
+def part_of(name: str) -> str | None:
+    """The file a chunk file (writer.part_path) was to be added to, or None for another name."""
+    folder, _, base = name.rpartition("/")
+    chunk = base.startswith(".") and base.endswith(PART_SUFFIX)
+    if not chunk or len(base) <= 1 + len(PART_SUFFIX):
+        return None
+    whole = base[1 : -len(PART_SUFFIX)]
+    return f"{folder}/{whole}" if folder else whole
+
+
 def sort_files(out: Path) -> tuple[dict[str, FileRecord], list[str]]:
-    """The files under `out` the generator owns (listed and unchanged), and all the others."""
+    """The files under `out` the generator owns (listed and unchanged, or the chunk file a run
+    killed mid-write left beside a listed file), and all the others."""
     listed = read_marker(out)
     owned: dict[str, FileRecord] = {}
     foreign = []
@@ -90,6 +105,8 @@ def sort_files(out: Path) -> tuple[dict[str, FileRecord], list[str]]:
             continue
         if name in listed and is_unchanged(out / name, listed[name]):
             owned[name] = listed[name]
+        elif name not in listed and part_of(name) in listed and is_plain_file(out / name):
+            owned[name] = FileRecord(PENDING, "")
         else:
             foreign.append(name)
     return owned, foreign

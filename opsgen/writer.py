@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # for the annotation only: opsgen.marker imports MANIFEST_DIR
 MANIFEST_DIR = "_manifest"
 MANIFEST_FILE = "defects.csv"
 SINGLE_FILE = frozenset({"org_units", "org_aliases", "centers", "project_milestones"})
+PART_SUFFIX = ".part"
 # Sources with a file of the records from before the period (part -1).
 INITIAL_FILE = frozenset({"policies"})
 # The org master and the centers stay clean: every other source is mapped through them.
@@ -126,6 +127,13 @@ def sql_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def part_path(path: Path) -> Path:
+    """Where a later chunk of `path` is written before it is added to its end: a hidden file
+    beside it, removed once copied. Only a run killed mid-chunk leaves one behind, which the
+    marker then counts as the generator's own (marker.sort_files)."""
+    return path.with_name(f".{path.name}{PART_SUFFIX}")
+
+
 def part_runs(part: IntArray) -> list[tuple[int, int, int]]:
     """(part, lo, hi) of each run of equal parts, in row order."""
     cuts = np.flatnonzero(np.diff(part)) + 1
@@ -182,6 +190,12 @@ class Writer:
         folder = self.out / source
         folder.mkdir(parents=True, exist_ok=True)
         stale = [p for p in sorted(folder.glob(f"{source}_*.csv")) if p.name not in names.values()]
+        # a chunk a killed run left beside a file this run writes anew (check_folder owned it)
+        stale += [
+            part_path(folder / name)
+            for name in names.values()
+            if part_path(folder / name).is_file() and not part_path(folder / name).is_symlink()
+        ]
         for path in stale:
             path.unlink()
         self.marker.forget(stale)
@@ -246,7 +260,7 @@ class Writer:
         """Write `table` at the end of `file`: DuckDB's COPY cannot append, so a later chunk is
         copied to a part file beside it and added to its end."""
         columns = self.contract[source]
-        target = file.path if not file.started else file.path.with_name(f".{file.path.name}.part")
+        target = file.path if not file.started else part_path(file.path)
         header = "true" if not file.started else "false"
         self.con.register("frame", to_frame(table, 0, len(table), dict(columns), file.rows))
         try:

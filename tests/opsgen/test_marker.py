@@ -258,3 +258,20 @@ def test_generate_after_a_run_stopped_mid_file_needs_no_force(owned: Path, clean
     write(owned, "claims/claims_2026-11.csv", "claim_id")
     run(owned)
     assert snapshot(owned) == snapshot(clean)
+
+
+def test_generate_after_a_run_killed_mid_chunk_needs_no_force(owned: Path, clean: Path) -> None:
+    """A later chunk of a file is written to a hidden part file beside it and then added to its
+    end (writer.part_path); a run killed in between leaves it. It is the generator's own when the
+    marker lists the file beside it: the next run neither refuses the folder nor keeps it."""
+    marker = Marker(owned, read_marker(owned), {"seed": 42})
+    marker.start([owned / CLAIMS_MONTH])
+    part = write(owned, "claims/.claims_2026-09.csv.part", "c1,SB1\n")
+    run(owned)
+    assert not part.exists()
+    assert snapshot(owned) == snapshot(clean)
+
+
+def test_generate_refuses_a_part_file_beside_a_file_it_did_not_write(owned: Path) -> None:
+    write(owned, "claims/.delivered.csv.part", "c1,SB1\n")
+    assert_refused(owned, "claims/.delivered.csv.part")
