@@ -29,7 +29,8 @@
     dimension changed or that is no longer standardised (an edit of config.meta.segments). The
     post-hook (kpi_standardised_delete_stale, dbt_project.yml) removes the rows of pairs whose
     inputs are gone and of metrics no longer standardised. Until 2026-12 the model was a table
-    rebuilt from every fact on every run, refreshes included: 17 s of a scale-1 build. -#}
+    rebuilt from every fact on every run, refreshes included: 7.5 s of dbt node time at scale 1
+    on an idle machine; 1.4 s now in a one-day refresh. -#}
 {{ config(**incremental_by_key_config(['metric_name', 'period_start'], ['period_start'])) }}
 
 {#- Static dependencies for dbt's DAG: the models the semantic models rest on (the scans
