@@ -190,11 +190,11 @@ class Writer:
         folder = self.out / source
         folder.mkdir(parents=True, exist_ok=True)
         stale = [p for p in sorted(folder.glob(f"{source}_*.csv")) if p.name not in names.values()]
-        # a chunk a killed run left beside a file this run writes anew (check_folder owned it)
+        # the chunks a killed run left beside its files (check_folder counted them as ours)
         stale += [
-            part_path(folder / name)
-            for name in names.values()
-            if part_path(folder / name).is_file() and not part_path(folder / name).is_symlink()
+            p
+            for p in sorted(folder.glob(f".{source}_*{PART_SUFFIX}"))
+            if self.marker.name(p) in self.marker.files
         ]
         for path in stale:
             path.unlink()

@@ -267,9 +267,14 @@ def test_generate_after_a_run_killed_mid_chunk_needs_no_force(owned: Path, clean
     marker = Marker(owned, read_marker(owned), {"seed": 42})
     marker.start([owned / CLAIMS_MONTH])
     part = write(owned, "claims/.claims_2026-09.csv.part", "c1,SB1\n")
+    # and one beside a month the next run no longer writes (its file is deleted as stale)
+    marker.start([owned / "claims" / "claims_2026-07.csv"])
+    write(owned, "claims/claims_2026-07.csv", "claim_id")
+    old_part = write(owned, "claims/.claims_2026-07.csv.part", "c1,SB1\n")
     run(owned)
-    assert not part.exists()
+    assert not part.exists() and not old_part.exists()
     assert snapshot(owned) == snapshot(clean)
+    assert ".claims_2026-07.csv.part" not in json.dumps(json.loads((owned / MARKER).read_text()))
 
 
 def test_generate_refuses_a_part_file_beside_a_file_it_did_not_write(owned: Path) -> None:
