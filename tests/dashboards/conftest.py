@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,15 @@ from dashboards import SiteResult, build_site
 from tests.dashboards.synthetic import build_hostile_warehouse, build_warehouse
 
 BUILT_AT = datetime(2026, 11, 2, 7, 30, tzinfo=UTC)
+# The browser tests' chromium: Debian's, never a download.
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +44,16 @@ def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SiteRe
     root = tmp_path_factory.mktemp("hostile")
     warehouse = build_hostile_warehouse(root / "opsvalue.duckdb")
     return root / "site", build_site(warehouse, root / "site", built_at=BUILT_AT)
+
+
+# One chromium per test module (the browser test files use it by this name).
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
+        )
+        yield chromium
+        chromium.close()

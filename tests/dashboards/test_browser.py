@@ -16,6 +16,7 @@ import pytest
 
 from dashboards.commands import make_server, server_url
 from dashboards.site import page_relpath
+from tests.dashboards.conftest import CHROMIUM
 from tests.dashboards.synthetic import (
     HELD_SOURCE,
     METRICS,
@@ -24,16 +25,8 @@ from tests.dashboards.synthetic import (
     hostile_names,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 VIEWPORT = {"width": 1440, "height": 900}
 # One page per tier of the fixture.
@@ -66,18 +59,6 @@ ALL_DRAWN = f"{RENDERED_PLOTS} === document.querySelectorAll('{FIGURES}').length
 # Besides a sparkline per tile: the drill-down chart and the value bridge (every synthetic unit
 # has one, fct_value_created).
 OTHER_PLOTS = 2
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import pytest
 
 from dashboards import build_site
 from dashboards.site import page_relpath
-from tests.dashboards.conftest import BUILT_AT
-from tests.dashboards.test_browser import ALL_DRAWN, CHROMIUM, LAUNCH_ARGS
+from tests.dashboards.conftest import BUILT_AT, CHROMIUM
+from tests.dashboards.test_browser import ALL_DRAWN
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 
@@ -89,18 +89,6 @@ COVERED_RESULTS = """() => Array.from(document.querySelectorAll("#unit-search-re
     return !a.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2));
   })
   .map(a => a.textContent)"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -12,14 +12,8 @@ import pytest
 
 from dashboards import build_site
 from dashboards.site import page_relpath
-from tests.dashboards.conftest import BUILT_AT
-from tests.dashboards.test_browser import (
-    ALL_DRAWN,
-    CHROMIUM,
-    LAUNCH_ARGS,
-    TIER_PAGES,
-    VIEWPORT,
-)
+from tests.dashboards.conftest import BUILT_AT, CHROMIUM
+from tests.dashboards.test_browser import ALL_DRAWN, TIER_PAGES, VIEWPORT
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 
@@ -30,18 +24,6 @@ BRIDGE_LABELS = (
     "els => els.map(e => [e.getBoundingClientRect().top, e.textContent])"
     ".sort((a, b) => a[0] - b[0]).map(pair => pair[1])"
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import pytest
 
 from dashboards import build_site
 from dashboards.site import page_relpath
-from tests.dashboards.conftest import BUILT_AT
-from tests.dashboards.test_browser import CHROMIUM, LAUNCH_ARGS, TIER_PAGES, VIEWPORT
+from tests.dashboards.conftest import BUILT_AT, CHROMIUM
+from tests.dashboards.test_browser import TIER_PAGES, VIEWPORT
 from tests.dashboards.test_browser_phone import PAST_THE_EDGES, PHONE
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
@@ -35,18 +35,6 @@ BAR_EDGES = """view => Array.from(view.querySelectorAll(".wf")).map(wf =>
     };
     return [edge(bars[0], true), edge(bars[bars.length - 1], false)];
   }).filter(edges => edges !== null))"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

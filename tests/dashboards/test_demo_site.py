@@ -8,16 +8,9 @@ import duckdb
 import pytest
 
 from dashboards.site import MAX_PAGE_BYTES, page_relpath
+from tests.dashboards.conftest import CHROMIUM, LAUNCH_ARGS
 
 pytestmark = pytest.mark.slow
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RENDERED_PLOTS = (
     "Array.from(document.querySelectorAll('.js-plotly-plot'))"
     ".filter(d => d.querySelector('svg.main-svg')).length"
