@@ -149,6 +149,19 @@ def render_split(part: Part, unit: str | None) -> str:
     return f'<span class="wf__split">{" · ".join(pieces)}</span>'
 
 
+def render_total_row(change: float, low: float, high: float, info: MetricInfo) -> str:
+    """The waterfall's last row: the whole change its rows add up to."""
+    tone = tone_class(change, info.unit, info.direction)
+    return (
+        f'<li class="wf__row wf__row--total" data-contribution="{full(change)}">'
+        f'<span class="wf__name">{tr(words("change_total"), "span", "wf__label")}</span>'
+        f'<span class="wf__track">{render_bar([Segment("total", 0.0, change)], low, high, info)}'
+        "</span>"
+        f'<span class="wf__num change change--{tone}">'
+        f"{esc(format_change(change, info.unit))}</span></li>"
+    )
+
+
 def render_bar(segments: Sequence[Segment], low: float, high: float, info: MetricInfo) -> str:
     """The segments of one bar, each coloured by its own sign for the metric's direction (a
     unit whose rate rose while its mix fell shows one good and one bad piece)."""
@@ -190,15 +203,7 @@ def render_breakdown(
             f'<span class="wf__num change change--{tone}">'
             f"{esc(format_change(part.contribution, info.unit))}</span></li>"
         )
-    total_tone = tone_class(breakdown.parent_change, info.unit, info.direction)
-    total = [Segment("total", 0.0, breakdown.parent_change)]
-    items.append(
-        f'<li class="wf__row wf__row--total" data-contribution="{full(breakdown.parent_change)}">'
-        f'<span class="wf__name">{tr(words("change_total"), "span", "wf__label")}</span>'
-        f'<span class="wf__track">{render_bar(total, low, high, info)}</span>'
-        f'<span class="wf__num change change--{total_tone}">'
-        f"{esc(format_change(breakdown.parent_change, info.unit))}</span></li>"
-    )
+    items.append(render_total_row(breakdown.parent_change, low, high, info))
     return (
         f'<figure class="wf" data-metric="{esc(info.metric_name)}"'
         f' data-comparison="{esc(breakdown.comparison)}"'
@@ -306,15 +311,7 @@ def render_drivers(ctx: SiteContext, unit: OrgUnit, tile: Tile, comparison: str)
             f'<span class="wf__num change change--{tone}">'
             f"{esc(format_change(item.contribution, info.unit))}</span></li>"
         )
-    total_tone = tone_class(split.parent_change, info.unit, info.direction)
-    total = [Segment("total", 0.0, split.parent_change)]
-    items.append(
-        f'<li class="wf__row wf__row--total" data-contribution="{full(split.parent_change)}">'
-        f'<span class="wf__name">{tr(words("change_total"), "span", "wf__label")}</span>'
-        f'<span class="wf__track">{render_bar(total, low, high, info)}</span>'
-        f'<span class="wf__num change change--{total_tone}">'
-        f"{esc(format_change(split.parent_change, info.unit))}</span></li>"
-    )
+    items.append(render_total_row(split.parent_change, low, high, info))
     method = words("lmdi" if split.split_method == "lmdi" else "shapley")
     zero = position(0.0, low, high)
     return (
