@@ -70,6 +70,21 @@ def _clock() -> datetime:
     return datetime.now().replace(microsecond=0)
 
 
+def source_gate(
+    con: duckdb.DuckDBPyConnection, settings: Settings, name: str, suite, now: datetime
+) -> Gate:
+    """The gate one source's files pass: its suite, with the parameters resolved now (the
+    masters' codes must be loaded first, see `load_order`), and the settings' GX sampling."""
+    return Gate(
+        suite=suite,
+        parameters=resolve_parameters(con, suite.parameters, now) if suite else {},
+        key=CONTRACT[name].key,
+        rejected_dir=settings.rejected_dir,
+        gx_sample_rows=settings.gx_sample_rows,
+        gx_chunk_rows=settings.gx_chunk_rows,
+    )
+
+
 def _file_logger(log: dg.DagsterLogManager):
     def log_file(outcome: FileOutcome) -> None:
         if outcome.status == "rejected":
@@ -94,14 +109,7 @@ def _load_source(
     source = CONTRACT[name]
     if suite is None:
         context.log.warning(f"{name}: no expectation suite in {settings.expectations_dir}")
-    gate = Gate(
-        suite=suite,
-        parameters=resolve_parameters(con, suite.parameters, now) if suite else {},
-        key=source.key,
-        rejected_dir=settings.rejected_dir,
-        gx_sample_rows=settings.gx_sample_rows,
-        gx_chunk_rows=settings.gx_chunk_rows,
-    )
+    gate = source_gate(con, settings, name, suite, now)
     # before the files: the bytes a withdrawal names are then never loaded again
     for done in withdrawals.apply_pending(con, name, context.run.run_id, _clock()):
         context.log.warning(
