@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dagster_project.core.contract import contract_columns
@@ -154,3 +155,33 @@ def test_generate_staffing_hours_follow_the_reported_fte(clean: Path) -> None:
         else:
             # ±5% of 126, and up to 0.005 hours of rounding per row
             assert 126 * 0.95 - 0.005 / fte <= hours / fte <= 126 * 1.05 + 0.005 / fte, row
+
+
+def test_clean_claims_ask_and_pay_at_least_what_the_suite_allows():
+    """Clean extracts pass the claims suite: no claim under 34 CNY, so no payment, whole or
+    partial, under the suite's 10 CNY. At scale 10 the unbounded lognormal made 2 claims under
+    10 CNY in 7.8 million, which the gate quarantined and the benchmark's floor counted."""
+    from opsgen.sources.claims import MIN_CLAIMED, claimed_amounts, paid_amounts
+    from opsgen.sources.policies import PRODUCTS
+
+    params = np.array([p[5:] for p in PRODUCTS], dtype=float)
+    n = 4_000_000
+    product = np.random.default_rng(7).integers(0, len(PRODUCTS), n)
+    claimed = claimed_amounts(np.random.default_rng(11), params, product)
+    # the same draws, unbounded (the premise: the tail does go under the bound, where a
+    # partial payment of 30% would be under 10 CNY)
+    same = np.random.default_rng(11).standard_normal(n)
+    drawn = params[product, 0] * np.exp(params[product, 1] * same)
+    assert 0 < (drawn < MIN_CLAIMED).mean() < 1e-4
+    assert claimed.min() == MIN_CLAIMED
+    kept = drawn >= MIN_CLAIMED
+    assert np.array_equal(claimed[kept], np.round(drawn[kept], 2)), "only the tail moves"
+    for decision in (0, 1):  # paid whole (less a deductible), paid in part
+        paid = paid_amounts(
+            np.random.default_rng(decision),
+            product,
+            claimed,
+            np.full(n, decision),
+            np.zeros(n, dtype=bool),
+        )
+        assert paid.min() >= 10
