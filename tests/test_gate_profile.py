@@ -55,4 +55,7 @@ def test_gate_profile_places_each_door_statement_in_its_step():
         "judge (normalise, type, rules)"
     )
     assert step_of("delete from _checked where _row_number in (1)") == "judge: uniqueness"
+    assert step_of('create table if not exists "raw"."claims" ("claim_id" varchar)') == (
+        "create tables (and the checkpoint before)"
+    )
     assert step_of("select 42") == OTHER
