@@ -224,10 +224,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def foreign_json(path: Path) -> str | None:
+    """Why `path` must not be overwritten: it exists and is no profile this module wrote."""
+    if not path.exists():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return "it exists and is not a gate profile (not JSON)"
+    if isinstance(doc, dict) and set(doc) == {"raw", "sources"}:
+        return None
+    return "it exists and is not a gate profile (other keys)"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.raw.is_dir():
         CONSOLE.print(f"[red]--raw {args.raw}: no such folder[/red]")
+        return 2
+    refusal = args.json and foreign_json(args.json)
+    if refusal:  # checked before the run, which takes minutes
+        CONSOLE.print(f"[red]--json {args.json}: {refusal}; not overwritten[/red]")
         return 2
     profiles = profile(args.raw, sorted(set(args.source or CONTRACT)))
     Console(width=max(Console().width, 120)).print(render(profiles))

@@ -59,3 +59,21 @@ def test_gate_profile_places_each_door_statement_in_its_step():
         "create tables (and the checkpoint before)"
     )
     assert step_of("select 42") == OTHER
+
+
+def test_gate_profile_refuses_to_overwrite_a_file_it_did_not_write(tmp_path, capsys):
+    from benchmarks import gate_profile
+
+    other = tmp_path / "results.json"
+    other.write_text('{"benchmark": "run"}\n', encoding="utf-8")
+    assert gate_profile.main(["--raw", str(tmp_path), "--json", str(other)]) == 2
+    assert other.read_text(encoding="utf-8") == '{"benchmark": "run"}\n'
+    assert "not a gate profile" in capsys.readouterr().err
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine", encoding="utf-8")
+    assert gate_profile.main(["--raw", str(tmp_path), "--json", str(notes)]) == 2
+    assert notes.read_text(encoding="utf-8") == "mine"
+    # a profile it wrote before may be replaced
+    earlier = tmp_path / "profile.json"
+    earlier.write_text('{"raw": "x", "sources": []}', encoding="utf-8")
+    assert gate_profile.foreign_json(earlier) is None
