@@ -41,7 +41,7 @@ from dagster_project.core.settings import get_settings
 from dagster_project.defs.ingest import gate_state, ledger, load, results, withdrawals
 from dagster_project.defs.ingest.assets import reference_now, source_gate
 from dagster_project.defs.ingest.checks import CONTRACT
-from dagster_project.defs.ingest.rules.suite import PARAMETER_SOURCES, load_order, load_suites
+from dagster_project.defs.ingest.rules.suite import PARAMETER_PROVIDERS, load_order, load_suites
 
 CONSOLE = Console(stderr=True)
 SCAN = "scan (Python: hash, NUL, UTF-8)"
@@ -138,7 +138,6 @@ def profile(raw_dir: Path, sources: Sequence[str]) -> list[SourceProfile]:
     """Load `sources` (and the masters first) from `raw_dir` into a temporary database."""
     settings = get_settings()
     now = reference_now(settings)  # "not in the future" is judged as the pipeline judges it
-    masters = {s for providers in PARAMETER_SOURCES.values() for s in providers}
     suites = load_suites(settings.expectations_dir)
     profiles = []
     with tempfile.TemporaryDirectory(prefix="opsvalue-gate-profile-") as tmp:
@@ -150,7 +149,7 @@ def profile(raw_dir: Path, sources: Sequence[str]) -> list[SourceProfile]:
             results.ensure_tables(con)
             gate_state.ensure_tables(con)
             withdrawals.ensure_table(con)
-            for name in load_order(set(sources) | masters):
+            for name in load_order(set(sources) | PARAMETER_PROVIDERS):
                 times: dict[str, float] = defaultdict(float)
                 timed = TimedConnection(con, times)
                 gate = source_gate(con, settings, name, suites.get(name), now)

@@ -24,6 +24,15 @@ def _path(var: str, default: Path) -> Path:
     return Path(os.path.abspath(Path(value).expanduser())) if value else default
 
 
+def _positive_int(var: str, default: int) -> int:
+    value = os.environ.get(var, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{var} must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     project_root: Path
@@ -47,6 +56,9 @@ class Settings:
     now_override: str | None
     gx_sample_rows: int
     gx_chunk_rows: int
+    # how many sources the ingest loads at once, each on its own DuckDB connection (1 = one after
+    # another); the masters other suites read are always loaded first, alone
+    ingest_workers: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -70,6 +82,7 @@ class Settings:
             now_override=os.environ.get("OPSVALUE_NOW") or None,
             gx_sample_rows=int(os.environ.get("OPSVALUE_GX_SAMPLE_ROWS", "2000")),
             gx_chunk_rows=int(os.environ.get("OPSVALUE_GX_CHUNK_ROWS", "200000")),
+            ingest_workers=_positive_int("OPSVALUE_INGEST_WORKERS", 2),
         )
 
     @property

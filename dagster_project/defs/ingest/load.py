@@ -76,6 +76,24 @@ def _keep(path: Path, target: Path | None) -> None:
         LOG.warning("could not keep a copy of rejected %s: %s", path, exc)
 
 
+def prepare_source(con: duckdb.DuckDBPyConnection, source: str, columns: Sequence[str]) -> str:
+    """The tables one source's load writes, made if missing; returns its raw table's name.
+
+    Also run by `ingest_source` itself. Callers that load several sources at once on their own
+    connections run it for all of them first, one after another: two connections creating the
+    same schema at the same moment conflict in DuckDB's catalog, while creating what exists is
+    a no-op that conflicts with nothing."""
+    ledger.ensure_ledger(con)
+    ledger.settle_versions(con, source)  # a ledger of the earlier convention, once
+    results_table.ensure_tables(con)
+    con.execute(f"create schema if not exists {RAW_SCHEMA}")
+    table = f"{RAW_SCHEMA}.{ident(source)}"
+    # the tables exist even before the first delivery, so staging views always compile
+    ensure_raw_table(con, table, columns, [])
+    quarantine.ensure_table(con, source, columns)
+    return table
+
+
 def ingest_source(
     con: duckdb.DuckDBPyConnection,
     source: str,
@@ -97,15 +115,8 @@ def ingest_source(
     loaded in a transaction of its own, so one file's trouble is that file's rejection only.
     """
     gate = gate or Gate()
-    ledger.ensure_ledger(con)
-    ledger.settle_versions(con, source)  # a ledger of the earlier convention, once
-    results_table.ensure_tables(con)
-    con.execute(f"create schema if not exists {RAW_SCHEMA}")
-    table = f"{RAW_SCHEMA}.{ident(source)}"
+    table = prepare_source(con, source, columns)
     report = SourceLoadReport(source=source, table=table)
-    # the tables exist even before the first delivery, so staging views always compile
-    ensure_raw_table(con, table, columns, [])
-    quarantine.ensure_table(con, source, columns)
     listing, todo = _pending_files(con, gate, source, folder, raw_root)
     outcomes: dict[str, FileOutcome] = {}
     if todo:

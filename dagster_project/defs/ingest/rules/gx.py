@@ -8,6 +8,7 @@ per source and run. That result must agree with the door, rule by rule.
 from __future__ import annotations
 
 import contextlib
+import threading
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,6 +48,9 @@ class RuleResult:
         if not self.gx_evaluated:
             return True
         return self.gx_error is None and self.gx_unexpected_count == self.door_failed
+
+
+_GX_LOCK = threading.Lock()
 
 
 @cache
@@ -149,11 +153,28 @@ def judge_with_gx(
     expectations = gx_expectations(suite)
     if not expectations:
         return 0
+    # One validation at a time: the ingest loads sources on several threads (assets.py), and
+    # neither GX's shared context nor `warnings.catch_warnings` is safe across threads. The
+    # other source's DuckDB work goes on meanwhile.
+    with _GX_LOCK:
+        return _validate(con, suite, query, parameters, chunk_rows, results, expectations)
+
+
+def _validate(
+    con: duckdb.DuckDBPyConnection,
+    suite: Suite,
+    query: str,
+    parameters: Mapping[str, Any],
+    chunk_rows: int,
+    results: dict[str, RuleResult],
+    expectations: list[dict[str, Any]],
+) -> int:
+    """`judge_with_gx`'s work, under its lock."""
     from dagster_project.defs.ingest.rules.contract_type import gx_suite as read_suite
 
     gx_suite = read_suite({"name": f"{suite.source}_door", "expectations": expectations})
-    batch_definition = _gx_batch_definition()
     params = gx_parameters(parameters)
+    batch_definition = _gx_batch_definition()
     vectors = max(1, chunk_rows // 2048)
     # the caller's connection: its open transaction is the only one that sees the staged rows
     relation = con.execute(query)

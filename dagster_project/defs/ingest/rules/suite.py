@@ -319,6 +319,10 @@ def load_suites(directory: Path) -> dict[str, Suite]:
     return {p.stem: load_suite(p) for p in sorted(directory.glob(f"*{SUITE_SUFFIX}"))}
 
 
+# The masters: sources whose rows other suites' parameters read (codes), loaded before the others
+PARAMETER_PROVIDERS = frozenset(s for providers in PARAMETER_SOURCES.values() for s in providers)
+
+
 def load_order(sources: Iterable[str]) -> list[str]:
     """Sources in load order: the ones other suites take parameters from come first."""
     first: list[str] = []
