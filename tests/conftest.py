@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,24 +13,11 @@ import pytest
 
 
 def _import_gx_beside_pyspark() -> None:
-    """Great Expectations' optional Spark support imported, in a pytest-xdist worker too.
+    """Great Expectations imported at collection, in a pytest-xdist worker too, whose
+    `__main__` (`python -c`) would make pyspark exit the process (`gx_worker.import_gx`)."""
+    from dagster_project.defs.ingest.rules.gx_worker import import_gx
 
-    With the `spark` extra installed, GX imports pyspark.sql.connect, which takes a `__main__`
-    without a file or spec for its own doctests and exits the process. A pytest-xdist worker's
-    `__main__` is such a module (the worker is started with `python -c`), so every worker died
-    while collecting. The file is lent for that one import; pyspark.sql.connect then fails with
-    the ImportError GX expects (no pyarrow here) and GX carries on without Spark Connect.
-    """
-    main = sys.modules["__main__"]
-    if getattr(main, "__spec__", None) is not None or hasattr(main, "__file__"):
-        return
-    if importlib.util.find_spec("pyspark") is None:
-        return
-    main.__file__ = __file__
-    try:
-        import great_expectations.compatibility.pyspark  # noqa: F401
-    finally:
-        del main.__file__
+    import_gx()
 
 
 _import_gx_beside_pyspark()

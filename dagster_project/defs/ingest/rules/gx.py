@@ -2,23 +2,22 @@
 
 GX re-judges every row the door failed plus a sample of the rows it passed, on pandas DataFrames
 pulled from DuckDB in bounded chunks (GX's SQL datasource does not work on DuckDB in GX 1.x), once
-per source and run. That result must agree with the door, rule by rule.
+per source and run, in a process of its own (`gx_process`). That result must agree with the door,
+rule by rule.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from dagster_project.core.sql import ident
+from dagster_project.defs.ingest.rules import gx_process
 from dagster_project.defs.ingest.rules.sql import TEXT_SUFFIX, condition_columns, typed_column
 from dagster_project.defs.ingest.rules.suite import TEXT_TYPES
 
@@ -48,21 +47,6 @@ class RuleResult:
         if not self.gx_evaluated:
             return True
         return self.gx_error is None and self.gx_unexpected_count == self.door_failed
-
-
-_GX_LOCK = threading.Lock()
-
-
-@cache
-def _gx_batch_definition() -> Any:
-    """An ephemeral GX context with one pandas datasource: no GX project on disk is needed."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    asset = context.data_sources.add_pandas("opsvalue_door").add_dataframe_asset("batch")
-    return asset.add_batch_definition_whole_dataframe("whole")
 
 
 def gx_expectations(suite: Suite) -> list[dict[str, Any]]:
@@ -153,28 +137,7 @@ def judge_with_gx(
     expectations = gx_expectations(suite)
     if not expectations:
         return 0
-    # One validation at a time: the ingest loads sources on several threads (assets.py), and
-    # neither GX's shared context nor `warnings.catch_warnings` is safe across threads. The
-    # other source's DuckDB work goes on meanwhile.
-    with _GX_LOCK:
-        return _validate(con, suite, query, parameters, chunk_rows, results, expectations)
-
-
-def _validate(
-    con: duckdb.DuckDBPyConnection,
-    suite: Suite,
-    query: str,
-    parameters: Mapping[str, Any],
-    chunk_rows: int,
-    results: dict[str, RuleResult],
-    expectations: list[dict[str, Any]],
-) -> int:
-    """`judge_with_gx`'s work, under its lock."""
-    from dagster_project.defs.ingest.rules.contract_type import gx_suite as read_suite
-
-    gx_suite = read_suite({"name": f"{suite.source}_door", "expectations": expectations})
     params = gx_parameters(parameters)
-    batch_definition = _gx_batch_definition()
     vectors = max(1, chunk_rows // 2048)
     # the caller's connection: its open transaction is the only one that sees the staged rows
     relation = con.execute(query)
@@ -188,18 +151,14 @@ def _validate(
         if frame.empty:
             break
         rows += len(frame)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            frame = nanosecond_datetimes(frame)
-            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-            # BASIC has the counts read below; SUMMARY would also tally the unexpected values
-            outcome = batch.validate(gx_suite, result_format="BASIC", expectation_parameters=params)
-        for item in outcome.results:
-            result = results[str(item.expectation_config.meta["rule"])]
-            info = item.exception_info or {}
-            if info.get("raised_exception"):
-                result.gx_error = str(info.get("exception_message"))[:500]
-            result.gx_success = bool(result.gx_success and item.success)
-            result.gx_element_count += int(item.result.get("element_count") or 0)
-            result.gx_unexpected_count += int(item.result.get("unexpected_count") or 0)
+        # judged in the GX process (gx_process), one frame at a time
+        frame = nanosecond_datetimes(frame)
+        judged = gx_process.validate(suite.source, expectations, frame, params)
+        for rule, success, elements, unexpected, error in judged:
+            result = results[rule]
+            if error is not None:
+                result.gx_error = error
+            result.gx_success = bool(result.gx_success and success)
+            result.gx_element_count += elements
+            result.gx_unexpected_count += unexpected
     return rows
