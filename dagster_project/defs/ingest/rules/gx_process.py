@@ -22,6 +22,7 @@ import os
 import pickle
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping
 from typing import IO, Any
@@ -39,10 +40,15 @@ class _Child:
     def __init__(self) -> None:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
+        # what it prints (GX's and pandas' warnings) is kept for an error message, not shown on
+        # the terminal the progress lines are written to
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the child runs
         self.process = subprocess.Popen(
             [sys.executable, "-m", gx_worker.__name__, str(to_child_r), str(from_child_w)],
             pass_fds=(to_child_r, from_child_w),
             stdin=subprocess.DEVNULL,
+            stdout=self.stderr,
+            stderr=self.stderr,
         )
         os.close(to_child_r)
         os.close(from_child_w)
@@ -55,14 +61,24 @@ class _Child:
             self.tx.flush()
             ok, value = pickle.load(self.rx)
         except (EOFError, BrokenPipeError, OSError) as exc:
-            code = self.process.poll()
-            raise GXProcessError(f"the GX process ended (exit code {code}): {exc}") from exc
+            try:
+                code = self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
+            raise GXProcessError(
+                f"the GX process ended (exit code {code}): {exc}; its last output: "
+                f"{self.output()[-1000:] or '(none)'}"
+            ) from exc
         if not ok:
             raise GXProcessError(f"GX failed in its process: {value}")
         return value
 
+    def output(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read().decode("utf-8", "replace").strip()
+
     def close(self) -> None:
-        for pipe in (self.tx, self.rx):
+        for pipe in (self.tx, self.rx, self.stderr):
             with contextlib.suppress(OSError):
                 pipe.close()
         try:  # the closed pipe ends its loop
@@ -82,6 +98,8 @@ def _child() -> _Child | None:
     if os.name != "posix":
         return None
     if _CHILD is None or _CHILD.process.poll() is not None:
+        if _CHILD is not None:  # ended since its last call: its pipes go
+            _CHILD.close()
         _CHILD = _Child()
         atexit.register(_CHILD.close)
     return _CHILD
