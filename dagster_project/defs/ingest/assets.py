@@ -276,8 +276,8 @@ def raw_extracts(
 
     One multi-asset rather than fifteen assets: DuckDB allows a single writing process per file,
     so the sources are loaded by this one process, the masters first (the other suites check
-    codes against them), then the others two at a time on connections of their own
-    (`_load_sources`).
+    codes against them), then the others `OPSVALUE_INGEST_WORKERS` (2) at a time on
+    connections of their own (`_load_sources`).
     """
     settings = warehouse.settings
     now = reference_now(settings)

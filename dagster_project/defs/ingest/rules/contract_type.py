@@ -6,7 +6,8 @@
 - `expect_column_values_to_be_finite`: a number is not NaN or infinite; the door applies it with
   `non_finite_sql`, GX with `is_non_finite`, on the same patterns (rules/types.py).
 
-GX is slow to import (about 2.4 s), so only the GX process imports this module (`gx_worker`).
+GX is slow to import (about 2.4 s): the pipeline's process does not import this module, the GX
+process does (`gx_worker.import_gx`; so do the tests, in their own processes).
 Importing it registers both with GX, so suite files can use them like built-in expectations.
 """
 

@@ -132,7 +132,8 @@ def judge_with_gx(
     """Run the suite through GX over the frames `query` returns, `chunk_rows` at a time.
 
     Fills the GX part of `results` (keyed by rule name) and returns the number of rows judged.
-    Memory is bounded by the chunk: DuckDB streams the query, one DataFrame is alive at a time.
+    Memory is bounded by the chunk: DuckDB streams the query, one chunk is alive at a time
+    (as a DataFrame here, and its copy in the GX process).
     """
     expectations = gx_expectations(suite)
     if not expectations:

@@ -4,7 +4,8 @@ Importing GX takes about 2.4 s on the 2-core machine, on top of Dagster's 2.3 s,
 that loads a file needs it: both used to sit on the run's critical path, one after the other.
 `warm()` (called first thing by `opsvalue run` and `demo`) starts a child Python that imports GX
 (`gx_worker`) on the other core while this process imports Dagster; GX then parses the suites
-and judges the door's rows there, beside the door's own DuckDB work, and only counts come back.
+and judges the door's rows there, one call at a time (while one ingest thread waits for GX, the
+other's DuckDB work goes on), and only counts come back.
 Nothing is dropped: the same GX, suites and rows, judged in another process.
 
 Written here rather than with `multiprocessing`: its spawn and forkserver children import the
@@ -40,18 +41,28 @@ class _Child:
     def __init__(self) -> None:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        # what it prints (GX's and pandas' warnings) is kept for an error message, not shown on
-        # the terminal the progress lines are written to
-        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the child runs
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", gx_worker.__name__, str(to_child_r), str(from_child_w)],
-            pass_fds=(to_child_r, from_child_w),
-            stdin=subprocess.DEVNULL,
-            stdout=self.stderr,
-            stderr=self.stderr,
-        )
-        os.close(to_child_r)
-        os.close(from_child_w)
+        try:
+            # what it prints (GX's and pandas' warnings) is kept for an error message, not shown
+            # on the terminal the progress lines are written to
+            self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - open while the child runs
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", gx_worker.__name__, str(to_child_r), str(from_child_w)],
+                pass_fds=(to_child_r, from_child_w),
+                stdin=subprocess.DEVNULL,
+                stdout=self.stderr,
+                stderr=self.stderr,
+                # a Ctrl-C on the terminal is the pipeline's to handle, not a kill of GX
+                start_new_session=True,
+            )
+        except BaseException:
+            for fd in (to_child_w, from_child_r):
+                os.close(fd)
+            if hasattr(self, "stderr"):
+                self.stderr.close()
+            raise
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
         self.tx: IO[bytes] = os.fdopen(to_child_w, "wb")
         self.rx: IO[bytes] = os.fdopen(from_child_r, "rb")
 
@@ -60,14 +71,18 @@ class _Child:
             pickle.dump((name, args), self.tx, protocol=pickle.HIGHEST_PROTOCOL)
             self.tx.flush()
             ok, value = pickle.load(self.rx)
-        except (EOFError, BrokenPipeError, OSError) as exc:
-            try:
-                code = self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                code = None
+        except BaseException as exc:
+            # a call cut anywhere (the child gone, a pickling error, an interrupt) may leave half
+            # a request or an unread answer in the pipes: this child is ended, never reused
+            ended = self.process.poll()
+            output = self.output()[-1000:] or "(none)"
+            self.kill()
+            if not isinstance(exc, Exception):
+                raise
+            if ended is None:
+                raise GXProcessError(f"a call to the GX process failed: {exc!r}") from exc
             raise GXProcessError(
-                f"the GX process ended (exit code {code}): {exc}; its last output: "
-                f"{self.output()[-1000:] or '(none)'}"
+                f"the GX process ended (exit code {ended}): {exc}; its last output: {output}"
             ) from exc
         if not ok:
             raise GXProcessError(f"GX failed in its process: {value}")
@@ -78,13 +93,17 @@ class _Child:
         return self.stderr.read().decode("utf-8", "replace").strip()
 
     def close(self) -> None:
+        """Close the pipes: the child reads the end of its input and exits on its own (not
+        waited for: it may still be importing GX)."""
         for pipe in (self.tx, self.rx, self.stderr):
             with contextlib.suppress(OSError):
                 pipe.close()
-        try:  # the closed pipe ends its loop
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
             self.process.kill()
+        self.process.wait()
+        self.close()
 
 
 _LOCK = threading.Lock()
@@ -101,13 +120,23 @@ def _child() -> _Child | None:
         if _CHILD is not None:  # ended since its last call: its pipes go
             _CHILD.close()
         _CHILD = _Child()
-        atexit.register(_CHILD.close)
     return _CHILD
 
 
-def warm() -> None:
-    """Start the GX process now and return at once: it imports GX while this process goes on."""
+@atexit.register
+def stop() -> None:
+    """Tell the GX process to end (`opsvalue` calls it before leaving with os._exit)."""
     with _LOCK:
+        if _CHILD is not None:
+            _CHILD.close()
+
+
+def warm() -> None:
+    """Start the GX process now and return at once: it imports GX while this process goes on.
+
+    Best effort: a process that cannot be started now (no room for a temporary file, no file
+    descriptors left) is started, or its failure reported, by the first call that needs GX."""
+    with _LOCK, contextlib.suppress(OSError):
         _child()
 
 

@@ -42,11 +42,6 @@ def import_gx() -> None:
             del main.__file__
 
 
-def ready() -> bool:
-    """Nothing: submitted once to start the process early."""
-    return True
-
-
 @cache
 def _batch_definition() -> Any:
     """An ephemeral GX context with one pandas datasource: no GX project on disk is needed."""
@@ -102,7 +97,7 @@ def validate(
     return out
 
 
-FUNCTIONS = {"ready": ready, "check_suite": check_suite, "validate": validate}
+FUNCTIONS = {"check_suite": check_suite, "validate": validate}
 
 
 def serve(read_fd: int, write_fd: int) -> None:

@@ -99,3 +99,19 @@ def test_the_pipeline_process_never_imports_gx() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("ok")
+
+
+def test_a_call_cut_halfway_ends_that_child_and_the_next_call_gets_a_fresh_one() -> None:
+    """A frame that cannot be pickled fails while the request is being written: the child may
+    hold half a request, so it is never asked again."""
+    gx_process.warm()
+    child = gx_process._CHILD
+    assert child is not None
+    unpicklable = pd.DataFrame({"amount": [1.0], "f": [lambda: None]})
+    with pytest.raises(gx_process.GXProcessError, match="a call to the GX process failed"):
+        gx_process.validate("claims", EXPECTATIONS, unpicklable, {})
+    assert child.process.poll() is not None  # ended, not left waiting for the rest
+    assert gx_process.validate("claims", EXPECTATIONS, _frame(), {}) == gx_worker.validate(
+        "claims", EXPECTATIONS, _frame(), {}
+    )
+    assert gx_process._CHILD is not child
