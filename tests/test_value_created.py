@@ -278,3 +278,63 @@ def test_rollup_test_fails_when_children_do_not_add_up(work_copy, compiled_tests
     )
     found = failures(work_copy, compiled_tests[ROLLUP_TEST])
     assert column in set(found["stream"]), found.head()
+
+
+def test_a_months_last_day_matures_a_cohort_without_recomputing_the_policies(
+    value_ws: Workspace, tmp_path: Path
+):
+    """The day that completes a month brings the cohort issued 13 months before to maturity.
+    int_policy_cohorts, computed from the policies alone, is left as it is (its gate does not
+    open: no policy arrived); fct_policy_cohorts, a view over it, judges maturity against the
+    new newest day, and the published cohorts and KPIs equal the full build's over the same
+    records."""
+    from opsgen import generate, split_last_day
+
+    ws = make_workspace(tmp_path / "ws")
+    generate(out=ws.raw_dir, scale=TEST_SCALE, months=MONTHS, seed=TEST_SEED, progress=False)
+    delivery = split_last_day(ws.raw_dir, tmp_path / "delivery")
+    day = pd.Timestamp(delivery.day)
+    assert day.is_month_end and "policies" not in delivery.files
+    run_on(ws)
+
+    def state(ws: Workspace) -> tuple[set, pd.DataFrame, pd.DataFrame]:
+        with duckdb.connect(str(ws.work_db), read_only=True) as con:
+            digests = {
+                row[0]
+                for row in con.execute(
+                    "select distinct input_digest from intermediate.int_policy_cohorts"
+                ).fetchall()
+            }
+        cohorts = published(
+            ws,
+            "select * exclude (input_digest) from marts.fct_policy_cohorts order by policy_id",
+        )
+        kpis = published(
+            ws,
+            "select metric_name, period_start, org_level, org_code, numerator, denominator, value"
+            " from marts.fct_kpi_values order by all",
+        )
+        return digests, cohorts, kpis
+
+    digests_before, cohorts_before, kpis_before = state(ws)
+    for source, path in delivery.files.items():
+        shutil.copy2(path, ws.raw_dir / source / path.name)
+    run_on(ws)
+    digests_after, cohorts_after, kpis_after = state(ws)
+    _, cohorts_full, kpis_full = state(value_ws)
+
+    assert len(digests_before) == 1 and digests_after == digests_before
+    # the cohort issued in the month 13 months before the day's month matured with the day
+    newly = cohorts_after["is_cohort_matured_13m"] & ~cohorts_before["is_cohort_matured_13m"]
+    issued = pd.to_datetime(cohorts_after.loc[newly, "issued_date"])
+    assert newly.sum() > 0
+    assert set(issued.dt.to_period("M")) == {(day - pd.DateOffset(months=13)).to_period("M")}
+    unmatured = cohorts_before["is_cohort_matured_13m"] & ~cohorts_after["is_cohort_matured_13m"]
+    assert not unmatured.any()
+    pd.testing.assert_frame_equal(cohorts_after, cohorts_full)
+    cohort_month = (day - pd.DateOffset(months=13)).to_period("M").to_timestamp()
+    persistency = kpis_after.loc[kpis_after["metric_name"] == "persistency_13m", "period_start"]
+    assert cohort_month in set(pd.to_datetime(persistency))
+    before = kpis_before.loc[kpis_before["metric_name"] == "persistency_13m", "period_start"]
+    assert cohort_month not in set(pd.to_datetime(before))
+    pd.testing.assert_frame_equal(kpis_after, kpis_full, check_exact=False, rtol=1e-9)

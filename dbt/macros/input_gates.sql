@@ -22,7 +22,7 @@
         "cast(gate_calendar.month_end_date as " ~ dbt.type_string() ~ ")", "','") %}
     {%- set parts = {
         'month_ends': month_ends,
-        'cohort_window': "concat_ws(',', min(gate_calendar.month_start_date), max(gate_calendar.month_end_date) filter (where gate_calendar.month_end_date <= gate_calendar.data_end_date))",
+        'calendar_start': "cast(min(gate_calendar.month_start_date) as " ~ dbt.type_string() ~ ")",
     } %}
     {%- if part not in parts %}
         {{ exceptions.raise_compiler_error("unknown calendar part " ~ part) }}

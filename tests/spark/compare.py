@@ -220,7 +220,10 @@ def compare_marts(work_db: Path, session: Any) -> tuple[list[str], list[str]]:
         tables = [
             t
             for (t,) in con.execute(
-                "select table_name from duckdb_tables() where schema_name = ? order by 1", [MARTS]
+                # views too (fct_policy_cohorts is one), as Spark's `show tables` lists them
+                "select table_name from information_schema.tables "
+                "where table_catalog = current_database() and table_schema = ? order by 1",
+                [MARTS],
             ).fetchall()
         ]
         spark_tables = set(SparkMarts(session).tables())
