@@ -338,3 +338,17 @@ def test_a_months_last_day_matures_a_cohort_without_recomputing_the_policies(
     before = kpis_before.loc[kpis_before["metric_name"] == "persistency_13m", "period_start"]
     assert cohort_month not in set(pd.to_datetime(before))
     pd.testing.assert_frame_equal(kpis_after, kpis_full, check_exact=False, rtol=1e-9)
+
+    # A corrected policies file (one policy fewer) opens the gate: int_policy_cohorts is
+    # recomputed under a new digest and the rows of the old one are deleted (the post-hook
+    # inputs_gate_cleanup), so no policy is left twice and the withdrawn one is gone.
+    month_file = sorted((ws.raw_dir / "policies").glob("policies_[0-9]*.csv"))[-1]
+    header, first, *rest = month_file.read_text().splitlines()
+    withdrawn = first.split(",")[0]
+    assert withdrawn in set(cohorts_after["policy_id"])
+    month_file.write_text("\n".join([header, *rest]) + "\n")
+    run_on(ws)
+    digests_corrected, cohorts_corrected, _ = state(ws)
+    assert len(digests_corrected) == 1 and digests_corrected != digests_after
+    assert set(cohorts_corrected["policy_id"]) == set(cohorts_after["policy_id"]) - {withdrawn}
+    assert cohorts_corrected["policy_id"].is_unique

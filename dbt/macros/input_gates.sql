@@ -84,9 +84,15 @@
 {%- endmacro %}
 
 {% macro default__inputs_gate_cleanup(gate) -%}
-    {#- A delete, in the same transaction as the insert. -#}
+    {#- A delete, in the same transaction as the insert. The digest is a CTE: written inline in
+        the where clause, DuckDB evaluated its subqueries again and again, and deleting nothing
+        from int_policy_cohorts' 0.9 million rows took 0.8 to 1.1 s at scale 1 on every run; as
+        a CTE, 7 ms. -#}
+    with current_inputs as (
+        select {{ inputs_digest(gate.sources, gate.calendar) }} as input_digest
+    )
     delete from {{ this }}
-    where input_digest is distinct from {{ inputs_digest(gate.sources, gate.calendar) }}
+    where input_digest is distinct from (select current_inputs.input_digest from current_inputs)
 {%- endmacro %}
 
 {% macro spark__inputs_gate_cleanup(gate) -%}
