@@ -92,21 +92,23 @@ def metric_anchor(metric_name: str) -> str:
 # Characters that could end or change the <script> element holding JSON ("</script>", "<!--"
 # and its "<script" escape states), or end a line in an older JavaScript parser. JSON has them
 # only inside strings, where the \u escape means the same character: the value is unchanged.
-SCRIPT_ESCAPES = str.maketrans(
-    {
-        "<": "\\u003c",
-        ">": "\\u003e",
-        "&": "\\u0026",
-        "\u2028": "\\u2028",
-        "\u2029": "\\u2029",
-    }
+# Applied with str.replace, one pass per character: str.translate with a mapping works character
+# by character in Python and took 0.65 s of the site's 4 s for the 92 org pages' data at scale 1.
+SCRIPT_ESCAPES = (
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
 )
 
 
 def json_for_script(value: object) -> str:
     """JSON that is inert inside an HTML <script> element, whatever its strings hold."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.translate(SCRIPT_ESCAPES)
+    for char, escape in SCRIPT_ESCAPES:
+        text = text.replace(char, escape)
+    return text
 
 
 # --- the site as the pages see it -------------------------------------------------------------
