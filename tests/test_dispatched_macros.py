@@ -57,7 +57,7 @@ SPARK_ONLY = {
     "inputs_gate_config": "a materialisation's config (append or insert_overwrite)",
     "incremental_append_config": "a materialisation's config (append; Parquet partitions)",
     "delete_gone_batches": "a post-hook: a delete, or Spark's partition drops",
-    "inputs_gate_cleanup": "a post-hook: a delete, or Spark's partition drops",
+    "inputs_gate_cleanup": "a post-hook: a delete (on DuckDB via a CTE), or partition drops",
     "kpi_delete_gone_batch_months": "a post-hook: a delete, or Spark's partition drops",
     "kpi_delete_stale_pairs": "a post-hook: a delete, or Spark's partition drops",
     "kpi_standardised_delete_stale": "a post-hook: deletes, or Spark's partition drops",
