@@ -51,3 +51,52 @@ def test_task_backlog_counts_the_tasks_open_at_each_month_end(built):
     for (month, _, _), (count, _) in published.items():
         by_month[month] = by_month.get(month, 0) + count
     assert max(by_month.values()) < tasks
+
+
+# Policies in force at a month end, as the definition reads (issued on or before it, not
+# terminated on or before it); fct_policies_in_force_monthly computes the same from each
+# policy's first and last month. Read from the staging view of the working database, as the
+# model does.
+IN_FORCE_BY_DEFINITION = """
+    select
+        months.month_end_date,
+        policies.org_code,
+        policies.product_line,
+        policies.channel,
+        count(*) as policy_count,
+        sum(policies.annual_premium_cny) as annual_premium_cny
+    from staging.stg_policies__policies as policies
+    inner join marts.dim_months as months
+        on
+            policies.issued_date <= months.month_end_date
+            and (
+                policies.terminated_date is null
+                or policies.terminated_date > months.month_end_date
+            )
+    group by all
+"""
+
+
+def test_policies_in_force_are_those_issued_and_not_terminated_by_each_month_end(built):
+    with duckdb.connect(str(built.work_db), read_only=True) as con:
+        published = {
+            row[:4]: row[4:]
+            for row in con.execute(
+                "select month_end_date, org_code, product_line, channel, policy_count,"
+                " annual_premium_cny from marts.fct_policies_in_force_monthly"
+            ).fetchall()
+        }
+        expected = {row[:4]: row[4:] for row in con.execute(IN_FORCE_BY_DEFINITION).fetchall()}
+        policies, months = con.execute(
+            "select (select count(*) from staging.stg_policies__policies),"
+            " (select count(*) from marts.dim_months)"
+        ).fetchone()
+    assert published == expected
+    # plausible: every month end has policies in force, never more than were ever issued, and
+    # a premium for each of them
+    by_month: dict = {}
+    for (month, *_), (count, premium) in published.items():
+        assert count > 0 and premium > 0
+        by_month[month] = by_month.get(month, 0) + count
+    assert len(by_month) == months
+    assert max(by_month.values()) <= policies
