@@ -29,11 +29,22 @@ task_months as (
     select
         org_code,
         center_code,
-        cast({{ dbt.date_trunc('month', 'created_at') }} as date) as opened_month,
-        cast({{ dbt.date_trunc('month', 'completed_at') }} as date) as closed_month,
-        cast({{ dbt.date_trunc('month', 'sla_due_at') }} as date) as due_month
-    from tasks
-    where created_at is not null
+        opened_month,
+        closed_month,
+        case
+            when due_month is not null
+                then case when due_month > opened_month then due_month else opened_month end
+        end as past_sla_month
+    from (
+        select
+            org_code,
+            center_code,
+            cast({{ dbt.date_trunc('month', 'created_at') }} as date) as opened_month,
+            cast({{ dbt.date_trunc('month', 'completed_at') }} as date) as closed_month,
+            cast({{ dbt.date_trunc('month', 'sla_due_at') }} as date) as due_month
+        from tasks
+        where created_at is not null
+    ) as truncated
 
 ),
 
@@ -46,22 +57,11 @@ open_spans as (
         center_code,
         opened_month,
         closed_month,
-        case
-            when due_month is not null
-                then case when due_month > opened_month then due_month else opened_month end
-        end as past_sla_month,
+        past_sla_month,
         count(*) as task_count
     from task_months
     where closed_month is null or closed_month > opened_month
-    group by
-        org_code,
-        center_code,
-        opened_month,
-        closed_month,
-        case
-            when due_month is not null
-                then case when due_month > opened_month then due_month else opened_month end
-        end
+    group by org_code, center_code, opened_month, closed_month, past_sla_month
 
 ),
 
