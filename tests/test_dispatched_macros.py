@@ -51,6 +51,7 @@ COMPARED_ON_DUCKDB = {
     "percentile_columns",
     "percentile_column",
     "kpi_sql_literal",
+    "unnested_rows",
 }
 SPARK_ONLY = {
     "incremental_by_key_config": "a materialisation's config (delete+insert or insert_overwrite)",
@@ -240,6 +241,16 @@ select
         ) as percentiles
     ) as percentiles_{{ impl }},
     {%- endfor %}
+    {#- an array's elements as rows: all three (one repeated), none for an empty array or null -#}
+    (
+        select string_agg(concat_ws('|', arrays.g, cast(elements.x as varchar)), ','
+            order by arrays.g, elements.x)
+        from (
+            values ('a', [2.5, 1.0, 2.5]), ('b', cast([] as double[])),
+                ('c', cast(null as double[]))
+        ) as arrays (g, xs)
+        {{ default__unnested_rows('arrays.xs', 'elements', 'x') }}
+    ) as unnested_rows_default,
     {%- for text in var('literal_texts') %}
     {{ default__kpi_sql_literal(text) }} as literal_{{ loop.index0 }}_default,
     {%- endfor %}
@@ -282,6 +293,10 @@ EXPRESSIONS_SQL = """
         'select g, ' ~ duckdb__percentile_columns('x', [0.5, 0.9], 'p') ~ ' from t group by g'),
     ('spark', 'percentile_columns',
         'select g, ' ~ spark__percentile_columns('x', [0.5, 0.9], 'p') ~ ' from t group by g'),
+    ('default', 'unnested_rows',
+        'select t.g, e.x from t ' ~ default__unnested_rows('t.xs', 'e', 'x')),
+    ('spark', 'unnested_rows',
+        'select t.g, e.x from t ' ~ spark__unnested_rows('t.xs', 'e', 'x')),
 ] %}
 {%- for engine, name, sql in statements %}
 -- statement {{ engine }} {{ name }}
@@ -358,7 +373,7 @@ def operator_project(tmp_path: Path) -> Path:
 
 def assert_implementations_agree(row: dict[str, Any]) -> None:
     pairs = {name[: -len("_default")] for name in row if name.endswith("_default")}
-    assert len(pairs) == 30, sorted(pairs)
+    assert len(pairs) == 31, sorted(pairs)
     for name in sorted(pairs - {"seconds_between_milliseconds"}):
         if f"{name}_duckdb" in row:
             assert row[f"{name}_default"] == row[f"{name}_duckdb"], name
@@ -404,6 +419,7 @@ def assert_implementations_agree(row: dict[str, Any]) -> None:
         ]
     )
     assert row["percentiles_duckdb"] == "a|2.5|7.900000000000001,b|7.5|7.5,c|null|null"
+    assert row["unnested_rows_default"] == "a|1.0,a|2.5,a|2.5"
     for position, text in enumerate(LITERAL_TEXTS):
         assert row[f"literal_{position}_default"] == text, text
 
@@ -445,7 +461,7 @@ def compiled_renderings(tmp_path: Path) -> list[tuple[str, str, str, str]]:
 def test_every_implementation_renders_sql_its_engine_reads(tmp_path):
     """Each implementation, the spark__ ones too, parses as SQL of its engine (sqlglot)."""
     renderings = compiled_renderings(tmp_path)
-    assert len(renderings) == 22
+    assert len(renderings) == 24
     for kind, engine, name, sql in renderings:
         text = sql if kind == "statement" else f"select {sql} as operand"
         assert sqlglot.parse_one(text, read=DIALECTS[engine]), (engine, name, sql)

@@ -268,3 +268,19 @@
     {#- element_at counts from 1, as the position does; Spark's [] counts from 0 -#}
     element_at({{ name }}, {{ position }})
 {%- endmacro %}
+
+
+{#- A join clause after the FROM item that holds the array `array_expression`: one row per
+    element, under `relation_alias`.`element_name`; none for an empty or a null array. -#}
+{% macro unnested_rows(array_expression, relation_alias, element_name) -%}
+    {{ return(adapter.dispatch('unnested_rows', 'opsvalue')(array_expression, relation_alias,
+        element_name)) }}
+{%- endmacro %}
+
+{% macro default__unnested_rows(array_expression, relation_alias, element_name) -%}
+    cross join unnest({{ array_expression }}) as {{ relation_alias }} ({{ element_name }})
+{%- endmacro %}
+
+{% macro spark__unnested_rows(array_expression, relation_alias, element_name) -%}
+    lateral view explode({{ array_expression }}) {{ relation_alias }} as {{ element_name }}
+{%- endmacro %}
