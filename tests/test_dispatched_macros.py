@@ -14,10 +14,10 @@ on DuckDB over the same sample inputs, and the answers must agree:
   `{{ seconds_between(...) }} / 60.0` must divide all of it.
 
 The `spark__` implementations use Spark's functions (inline, percentile over an array,
-collect_list, unix_micros, sequence), which DuckDB does not have; tests/spark/compare.py builds the
-project on Spark and compares the marts with DuckDB's. So do the implementations that configure
-materialisations, run as hooks or register sources: SPARK_ONLY says which and why, and a
-dispatched macro in neither list fails here.
+collect_list, unix_micros, sequence, lateral view explode), which DuckDB does not have;
+tests/spark/compare.py builds the project on Spark and compares the marts with DuckDB's. So do
+the implementations that configure materialisations, run as hooks or register sources:
+SPARK_ONLY says which and why, and a dispatched macro in neither list fails here.
 """
 
 from __future__ import annotations

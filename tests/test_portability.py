@@ -226,6 +226,11 @@ def token_findings(tokens: list[Token]) -> list[Finding]:
         elif token.text.lower() == "lambda" and after and after.token_type in LAMBDA_PARAMETER_END:
             findings.append(LAMBDA.at(token.line))
         elif kind != TokenType.STRING and next_kind == TokenType.L_PAREN:
+            previous = tokens[i - 1].token_type if i else None
+            # `from unnest(...)`, `cross join unnest(...) as e (x)`: standard SQL, as Trino and
+            # PostgreSQL write it; DuckDB's unnest() in the select list is what does not port
+            if token.text.lower() == "unnest" and previous in {TokenType.FROM, TokenType.JOIN}:
+                continue
             findings.append(function_finding(token.text, token.line))
     return [finding for finding in findings if finding]
 
@@ -444,6 +449,7 @@ def test_duckdb_only_constructs_passes_portable_sql():
             cast(null as {{ dbt.type_string() }}) as no_text,
             cast(source as varchar(40)) as source_text
         from {{ ref('stg_meta__file_versions') }}
+        cross join unnest(versions.batch_ids) as batches (batch_id)
         group by grouping sets ((source), ())
     """
     assert duckdb_only_constructs(sql) == []

@@ -270,8 +270,9 @@
 {%- endmacro %}
 
 
-{#- A join clause after the FROM item that holds the array `array_expression`: one row per
-    element, under `relation_alias`.`element_name`; none for an empty or a null array. -#}
+{#- A join clause, the last of the FROM (Spark takes a lateral view only after every FROM item
+    and join, before WHERE): one row per element of the array `array_expression` of a FROM
+    item, under `relation_alias`.`element_name`; none for an empty or a null array. -#}
 {% macro unnested_rows(array_expression, relation_alias, element_name) -%}
     {{ return(adapter.dispatch('unnested_rows', 'opsvalue')(array_expression, relation_alias,
         element_name)) }}

@@ -1,7 +1,7 @@
 {#-
   The incremental read, org attribution and roll-up shared by fct_kpi_values and
   fct_kpi_standardised: written once, so the two models cannot attribute a record to different
-  units or read different batches for a month. An observation counts
+  units or read different batches for a month. An observation (or a day's sum of them) counts
   for the org tree version valid on its event's date, a record without an org counts for the
   group, and one grouping-sets pass sums it up to every tier and to its handling center.
 -#}
@@ -22,7 +22,8 @@
 
 
 {% macro kpi_attributed_select(observations, months, org_versions, group_root, columns) -%}
-    {#- The observations of `observations` (a relation with org_code, center_code, event_date,
+    {#- The rows of `observations` (observations or their sums per day; a relation with
+        org_code, center_code, event_date,
         metric_name, period_start and `columns`) of the (metric, month) pairs in `months`, with
         the units they count for: group_code, subsidiary_code, branch_code, sub_branch_code
         (the org tree version of `org_versions` valid on the event's date) and center_code.
@@ -69,8 +70,9 @@
 
 
 {% macro kpi_rollup_grouping_sets(keys) -%}
-    {#- The grouping sets summing attributed observations (kpi_attributed_select) up to every
-        tier and to the handling centers, each grouped by `keys` too. -#}
+    {#- The grouping sets summing rows that carry their units (kpi_attributed_select's, or sums
+        of them per unit path) up to every tier and to the handling centers, each grouped by
+        `keys` too. -#}
     grouping sets (
         {%- for unit in ['group_code', 'subsidiary_code', 'branch_code', 'sub_branch_code', 'center_code'] %}
         ({{ keys | join(', ') }}, {{ unit }}){% if not loop.last %},{% endif %}

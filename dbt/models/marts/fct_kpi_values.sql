@@ -4,10 +4,12 @@
 -- noqa: disable=LT02,LT05,RF04
 {# The published KPI table, computed from the governed metric definitions (the semantic-layer
     YAML in each owner's folder) by the kpi_* macros: one scan per semantic model turns every
-    record into per-metric observations, which are attributed to the org tree version valid on
-    the event's date and rolled up to all tiers in one grouping-sets pass. Ratios are sums of
-    numerators over sums of denominators at every level, percentiles are recomputed from the
-    detail rows, and snapshot measures are taken at the month end. -#}
+    record into per-metric observations. Those are summed per day, unit and center, attributed
+    to the org tree version valid on the day, summed again per unit path and rolled up to all
+    tiers in one grouping-sets pass. Ratios are sums of numerators over sums of denominators at
+    every level; percentiles are recomputed from the detail rows, whose samples travel as an
+    array per day and per unit path and become rows again for the grouping sets; snapshot
+    measures are taken at the month end. -#}
 
 {#- Incremental by month: the KPIs of a metric and month are a function of that month's
     observations and the org tree alone (no window reaches across months), so a run recomputes
