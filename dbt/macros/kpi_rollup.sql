@@ -55,6 +55,14 @@
 {%- endmacro %}
 
 
+{% macro kpi_unit_path() -%}
+    {#- The columns naming the units an attributed observation counts for (kpi_attributed_select),
+        from the top tier down, then its handling center: what kpi_rollup_grouping_sets rolls
+        up to. -#}
+    {{ return(['group_code', 'subsidiary_code', 'branch_code', 'sub_branch_code', 'center_code']) }}
+{%- endmacro %}
+
+
 {% macro kpi_rollup_unit_columns() -%}
     {#- In a select grouped by kpi_rollup_grouping_sets: the tier and the unit of each row. -#}
     case
@@ -74,7 +82,7 @@
         of them per unit path) up to every tier and to the handling centers, each grouped by
         `keys` too. -#}
     grouping sets (
-        {%- for unit in ['group_code', 'subsidiary_code', 'branch_code', 'sub_branch_code', 'center_code'] %}
+        {%- for unit in kpi_unit_path() %}
         ({{ keys | join(', ') }}, {{ unit }}){% if not loop.last %},{% endif %}
         {%- endfor %}
     )

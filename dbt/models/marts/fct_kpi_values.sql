@@ -35,6 +35,7 @@
     {%- set specs = {} %}
 {%- endif %}
 {%- set index = kpi_semantic_index() if execute else {'models': {}} %}
+{%- set unit_path = kpi_unit_path() %}
 {%- set percentiles = [] %}
 {%- for spec in specs.values() if spec.kind == 'percentile' %}
     {%- if spec.percentile not in percentiles %}
@@ -176,11 +177,9 @@ unit_sums as (
     select
         metric_name,
         period_start,
-        group_code,
-        subsidiary_code,
-        branch_code,
-        sub_branch_code,
-        center_code,
+        {%- for unit in unit_path %}
+        {{ unit }},
+        {%- endfor %}
         sum(numerator) as numerator,
         sum(denominator) as denominator,
         sum(numerator_rows) as numerator_rows,
@@ -190,11 +189,9 @@ unit_sums as (
     group by
         metric_name,
         period_start,
-        group_code,
-        subsidiary_code,
-        branch_code,
-        sub_branch_code,
-        center_code
+        {%- for unit in unit_path %}
+        {{ unit }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
 
 ),
 
@@ -203,11 +200,9 @@ rollup_inputs as (
     select
         metric_name,
         period_start,
-        group_code,
-        subsidiary_code,
-        branch_code,
-        sub_branch_code,
-        center_code,
+        {%- for unit in unit_path %}
+        {{ unit }},
+        {%- endfor %}
         numerator,
         denominator,
         numerator_rows,
@@ -218,11 +213,9 @@ rollup_inputs as (
     select
         unit_sums.metric_name,
         unit_sums.period_start,
-        unit_sums.group_code,
-        unit_sums.subsidiary_code,
-        unit_sums.branch_code,
-        unit_sums.sub_branch_code,
-        unit_sums.center_code,
+        {%- for unit in unit_path %}
+        unit_sums.{{ unit }},
+        {%- endfor %}
         cast(null as double) as numerator,
         cast(null as double) as denominator,
         0 as numerator_rows,
