@@ -3,6 +3,7 @@ from the raw claims extracts (tests/reference_standardised.py), and its ranks fo
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -157,3 +158,54 @@ def test_an_incremental_build_follows_an_edit_of_the_segments(built, tmp_path):
     models.write_text(text, encoding="utf-8")
     dbt_build(project, warehouse, "fct_kpi_standardised")
     pd.testing.assert_frame_equal(standardised_rows(warehouse), before)
+
+
+def test_a_build_by_hand_refuses_day_sums_segmented_by_another_column(built, tmp_path):
+    """int_kpi_day_sums sums the detail facts' records per segment once per batch. After an edit
+    of the segmenting columns, fct_kpi_standardised built alone would read segments of the old
+    column: it stops and says what to build, and building the day sums first (their pre-hook
+    sums every batch again under the new columns) lets it follow the edit."""
+    import subprocess
+
+    from dagster_project.defs.transform.project import dbt_executable
+
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    warehouse = tmp_path / "opsvalue_work.duckdb"
+    shutil.copyfile(built.work_db, warehouse)
+    models = project / "models/marts/attribution/_attribution__models.yml"
+    text = models.read_text(encoding="utf-8")
+    assert "        fct_applications: channel\n" in text
+    models.write_text(
+        text.replace("        fct_applications: channel\n", "        fct_applications: uw_route\n"),
+        encoding="utf-8",
+    )
+
+    def dbt_run(select: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [dbt_executable(), "run", "--project-dir", str(project), "--profiles-dir", str(project)]
+            + ["--target", "work", "--select", select],
+            env={**os.environ, "OPSVALUE_WORK_DB": str(warehouse)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    refused = dbt_run("fct_kpi_standardised")
+    assert refused.returncode != 0
+    assert "int_kpi_day_sums holds the applications records summed by channel" in refused.stdout
+    assert "build int_kpi_day_sums first" in refused.stdout
+    assert standardised_rows(warehouse).equals(standardised_rows(built.work_db))
+
+    followed = dbt_run("int_kpi_day_sums fct_kpi_standardised")
+    assert followed.returncode == 0, followed.stdout[-3000:]
+    rows = standardised_rows(warehouse)
+    dimensions = dict(zip(rows["metric_name"], rows["segment_dimension"], strict=False))
+    assert dimensions["nb_straight_through_rate"] == "uw_route"
+    assert dimensions["claims_auto_rate"] == "product_line"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (columns,) = con.execute(
+            "select list(distinct segment_column) from intermediate.int_kpi_day_sums "
+            "where semantic_model = 'applications' and metric_name is not null"
+        ).fetchone()
+    assert columns == ["uw_route"]

@@ -85,15 +85,17 @@
 {%- endmacro %}
 
 
-{% macro kpi_redefined_metrics(specs) -%}
-    {#- int_kpi_months_observed_by_batch's metrics to index again: those batches observe whose
-        recorded definition digest differs from the current one (or that are gone), and the
-        KPIs of batch-incremental facts it has never indexed. A KPI no batch observes at all is
-        looked for again on every run: a scan that finds nothing. -#}
+{% macro kpi_redefined_metrics(specs, digest_suffix='') -%}
+    {#- The metrics an incremental model keyed by batch (int_kpi_day_sums,
+        int_kpi_months_observed_by_batch) computes again: those batches observe whose recorded
+        definition digest differs from the current one (or that are gone), and the KPIs of
+        batch-incremental facts it has never seen. A KPI no batch observes at all is looked for
+        again on every run: a scan that finds nothing. `digest_suffix` is what the model adds to
+        kpi_metric_digest beyond the definition (int_kpi_day_sums: its segmenting columns). -#}
     {%- set scanned = {} -%}
     {%- for scan in kpi_scans(specs, kpi_semantic_index()) if scan.model.batched -%}
         {%- for item in scan['items'] -%}
-            {%- do scanned.update({item.name: kpi_metric_digest(specs[item.name])}) -%}
+            {%- do scanned.update({item.name: kpi_metric_digest(specs[item.name]) ~ digest_suffix}) -%}
         {%- endfor -%}
     {%- endfor -%}
     {%- set recorded = {} -%}
@@ -112,11 +114,12 @@
 {%- endmacro %}
 
 
-{% macro kpi_forget_redefined_metrics() -%}
-    {#- int_kpi_months_observed_by_batch's pre-hook: the rows of the metrics it indexes again
-        (kpi_redefined_metrics) go, in the transaction that appends their new rows. -#}
+{% macro kpi_forget_redefined_metrics(digest_suffix='') -%}
+    {#- The pre-hook of int_kpi_day_sums and int_kpi_months_observed_by_batch: the rows of the
+        metrics they compute again (kpi_redefined_metrics) go, in the transaction that appends
+        their new rows. -#}
     {%- if execute and is_incremental() -%}
-        {%- set redefined = kpi_redefined_metrics(kpi_metric_specs()) -%}
+        {%- set redefined = kpi_redefined_metrics(kpi_metric_specs(), digest_suffix) -%}
         {%- if redefined %}
     delete from {{ this }}
     where metric_name in ({% for name in redefined %}'{{ name }}'{% if not loop.last %}, {% endif %}{% endfor %})

@@ -1,6 +1,6 @@
 {#-
-  The observations behind the published KPIs, shared by fct_kpi_values and
-  int_kpi_months_observed_by_batch.
+  The observations behind the published KPIs: generated from the detail facts once per batch,
+  by int_kpi_day_sums, and from the other models by the KPI models that read them.
 
   One scan per semantic model turns every record into one observation per metric it feeds: the
   metric, the event date of the metric's time dimension, and its numerator, denominator or
@@ -152,9 +152,9 @@
 
 
 {% macro kpi_delete_gone_batch_months() -%}
-    {#- int_kpi_months_observed_by_batch's post-hook (dbt_project.yml): forget the batches that
-        left their fact (a corrected file replaces its batch, a file re-delivered empty removes
-        it). Rendered while parsing too, when the semantic index is not known yet. -#}
+    {#- The post-hook of int_kpi_day_sums and int_kpi_months_observed_by_batch
+        (dbt_project.yml): forget the batches that left their fact (a corrected file replaces
+        its batch, a file re-delivered empty removes it). Rendered while parsing too, when the semantic index is not known yet. -#}
     {%- if execute %}
         {%- set index = kpi_semantic_index() %}
         {%- set batched = [] %}

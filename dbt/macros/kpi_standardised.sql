@@ -2,6 +2,27 @@
   What fct_kpi_standardised standardises, read by the model and by its post-hook alike.
 -#}
 
+{% macro kpi_segments() %}
+    {#- fct_kpi_standardised's config.meta.segments (the model each segmented semantic model
+        reads -> its segmenting column), the one place it is written, read from the graph by the
+        models that need it too (int_kpi_day_sums sums each day's records per segment). -#}
+    {%- if execute %}
+        {%- for node in graph.nodes.values()
+            if node.resource_type == 'model' and node.name == 'fct_kpi_standardised' %}
+            {{ return(node.config.get('meta', {}).get('segments') or {}) }}
+        {%- endfor %}
+    {%- endif %}
+    {{ return({}) }}
+{% endmacro %}
+
+
+{% macro kpi_day_sums_digest_suffix() %}
+    {#- What int_kpi_day_sums adds to each metric's kpi_metric_digest: its segmenting columns,
+        so an edit of them sums every batch again. -#}
+    {{ return('/segments:' ~ local_md5(tojson(kpi_segments(), sort_keys=true))) }}
+{% endmacro %}
+
+
 {% macro kpi_standardisation(segments) %}
     {#- {scans, metrics} of the mix-standardised comparison: of the semantic models segmented in
         `segments` (fct_kpi_standardised's config.meta.segments: the model each semantic model
@@ -27,6 +48,37 @@
         {%- endif %}
     {%- endfor %}
     {{ return({'scans': scans, 'metrics': metrics}) }}
+{% endmacro %}
+
+
+{% macro kpi_check_day_sums_segments(scans, segments) %}
+    {#- fct_kpi_standardised reads the detail facts' segments from int_kpi_day_sums: stop with a
+        clear error when a batch-incremental model it standardises was summed there by another
+        column than config.meta.segments now names (an edit of the segments followed by a build
+        of this model alone, by hand; the pipeline rebuilds int_kpi_day_sums on such an edit,
+        planning.project_parts), rather than publish segments of the old column. -#}
+    {%- if execute %}
+        {%- set wanted = {} %}
+        {%- for scan in scans if scan.model.batched %}
+            {%- do wanted.update({scan.model.name: segments[scan.model.node_name]}) %}
+        {%- endfor %}
+        {%- set day_sums = load_relation(ref('int_kpi_day_sums')) %}
+        {%- if wanted and day_sums is not none %}
+            {%- set found = run_query(
+                'select semantic_model, segment_column from ' ~ day_sums
+                ~ ' where metric_name is not null group by semantic_model, segment_column') %}
+            {%- for row in found if row['semantic_model'] in wanted %}
+                {%- if row['segment_column'] != wanted[row['semantic_model']] %}
+                    {%- do exceptions.raise_compiler_error(
+                        'int_kpi_day_sums holds the ' ~ row['semantic_model'] ~ ' records summed by '
+                        ~ (row['segment_column'] or 'no segment') ~ ', but config.meta.segments of '
+                        ~ 'fct_kpi_standardised now segments them by '
+                        ~ wanted[row['semantic_model']] ~ ': build int_kpi_day_sums first '
+                        ~ '(dbt build --select int_kpi_day_sums+; opsvalue run does it)') %}
+                {%- endif %}
+            {%- endfor %}
+        {%- endif %}
+    {%- endif %}
 {% endmacro %}
 
 

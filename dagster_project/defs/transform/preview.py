@@ -34,6 +34,7 @@ from dagster_project.defs.transform.project import dbt_executable
 TIERS = ("group", "subsidiary", "branch", "sub_branch", "center")
 # The models that turn the definitions into KPI rows: run in the scratch database.
 KPI_MODELS = (
+    "int_kpi_day_sums",
     "int_kpi_months_observed_by_batch",
     "int_kpi_months_fingerprinted",
     "metric_definition_history",

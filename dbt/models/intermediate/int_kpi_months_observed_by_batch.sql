@@ -3,6 +3,7 @@
 -- noqa: disable=LT02,LT05
 {#- Which months of which metrics each raw batch feeds: the index that lets fct_kpi_values
     recompute only the (metric, month) pairs a refresh touches without re-reading the history.
+    Counted from the batches' day sums (int_kpi_day_sums), which generate the observations once.
 
     One row per batch of a batch-incremental fact and (metric, month) its records observe, with
     the number of observations (and one row with no metric for a batch that feeds none, so it is
@@ -21,6 +22,7 @@
 {{ config(**incremental_append_config(['_batch_id'])) }}
 
 {{ kpi_depends_on() }}
+-- depends_on: {{ ref('int_kpi_day_sums') }}
 
 {%- set specs = kpi_metric_specs() if execute else {} %}
 {%- set index = kpi_semantic_index() if execute else {'models': {}} %}
@@ -66,46 +68,41 @@ batches_{{ loop.index }} as (
 
 ),
 
-{%- set new_batches_of_scan -%}
-    _batch_id in (select new_batches_{{ loop.index }}._batch_id from new_batches_{{ loop.index }})
-{%- endset %}
-
 observed_{{ loop.index }} as (
 
     select
-        '{{ scan.model.name }}' as semantic_model,
-        observations._batch_id,
-        observations.metric_name,
-        cast({{ dbt.date_trunc('month', 'observations.event_date') }} as date) as period_start
-    from (
-        {{ kpi_observation_select(scan, row_filter=new_batches_of_scan, lineage=true) }}
-    ) as observations
+        day_sums.semantic_model,
+        day_sums._batch_id,
+        day_sums.metric_name,
+        day_sums.period_start,
+        day_sums.observations
+    from {{ ref('int_kpi_day_sums') }} as day_sums
+    where
+        day_sums.semantic_model = '{{ scan.model.name }}'
+        and day_sums.metric_name is not null
+        and day_sums._batch_id in (
+            select new_batches_{{ loop.index }}._batch_id from new_batches_{{ loop.index }}
+        )
 
 ),
 
 {#- the metrics whose definition changed, indexed again over the batches indexed before -#}
-{%- set old_items = [] %}
-{%- for item in scan['items'] if item.name in redefined %}
-    {%- do old_items.append(item) %}
+{%- set old_names = [] %}
+{%- for item in scan['items'] if item.name in redefined and item.name not in old_names %}
+    {%- do old_names.append(item.name) %}
 {%- endfor %}
-{%- set old_batches_of_scan -%}
-    _batch_id not in (select new_batches_{{ loop.index }}._batch_id from new_batches_{{ loop.index }})
-{%- endset %}
 
 reindexed_{{ loop.index }} as (
 
-    {%- if old_items %}
+    {%- if old_names %}
     select
-        '{{ scan.model.name }}' as semantic_model,
-        observations._batch_id,
+        day_sums.semantic_model,
+        day_sums._batch_id,
         any_value(sources._source_file) as _source_file,
-        observations.metric_name,
-        cast({{ dbt.date_trunc('month', 'observations.event_date') }} as date) as period_start,
-        count(*) as observations
-    from (
-        {{ kpi_observation_select({'model': scan.model, 'items': old_items},
-            row_filter=old_batches_of_scan, lineage=true) }}
-    ) as observations
+        day_sums.metric_name,
+        day_sums.period_start,
+        sum(day_sums.observations) as observations
+    from {{ ref('int_kpi_day_sums') }} as day_sums
     inner join (
         select distinct
             _batch_id,
@@ -113,11 +110,20 @@ reindexed_{{ loop.index }} as (
         from {{ this }}
         where semantic_model = '{{ scan.model.name }}'
     ) as sources
-        on observations._batch_id = sources._batch_id
+        on day_sums._batch_id = sources._batch_id
+    where
+        day_sums.semantic_model = '{{ scan.model.name }}'
+        and day_sums.metric_name in (
+            {%- for name in old_names %}'{{ name }}'{% if not loop.last %}, {% endif %}{% endfor -%}
+        )
+        and day_sums._batch_id not in (
+            select new_batches_{{ loop.index }}._batch_id from new_batches_{{ loop.index }}
+        )
     group by
-        observations._batch_id,
-        observations.metric_name,
-        cast({{ dbt.date_trunc('month', 'observations.event_date') }} as date)
+        day_sums.semantic_model,
+        day_sums._batch_id,
+        day_sums.metric_name,
+        day_sums.period_start
     {%- else %}
     select
         cast(null as {{ dbt.type_string() }}) as semantic_model,
@@ -163,7 +169,8 @@ observed as (
         cast(null as {{ dbt.type_string() }}) as semantic_model,
         cast(null as {{ dbt.type_string() }}) as _batch_id,
         cast(null as {{ dbt.type_string() }}) as metric_name,
-        cast(null as date) as period_start
+        cast(null as date) as period_start,
+        cast(0 as bigint) as observations
     where false
     {%- endif %}
 
@@ -177,7 +184,7 @@ indexed as (
         batches._source_file,
         observed.metric_name,
         observed.period_start,
-        count(observed.metric_name) as observations
+        coalesce(sum(observed.observations), 0) as observations
     from batches
     left join observed
         on

@@ -4,12 +4,13 @@
 -- noqa: disable=LT02,LT05,RF04
 {# The published KPI table, computed from the governed metric definitions (the semantic-layer
     YAML in each owner's folder) by the kpi_* macros: one scan per semantic model turns every
-    record into per-metric observations. Those are summed per day, unit and center, attributed
-    to the org tree version valid on the day, summed again per unit path and rolled up to all
-    tiers in one grouping-sets pass. Ratios are sums of numerators over sums of denominators at
-    every level; percentiles are recomputed from the detail rows, whose samples travel as an
-    array per day and per unit path and become rows again for the grouping sets; snapshot
-    measures are taken at the month end. -#}
+    record into per-metric observations, summed per day, unit and center (for the detail facts
+    once per batch, in int_kpi_day_sums). Those sums are attributed to the org tree version
+    valid on the day, summed again per unit path and rolled up to all tiers in one grouping-sets
+    pass. Ratios are sums of numerators over sums of denominators at every level; percentiles
+    are recomputed from the detail rows, whose samples travel as an array per day and per unit
+    path and become rows again for the grouping sets; snapshot measures are taken at the month
+    end. -#}
 
 {#- Incremental by month: the KPIs of a metric and month are a function of that month's
     observations and the org tree alone (no window reaches across months), so a run recomputes
@@ -41,11 +42,6 @@
     {%- if spec.percentile not in percentiles %}
         {%- do percentiles.append(spec.percentile) %}
     {%- endif %}
-{%- endfor %}
-
-{%- set batched_scans = [] %}
-{%- for scan in kpi_scans(specs, index) if scan.model.batched %}
-    {%- do batched_scans.append(scan) %}
 {%- endfor %}
 
 with
@@ -104,35 +100,52 @@ changed_batches as (
 
 ),
 
-observations as (
-
-    {%- for scan in batched_scans %}
-    {%- set changed_batches_of_scan -%}
-        _batch_id in (
-            select changed_batches._batch_id from changed_batches
-            where changed_batches.semantic_model = '{{ scan.model.name }}'
-        )
-    {%- endset %}
-    {{ kpi_observation_select(scan, row_filter=changed_batches_of_scan) }}
-    union all
-    {%- endfor %}
-    select * from table_observations
-
-),
-
-observed_months as (
+-- The batches' observations, summed per day, unit, center and segment when they arrived
+-- (int_kpi_day_sums), summed again over the segments and the batches of the months recomputed;
+-- the month-end snapshots' and monthly extracts' observations (small) summed here. Everything
+-- after needs only these sums and counts, and the samples of percentile metrics (only they
+-- have any), kept as an array per day. A full build at scale 1 has 64 million observations and
+-- 2 million such rows to attribute.
+batch_days as (
 
     select
-        *,
-        cast(date_trunc('month', event_date) as date) as period_start
-    from observations
+        day_sums.metric_name,
+        day_sums.period_start,
+        day_sums.org_code,
+        day_sums.center_code,
+        day_sums.event_date,
+        day_sums.numerator,
+        day_sums.denominator,
+        day_sums.numerator_rows,
+        day_sums.sample_rows,
+        day_sums.samples
+    from {{ ref('int_kpi_day_sums') }} as day_sums
+    inner join changed_batches
+        on
+            day_sums.semantic_model = changed_batches.semantic_model
+            and day_sums._batch_id = changed_batches._batch_id
+    where day_sums.metric_name is not null
 
 ),
 
--- Summed per day, unit and center before the org tree is joined, as fct_kpi_standardised does:
--- everything after needs only sums and counts, and the samples of percentile metrics (only
--- they have any), kept as an array per day. A full build at scale 1 has 64 million
--- observations; this leaves 2 million rows to attribute.
+table_days as (
+
+    select
+        metric_name,
+        cast({{ dbt.date_trunc('month', 'event_date') }} as date) as period_start,
+        org_code,
+        center_code,
+        event_date,
+        sum(numerator) as numerator,
+        sum(denominator) as denominator,
+        count(numerator) as numerator_rows,
+        count(sample) as sample_rows,
+        array_agg(sample) filter (where sample is not null) as samples
+    from table_observations
+    group by metric_name, org_code, center_code, event_date
+
+),
+
 observed_days as (
 
     select
@@ -143,10 +156,14 @@ observed_days as (
         event_date,
         sum(numerator) as numerator,
         sum(denominator) as denominator,
-        count(numerator) as numerator_rows,
-        count(sample) as sample_rows,
-        array_agg(sample) filter (where sample is not null) as samples
-    from observed_months
+        sum(numerator_rows) as numerator_rows,
+        sum(sample_rows) as sample_rows,
+        flatten(array_agg(samples) filter (where samples is not null)) as samples
+    from (
+        select * from batch_days
+        union all
+        select * from table_days
+    ) as summed_days
     group by metric_name, period_start, org_code, center_code, event_date
 
 ),
