@@ -78,15 +78,22 @@ def _macro_closure(code: str, macros: Mapping[str, str]) -> set[str]:
 
 # Models rendered from the semantic layer (metrics, semantic models): they call these macros.
 SEMANTIC_MACROS = frozenset({"kpi_metric_specs", "kpi_semantic_index"})
+# Models that read fct_kpi_standardised's segmenting columns from the graph (int_kpi_day_sums
+# sums each batch per segment): those columns are part of their fingerprint, so an edit of them
+# rebuilds them, as it rebuilds fct_kpi_standardised, whose config they are.
+SEGMENTS_MACRO = "kpi_segments"
+SEGMENTS_MODEL = "fct_kpi_standardised"
 
 
 def project_parts(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """Fingerprints of the parts of the dbt project a build depends on, each on its own:
 
     - `models`: per model, its SQL, its config (materialisation, hooks, keys) and column types,
-      and the body of every project macro it calls. Descriptions are left out: they change no
-      row. The semantic layer is left out too: the KPI models fold each metric's definition into
-      their inputs' digests (macros/definition_changes.sql), so they need no rebuild for it.
+      and the body of every project macro it calls (and fct_kpi_standardised's segmenting
+      columns, for a model that reads them through kpi_segments). Descriptions are left out:
+      they change no row. The semantic layer is left out too: the KPI models fold each metric's
+      definition into their inputs' digests (macros/definition_changes.sql), so they need no
+      rebuild for it.
     - `tests`: per data test, its SQL and arguments.
     - `semantic`: the metrics and semantic models (definitions, targets, labels);
     - `semantic_models`: the models rendered from the semantic layer.
@@ -100,15 +107,24 @@ def project_parts(manifest: Mapping[str, Any]) -> dict[str, Any]:
     models: dict[str, str] = {}
     tests: dict[str, str] = {}
     semantic_models: list[str] = []
+    segments = next(
+        (
+            ((n.get("config") or {}).get("meta") or {}).get("segments")
+            for n in manifest["nodes"].values()
+            if n["resource_type"] == "model" and n["name"] == SEGMENTS_MODEL
+        ),
+        None,
+    )
     for uid, node in manifest["nodes"].items():
         config = node.get("config") or {}
         if node["resource_type"] == "model":
             code = node.get("raw_code", "") + json.dumps(config, sort_keys=True, default=str)
             used = _macro_closure(code, macros)
             columns = {c: (v or {}).get("data_type") for c, v in node.get("columns", {}).items()}
-            models[node["name"]] = _digest(
-                [node.get("raw_code"), config, columns, {m: macros[m] for m in sorted(used)}]
-            )
+            parts = [node.get("raw_code"), config, columns, {m: macros[m] for m in sorted(used)}]
+            if SEGMENTS_MACRO in used:
+                parts.append({"segments": segments})
+            models[node["name"]] = _digest(parts)
             if used & SEMANTIC_MACROS:
                 semantic_models.append(node["name"])
         elif node["resource_type"] == "test":
