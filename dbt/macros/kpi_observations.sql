@@ -137,9 +137,9 @@
 
 
 {% macro kpi_depends_on() -%}
-    {#- Every model a semantic model rests on, for dbt's DAG: fct_kpi_values and the
-        int_kpi_months_* models ref() them by names taken from the semantic index when they run,
-        which dbt cannot see while parsing.
+    {#- Every model a semantic model rests on, for dbt's DAG: int_kpi_day_sums, the
+        int_kpi_months_* models and the KPI marts ref() them by names taken from the semantic
+        index when they run, which dbt cannot see while parsing.
         Rendered as SQL comments; the ref() calls are what dbt records while parsing. -#}
     {%- for name in [
         'fct_claims', 'fct_applications', 'fct_endorsements', 'fct_policies_in_force_monthly',
@@ -154,7 +154,8 @@
 {% macro kpi_delete_gone_batch_months() -%}
     {#- The post-hook of int_kpi_day_sums and int_kpi_months_observed_by_batch
         (dbt_project.yml): forget the batches that left their fact (a corrected file replaces
-        its batch, a file re-delivered empty removes it). Rendered while parsing too, when the semantic index is not known yet. -#}
+        its batch, a file re-delivered empty removes it). Rendered while parsing too, when the
+        semantic index is not known yet. -#}
     {%- if execute %}
         {%- set index = kpi_semantic_index() %}
         {%- set batched = [] %}

@@ -17,9 +17,21 @@
 
 
 {% macro kpi_day_sums_digest_suffix() %}
-    {#- What int_kpi_day_sums adds to each metric's kpi_metric_digest: its segmenting columns,
-        so an edit of them sums every batch again. -#}
-    {{ return('/segments:' ~ local_md5(tojson(kpi_segments(), sort_keys=true))) }}
+    {#- What int_kpi_day_sums adds to each metric's kpi_metric_digest: what else its sums rest on,
+        the segmenting columns and the semantic models' expressions (entities: the org unit and
+        center; dimensions: the event dates), which kpi_metric_digest leaves out. An edit of
+        either sums every batch again. '' while parsing (the hooks are rendered then too). -#}
+    {%- if not execute %}
+        {{ return('') }}
+    {%- endif %}
+    {%- set models = {} %}
+    {%- for model in kpi_semantic_index().models.values() %}
+        {%- do models.update({model.name: {'node_name': model.node_name,
+            'entities': model.entities, 'dims': model.get('dims'),
+            'default_time': model.get('default_time')}}) %}
+    {%- endfor %}
+    {{ return('/inputs:' ~ local_md5(tojson({'segments': kpi_segments(), 'models': models},
+        sort_keys=true))) }}
 {% endmacro %}
 
 

@@ -79,8 +79,8 @@ def _macro_closure(code: str, macros: Mapping[str, str]) -> set[str]:
 # Models rendered from the semantic layer (metrics, semantic models): they call these macros.
 SEMANTIC_MACROS = frozenset({"kpi_metric_specs", "kpi_semantic_index"})
 # Models that read fct_kpi_standardised's segmenting columns from the graph (int_kpi_day_sums
-# sums each batch per segment): those columns are part of their fingerprint, so an edit of them
-# rebuilds them, as it rebuilds fct_kpi_standardised, whose config they are.
+# sums each batch per segment): an edit of the columns rebuilds fct_kpi_standardised, whose
+# config they are, and runs these too, incrementally (their digests sum every batch again).
 SEGMENTS_MACRO = "kpi_segments"
 SEGMENTS_MODEL = "fct_kpi_standardised"
 
@@ -89,14 +89,15 @@ def project_parts(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """Fingerprints of the parts of the dbt project a build depends on, each on its own:
 
     - `models`: per model, its SQL, its config (materialisation, hooks, keys) and column types,
-      and the body of every project macro it calls (and fct_kpi_standardised's segmenting
-      columns, for a model that reads them through kpi_segments). Descriptions are left out:
-      they change no row. The semantic layer is left out too: the KPI models fold each metric's
+      and the body of every project macro it calls. Descriptions are left out: they change no
+      row. The semantic layer is left out too: the KPI models fold each metric's
       definition into their inputs' digests (macros/definition_changes.sql), so they need no
       rebuild for it.
     - `tests`: per data test, its SQL and arguments.
     - `semantic`: the metrics and semantic models (definitions, targets, labels);
     - `semantic_models`: the models rendered from the semantic layer.
+    - `segments`: fct_kpi_standardised's segmenting columns, and `segment_models`, the models
+      that read them from the graph (kpi_segments).
     """
     package = manifest.get("metadata", {}).get("project_name", "opsvalue")
     macros = {
@@ -107,6 +108,7 @@ def project_parts(manifest: Mapping[str, Any]) -> dict[str, Any]:
     models: dict[str, str] = {}
     tests: dict[str, str] = {}
     semantic_models: list[str] = []
+    segment_models: list[str] = []
     segments = next(
         (
             ((n.get("config") or {}).get("meta") or {}).get("segments")
@@ -121,12 +123,13 @@ def project_parts(manifest: Mapping[str, Any]) -> dict[str, Any]:
             code = node.get("raw_code", "") + json.dumps(config, sort_keys=True, default=str)
             used = _macro_closure(code, macros)
             columns = {c: (v or {}).get("data_type") for c, v in node.get("columns", {}).items()}
-            parts = [node.get("raw_code"), config, columns, {m: macros[m] for m in sorted(used)}]
-            if SEGMENTS_MACRO in used:
-                parts.append({"segments": segments})
-            models[node["name"]] = _digest(parts)
+            models[node["name"]] = _digest(
+                [node.get("raw_code"), config, columns, {m: macros[m] for m in sorted(used)}]
+            )
             if used & SEMANTIC_MACROS:
                 semantic_models.append(node["name"])
+            if SEGMENTS_MACRO in used:
+                segment_models.append(node["name"])
         elif node["resource_type"] == "test":
             used = _macro_closure(node.get("raw_code", ""), macros)
             tests[uid] = _digest(
@@ -155,6 +158,8 @@ def project_parts(manifest: Mapping[str, Any]) -> dict[str, Any]:
         "tests": tests,
         "semantic": semantic,
         "semantic_models": sorted(semantic_models),
+        "segments": _digest([segments]),
+        "segment_models": sorted(segment_models),
     }
 
 
@@ -391,6 +396,9 @@ def project_edit(
       metric_definition_history, full_refresh=false).
     - A changed semantic layer (a metric's measures, filters, formula, targets) runs the models
       rendered from it, incrementally: their digests recompute only the edited metrics' months.
+    - Changed segmenting columns (fct_kpi_standardised's config, so that model is rebuilt) run
+      the models that read them from the graph too, incrementally (int_kpi_day_sums: its digest
+      sums every batch again).
     - A changed or new data test runs with the models it tests.
     """
     uid_of = {
@@ -410,6 +418,8 @@ def project_edit(
     selected = set(rebuilt_ids)
     if semantic:
         selected |= {uid_of[n] for n in now.get("semantic_models", []) if n in uid_of}
+    if before.get("segments") != now.get("segments"):
+        selected |= {uid_of[n] for n in now.get("segment_models", []) if n in uid_of}
     old_tests = before.get("tests", {})
     for uid, fp in now.get("tests", {}).items():
         if old_tests.get(uid) != fp:

@@ -7,23 +7,24 @@
     Every record of a batch-incremental fact becomes one observation per metric it feeds
     (kpi_observation_select, 64 million at scale 1); the KPI models need only their sums and
     counts per day, unit and center (and segment, for fct_kpi_standardised), and the samples of
-    percentile metrics, kept as an array. Those were generated from the facts three times per
-    build, here, in fct_kpi_values and in fct_kpi_standardised (the three took 16 s of a full
-    build's dbt stage at scale 1 and 42 s at scale 3, one after the other). Now they are
-    generated here, once per batch, and the other models read these sums: the index
-    (int_kpi_months_observed_by_batch) counts them per month, and fct_kpi_values and
+    percentile metrics, kept as an array. Until 2026-12 the observations were generated from
+    the facts three times per build, in the index (int_kpi_months_observed_by_batch), in
+    fct_kpi_values and in fct_kpi_standardised (16 s of a full build's dbt stage at scale 1 and
+    42 s at scale 3, one after the other). Now they are generated here, once per batch, and
+    the others read these sums: the index counts them per month, and fct_kpi_values and
     fct_kpi_standardised sum them again over the batches of the months they recompute.
 
     The segment is the value of the record's segmenting column (segment_column, from
     kpi_segments: fct_kpi_standardised's config.meta.segments) as text, null for a semantic
-    model that is not segmented. A batch that observes nothing has one row without a metric, so it is not read
-    again. -#}
+    model that is not segmented. A batch that observes nothing has one row without a metric, so
+    it is not read again. -#}
 {#- Incremental, appending the batches not summed yet, as the index: a batch's rows never
     change (a corrected file arrives as a new batch). The pre-hook (kpi_forget_redefined_metrics,
     dbt_project.yml) forgets the rows of a metric whose definition changed, or of every metric
-    when the segmenting columns changed (definition_digest ends with their digest), and this
-    run sums them again over every batch; the post-hook (kpi_delete_gone_batch_months) drops the
-    batches that left their fact. -#}
+    when the segmenting columns or the semantic models' expressions changed (definition_digest
+    ends with their digest, kpi_day_sums_digest_suffix), and this run sums them again over
+    every batch; the post-hook (kpi_delete_gone_batch_months) drops the batches that left
+    their fact. -#}
 {{ config(**incremental_append_config(['_batch_id'])) }}
 
 {{ kpi_depends_on() }}
@@ -124,7 +125,10 @@ summed_{{ loop.index }} as (
         sum(denominator) as denominator,
         count(numerator) as numerator_rows,
         count(sample) as sample_rows,
-        array_agg(sample) filter (where sample is not null) as samples
+        -- null, not an empty array (Spark's collect_list), when no record has a sample
+        case
+            when count(sample) > 0 then array_agg(sample) filter (where sample is not null)
+        end as samples
     from observed_{{ loop.index }}
     group by _batch_id, metric_name, event_date, org_code, center_code, segment
 
@@ -176,7 +180,8 @@ summed as (
     {%- endif %}
     {%- endfor %}
     {%- else %}
-    -- no batch-incremental fact feeds a KPI: nothing reads the sums (nor the samples' type)
+    -- no batch-incremental fact feeds a KPI: no rows, with the columns' types (the samples an
+    -- array, from an aggregate over no group)
     select
         cast(null as {{ dbt.type_string() }}) as semantic_model,
         cast(null as {{ dbt.type_string() }}) as _batch_id,
@@ -192,8 +197,10 @@ summed as (
         cast(null as double) as denominator,
         cast(0 as bigint) as numerator_rows,
         cast(0 as bigint) as sample_rows,
-        cast(null as double) as samples
+        array_agg(nothing.sample) as samples
+    from (select cast(null as double) as sample) as nothing
     where false
+    group by nothing.sample
     {%- endif %}
 
 ),

@@ -42,17 +42,26 @@ digests as (
 
 {%- for scan in scans %}
 
+-- the fact's batches not indexed yet that int_kpi_day_sums has summed: one it has not (only
+-- when this model is built alone, by hand) waits for it, rather than be indexed as observing
+-- nothing
 new_batches_{{ loop.index }} as (
 
     select distinct _batch_id
     from {{ ref(scan.model.node_name) }}
-    {%- if is_incremental() %}
-    where _batch_id not in (
-        select indexed._batch_id
-        from {{ this }} as indexed
-        where indexed.semantic_model = '{{ scan.model.name }}'
-    )
-    {%- endif %}
+    where
+        _batch_id in (
+            select day_sums._batch_id
+            from {{ ref('int_kpi_day_sums') }} as day_sums
+            where day_sums.semantic_model = '{{ scan.model.name }}'
+        )
+        {%- if is_incremental() %}
+        and _batch_id not in (
+            select indexed._batch_id
+            from {{ this }} as indexed
+            where indexed.semantic_model = '{{ scan.model.name }}'
+        )
+        {%- endif %}
 
 ),
 
@@ -101,7 +110,7 @@ reindexed_{{ loop.index }} as (
         any_value(sources._source_file) as _source_file,
         day_sums.metric_name,
         day_sums.period_start,
-        sum(day_sums.observations) as observations
+        cast(sum(day_sums.observations) as bigint) as observations
     from {{ ref('int_kpi_day_sums') }} as day_sums
     inner join (
         select distinct
@@ -184,7 +193,7 @@ indexed as (
         batches._source_file,
         observed.metric_name,
         observed.period_start,
-        coalesce(sum(observed.observations), 0) as observations
+        cast(coalesce(sum(observed.observations), 0) as bigint) as observations
     from batches
     left join observed
         on

@@ -18,7 +18,7 @@
     (int_kpi_months_fingerprinted: the batches that observe the pair, from
     int_kpi_months_observed_by_batch, which indexes each batch once, when it arrives; the
     month-end snapshots' and monthly extracts' observations; the org tree). Pairs whose digest matches the stored one are left alone; for
-    the others, only the batches that observe them are read again. Late records, corrected
+    the others, only the day sums of the batches that observe them are read again. Late records, corrected
     files, month-end snapshots and reorganisations all show up as changed digests. The post-hook
     (kpi_delete_stale_pairs, dbt_project.yml) drops rows whose pair left the inputs or was
     recomputed to no row (a file re-delivered empty): delete+insert alone only replaces the pairs
@@ -101,7 +101,8 @@ changed_batches as (
 ),
 
 -- The batches' observations, summed per day, unit, center and segment when they arrived
--- (int_kpi_day_sums), summed again over the segments and the batches of the months recomputed;
+-- (int_kpi_day_sums), of the (metric, month) pairs recomputed, summed again over the segments
+-- and the batches;
 -- the month-end snapshots' and monthly extracts' observations (small) summed here. Everything
 -- after needs only these sums and counts, and the samples of percentile metrics (only they
 -- have any), kept as an array per day. A full build at scale 1 has 64 million observations and
@@ -124,7 +125,10 @@ batch_days as (
         on
             day_sums.semantic_model = changed_batches.semantic_model
             and day_sums._batch_id = changed_batches._batch_id
-    where day_sums.metric_name is not null
+    inner join changed_months
+        on
+            day_sums.metric_name = changed_months.metric_name
+            and day_sums.period_start = changed_months.period_start
 
 ),
 

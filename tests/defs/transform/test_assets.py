@@ -155,23 +155,27 @@ def test_project_parts_leave_descriptions_out(manifest):
 
 def test_an_edit_of_the_segments_sums_the_batches_again(manifest):
     """int_kpi_day_sums sums each batch per segment by the columns fct_kpi_standardised's config
-    names (it reads them from the graph): an edit of them rebuilds it from scratch, with the
-    standardisation, and nothing the segments do not feed."""
+    names (it reads them from the graph): an edit of them rebuilds the standardisation and runs
+    the day sums, incrementally (their digest sums every batch again), and nothing else anew."""
     import copy
 
     edited = copy.deepcopy(manifest)
     node = next(n for n in edited["nodes"].values() if n["name"] == "fct_kpi_standardised")
-    segments = node["config"]["meta"]["segments"]
-    assert segments.pop("fct_contacts") == "channel"
+    assert node["config"]["meta"]["segments"].pop("fct_contacts") == "channel"
     before, now = project_parts(manifest), project_parts(edited)
+    assert now["segment_models"] == ["int_kpi_day_sums"]
     changed = {name for name, fp in now["models"].items() if before["models"][name] != fp}
-    assert changed == {"int_kpi_day_sums", "fct_kpi_standardised"}
+    assert changed == {"fct_kpi_standardised"}
     plan = plan_build(edited, parted("a", before), parted("b", now), set(), [])
     assert not plan.rebuild
-    assert {"int_kpi_day_sums", "int_kpi_months_observed_by_batch", "fct_kpi_values"} <= set(
-        plan.full_refresh
-    )
+    assert "int_kpi_day_sums" not in plan.excluded
+    assert "int_kpi_day_sums" not in plan.full_refresh
+    assert "fct_kpi_standardised" in plan.full_refresh
+    assert not {"int_kpi_months_observed_by_batch", "fct_kpi_values"} & set(plan.full_refresh)
     assert not BATCH_FACTS & set(plan.full_refresh)
+    # unchanged segments select nothing more
+    same = plan_build(manifest, parted("a", before), parted("b", before), set(), [])
+    assert "int_kpi_day_sums" in same.excluded
 
 
 def test_changed_kpi_check_thresholds_change_the_watermark_but_rebuild_nothing(manifest, tmp_path):

@@ -16,8 +16,8 @@
     (_attribution__models.yml), the one place it is written: product line for claims and
     policies, channel for applications and contacts. The metrics: every KPI rate (a ratio or a
     mean) whose numerator and denominator are both read from one segmented model. Observations
-    come from the same macros as fct_kpi_values (kpi_observation_select; the detail facts' summed
-    per day and segment once per batch, in int_kpi_day_sums), attributed to the org
+    come from the same macros as fct_kpi_values (kpi_observation_select: for the detail facts
+    once per batch, summed per day and segment in int_kpi_day_sums), attributed to the org
     tree valid on the event's date, records without an org counting for the group, and rolled
     up to every tier and to the handling centers. Records without a segment value form their own
     segment ('(none)'), so the segments always make up the unit. -#}
@@ -175,7 +175,10 @@ observed_days as (
             on
                 day_sums.semantic_model = changed_batches.semantic_model
                 and day_sums._batch_id = changed_batches._batch_id
-        inner join metric_segments on day_sums.metric_name = metric_segments.metric_name
+        inner join changed_months
+            on
+                day_sums.metric_name = changed_months.metric_name
+                and day_sums.period_start = changed_months.period_start
         union all
         select
             metric_name,
