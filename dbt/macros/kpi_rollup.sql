@@ -21,6 +21,22 @@
 {%- endmacro %}
 
 
+{% macro kpi_day_sums_recomputed(batches, months) -%}
+    {#- The rows of int_kpi_day_sums (aliased day_sums) of the batches in `batches`
+        (kpi_batches_observing) and the (metric_name, period_start) pairs in `months`: what an
+        incremental KPI model sums again for the pairs it recomputes. A from clause. -#}
+    from {{ ref('int_kpi_day_sums') }} as day_sums
+    inner join {{ batches }}
+        on
+            day_sums.semantic_model = {{ batches }}.semantic_model
+            and day_sums._batch_id = {{ batches }}._batch_id
+    inner join {{ months }}
+        on
+            day_sums.metric_name = {{ months }}.metric_name
+            and day_sums.period_start = {{ months }}.period_start
+{%- endmacro %}
+
+
 {% macro kpi_attributed_select(observations, months, org_versions, group_root, columns) -%}
     {#- The rows of `observations` (observations or their sums per day; a relation with
         org_code, center_code, event_date,

@@ -120,15 +120,7 @@ batch_days as (
         day_sums.numerator_rows,
         day_sums.sample_rows,
         day_sums.samples
-    from {{ ref('int_kpi_day_sums') }} as day_sums
-    inner join changed_batches
-        on
-            day_sums.semantic_model = changed_batches.semantic_model
-            and day_sums._batch_id = changed_batches._batch_id
-    inner join changed_months
-        on
-            day_sums.metric_name = changed_months.metric_name
-            and day_sums.period_start = changed_months.period_start
+    {{ kpi_day_sums_recomputed('changed_batches', 'changed_months') }}
 
 ),
 

@@ -170,15 +170,7 @@ observed_days as (
             day_sums.event_date,
             day_sums.numerator,
             day_sums.denominator
-        from {{ ref('int_kpi_day_sums') }} as day_sums
-        inner join changed_batches
-            on
-                day_sums.semantic_model = changed_batches.semantic_model
-                and day_sums._batch_id = changed_batches._batch_id
-        inner join changed_months
-            on
-                day_sums.metric_name = changed_months.metric_name
-                and day_sums.period_start = changed_months.period_start
+        {{ kpi_day_sums_recomputed('changed_batches', 'changed_months') }}
         union all
         select
             metric_name,
