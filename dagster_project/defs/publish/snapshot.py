@@ -41,7 +41,7 @@ import duckdb
 from dagster_project.core import state
 from dagster_project.core.settings import Settings
 from dagster_project.core.sql import ident, literal
-from dagster_project.core.warehouse import table_exists
+from dagster_project.core.warehouse import skip_vacuum, table_exists
 from dagster_project.defs.checks import holds
 from dagster_project.defs.publish.records import record_publication
 
@@ -417,6 +417,7 @@ def publish_snapshot(
 
 def _record_whole_size(path: Path, whole_bytes: int | None) -> None:
     with duckdb.connect(str(path)) as con:
+        skip_vacuum(con)  # else this checkpoint rewrites the snapshot's row groups just written
         size = whole_bytes if whole_bytes is not None else path.stat().st_size
         state.write_state(con, state.SNAPSHOT_WHOLE_BYTES, str(size))
         con.execute("checkpoint")

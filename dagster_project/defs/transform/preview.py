@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 
 from dagster_project.core.sql import ident, literal
+from dagster_project.core.warehouse import skip_vacuum
 from dagster_project.defs.transform import definition_history
 from dagster_project.defs.transform.catalog import ResolvedMetric, resolve_catalog
 from dagster_project.defs.transform.planning import FULL_REFRESH_ENV, NEW_BATCHES_ENV
@@ -242,6 +243,7 @@ def fill_scratch(
     edited metrics' records, the org tree) or as an empty table with its columns; `keep` (the
     definition history) whole, so versions continue from the published ones."""
     with duckdb.connect(str(scratch)) as con:
+        skip_vacuum(con)
         con.execute(f"attach {literal(str(snapshot))} as published (read_only)")
         con.execute("create schema if not exists marts")
         for name in sorted(set(inputs) | set(keep)):
@@ -304,6 +306,7 @@ def merge_published_kpis(scratch: Path, snapshot: Path, edited: Iterable[str]) -
     names = sorted(edited) or [""]  # no metric is named "": every row is the published one
     marks = ", ".join("?" for _ in names)
     with duckdb.connect(str(scratch)) as con:
+        skip_vacuum(con)
         con.execute(f"attach {literal(str(snapshot))} as published (read_only)")
         published = (
             f"select * from published.marts.fct_kpi_values where metric_name not in ({marks})"
