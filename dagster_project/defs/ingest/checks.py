@@ -77,12 +77,23 @@ def _batches_markdown(report: SourceLoadReport) -> str:
     return "\n".join(lines)
 
 
+# A run whose batches hold at least this share of a table (a first load, a rebuild) brings most
+# of its keys: grouping the whole table once finds the doubled ones for less than collecting the
+# new keys and grouping every row that has one (scale 1 x 24 months, raw.contacts: 0.6 s against
+# 2.0 s; one day's batch: 0.16 s the second way). The two give the same count.
+WHOLE_TABLE_SHARE = 0.25
+
+
 def accounting_problems(
     con: duckdb.DuckDBPyConnection, source: SourceContract, report: SourceLoadReport
 ) -> list[str]:
     """Each batch of the run balances, raw and quarantine hold exactly its rows, keys are unique."""
     problems = []
     table = f"raw.{ident(source.name)}"
+    batch_ids = [f.batch_id for f in report.batches if f.batch_id]
+    # one scan per table for every batch of the run, not two per batch
+    in_raw = _rows_per_batch(con, table, batch_ids)
+    in_quarantine = _rows_per_batch(con, f"quarantine.{ident(source.name)}", batch_ids)
     for f in report.batches:
         entry = ledger.batch_accounting(con, f.batch_id, f.path)
         if entry is None:
@@ -95,31 +106,61 @@ def accounting_problems(
                 f"{f.path}: delivered {delivered} != loaded {loaded} + quarantined {quarantined}"
                 f" + rejected {rejected}"
             )
-        in_raw = con.execute(
-            f"select count(*) from {table} where _batch_id = ?", [f.batch_id]
-        ).fetchone()[0]
-        in_quarantine = con.execute(
-            f"select count(*) from quarantine.{ident(source.name)} where _batch_id = ?",
-            [f.batch_id],
-        ).fetchone()[0]
-        if in_raw != loaded or in_quarantine != quarantined:
+        raw_rows, quarantine_rows = in_raw.get(f.batch_id, 0), in_quarantine.get(f.batch_id, 0)
+        if raw_rows != loaded or quarantine_rows != quarantined:
             problems.append(
                 f"{f.path}: ledger says {loaded} loaded / {quarantined} quarantined, tables hold "
-                f"{in_raw} / {in_quarantine}"
+                f"{raw_rows} / {quarantine_rows}"
             )
-    batch_ids = [f.batch_id for f in report.batches if f.batch_id]
     if report.changed and batch_ids:
         # The keys of this run's rows against the whole table, not every key of the history:
         # a key doubled by this run has a row in one of its batches. A duplicate an earlier run
         # already reported (this check failed, the rows stayed in raw) is not reported again
         # here; the run that reported it stopped before dbt, so dbt's unique tests, which cover
         # every batch since the last successful build, still fail on it until it is fixed.
-        keys = ", ".join(ident(k) for k in source.key)
+        new_rows = sum(in_raw.values())
+        doubled = _doubled_keys(con, table, source.key, batch_ids, new_rows)
+        if doubled:
+            problems.append(f"{doubled} record key(s) appear more than once in {table}")
+    return problems
+
+
+def _rows_per_batch(
+    con: duckdb.DuckDBPyConnection, table: str, batch_ids: list[str]
+) -> dict[str, int]:
+    if not batch_ids:
+        return {}
+    return dict(
+        con.execute(
+            f"select _batch_id, count(*) from {table} "
+            "where _batch_id in (select unnest(?)) group by _batch_id",
+            [batch_ids],
+        ).fetchall()
+    )
+
+
+def _doubled_keys(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    key: list[str] | tuple[str, ...],
+    batch_ids: list[str],
+    new_rows: int,
+) -> int:
+    """How many record keys some row of `batch_ids` shares with another row of the table."""
+    keys = ", ".join(ident(k) for k in key)
+    total = con.execute(f"select count(*) from {table}").fetchone()[0]
+    if new_rows >= WHOLE_TABLE_SHARE * total:
+        sql = f"""
+            select count(*) from (
+                select {keys} from {table} group by {keys}
+                having count(*) > 1 and bool_or(_batch_id in (select unnest(?)))
+            )
+            """
+    else:
         matches = " and ".join(
-            f"doubled.{ident(k)} is not distinct from new_keys.{ident(k)}" for k in source.key
+            f"doubled.{ident(k)} is not distinct from new_keys.{ident(k)}" for k in key
         )
-        doubled = con.execute(
-            f"""
+        sql = f"""
             select count(*) from (
                 select {keys} from {table} as doubled
                 semi join (
@@ -127,12 +168,8 @@ def accounting_problems(
                 ) as new_keys on {matches}
                 group by all having count(*) > 1
             )
-            """,
-            [batch_ids],
-        ).fetchone()[0]
-        if doubled:
-            problems.append(f"{doubled} record key(s) appear more than once in {table}")
-    return problems
+            """
+    return int(con.execute(sql, [batch_ids]).fetchone()[0])
 
 
 def suite_check(

@@ -275,10 +275,15 @@ def test_accounting_check_finds_a_lost_row(gated, tmp_path):
     assert len(problems) == 1 and "tables hold" in problems[0]
 
 
-def test_accounting_check_finds_a_new_row_repeating_an_old_key(gated, tmp_path):
-    """Only this run's keys are looked at, but against every row: an old key coming back fails."""
+@pytest.mark.parametrize("run_brought", ["one batch", "every batch"])
+def test_accounting_check_finds_a_new_row_repeating_an_old_key(gated, tmp_path, run_brought):
+    """Only this run's keys are looked at, but against every row: an old key coming back fails.
+
+    A run that brought most of the table (every batch, as a first load) is checked by grouping
+    the whole table once (checks.WHOLE_TABLE_SHARE), a day's batch by its keys alone."""
     import shutil
 
+    from dagster_project.defs.ingest import checks
     from dagster_project.defs.ingest.checks import accounting_problems
     from dagster_project.defs.ingest.outcomes import FileOutcome, SourceLoadReport
 
@@ -286,12 +291,24 @@ def test_accounting_check_finds_a_new_row_repeating_an_old_key(gated, tmp_path):
     copy = tmp_path / "w.duckdb"
     shutil.copy(ws.work_db, copy)
     with duckdb.connect(str(copy)) as tampered:
-        old, new = tampered.execute(
+        batches = tampered.execute(
             "select path, batch_id from meta.file_ledger where source = 'claims' "
-            "order by ledger_id limit 2"
+            "and status = 'loaded' order by ledger_id"
         ).fetchall()
-        report = SourceLoadReport("claims", "raw.claims", [FileOutcome(new[0], "loaded")])
-        report.files[0].batch_id = new[1]
+        old, new = batches[:2]
+        brought = [new] if run_brought == "one batch" else batches
+        report = SourceLoadReport(
+            "claims", "raw.claims", [FileOutcome(p, "loaded") for p, _ in brought]
+        )
+        for outcome, (_, batch_id) in zip(report.files, brought, strict=True):
+            outcome.batch_id = batch_id
+        rows = tampered.execute("select count(*) from raw.claims").fetchone()[0]
+        new_rows = tampered.execute(
+            "select count(*) from raw.claims where _batch_id in (select unnest(?))",
+            [[b for _, b in brought]],
+        ).fetchone()[0]
+        whole = new_rows >= checks.WHOLE_TABLE_SHARE * rows
+        assert whole == (run_brought == "every batch") and len(batches) > 4
         assert accounting_problems(tampered, CONTRACT["claims"], report) == []
         # one of the new batch's rows takes the key of a row of the older batch
         tampered.execute(
