@@ -14,16 +14,22 @@ from dagster_project.core.settings import Settings
 from dagster_project.core.sql import ident, literal
 
 # DuckDB's checkpoint "vacuums" by default: it rewrites adjacent row groups that are not full
-# into fewer full ones. Every append leaves a row group that is not full (each of DuckDB's
-# threads ends its part of an insert with one), so a checkpoint after a load rewrites much of
-# what the load wrote, and a later checkpoint with vacuuming on does it for any table, changed
-# or not. Measured at scale 1 x 24 months (2026-12-06): closing the ingestion's connection took
-# 4.7 to 5.0 s, and 0.1 s without vacuuming; the full build took 133.1 and 136.2 s with it,
-# 124.7 and 127.5 s without (runs alternated). Row groups whose rows are all deleted (a
-# re-delivered or withdrawn file, a batch an incremental model replaces) are still dropped;
-# only the rows deleted from a row group that keeps others stay as tombstones until it is
-# rewritten. So every writer of the working database and of the snapshot turns it off, dbt's
-# `work` target included (dbt/profiles.yml, the same value; tests/core/test_warehouse.py).
+# into fewer full ones. An insert of more than a row group (122,880 rows; a month's file of a
+# large source) leaves row groups that are not full (each of DuckDB's threads ends its part of
+# it with one), so a checkpoint after a load rewrites much of what the load wrote, and a later
+# checkpoint with vacuuming on does it for any table, changed or not.
+#
+# Measured at scale 1 x 24 months (2026-12-06): closing the ingestion's connection took 4.7 to
+# 5.0 s, and 0.1 s without vacuuming; the full build took 133.1 and 136.2 s with it, 124.7 and
+# 127.5 s without (runs alternated).
+#
+# Row groups whose rows are all deleted (a re-delivered or withdrawn file, a batch an
+# incremental model replaces) are still dropped; only the rows deleted from a row group that
+# keeps others stay as tombstones until it is rewritten. So every writer of the working
+# database and of the snapshot turns vacuuming off, dbt's `work` target included
+# (dbt/profiles.yml, the same value; tests/core/test_warehouse.py). The setting belongs to the
+# database instance: a database ATTACHed to a connection (the snapshot the publication writes)
+# is checkpointed without vacuuming too.
 VACUUM_TASKS = 0
 
 

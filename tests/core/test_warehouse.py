@@ -68,3 +68,22 @@ def test_dbt_writes_the_working_database_without_vacuuming_too():
     profiles = yaml.safe_load((Path(__file__).parents[2] / "dbt" / "profiles.yml").read_text())
     work = profiles["opsvalue"]["outputs"]["work"]
     assert work["settings"]["max_vacuum_tasks"] == warehouse.VACUUM_TASKS
+
+
+def test_the_snapshot_is_written_without_vacuuming(tmp_path):
+    """The publication writes the snapshot ATTACHed to its connection to the working database,
+    and records its size in a connection of its own: neither merges its row groups."""
+    from dagster_project.defs.publish import snapshot
+
+    point_settings_at(make_workspace(tmp_path))
+    path = tmp_path / "snapshot.duckdb"
+    with warehouse.connect(get_settings()) as con:
+        con.execute(f"attach '{path}' as snap")
+        con.execute("use snap")
+        written = _append_three_times(con)
+        con.execute("use opsvalue_work")
+        con.execute("checkpoint snap")
+        con.execute("detach snap")
+    assert _row_groups_on_disk(path) == written
+    snapshot._record_whole_size(path, None)  # its checkpoint would merge every table's
+    assert _row_groups_on_disk(path) == written
