@@ -102,6 +102,7 @@ def loads(tmp_path_factory, extracts) -> Iterator[dict]:
             root = tmp_path_factory.mktemp(f"workers{workers}")
             result = _load(root, extracts, workers, calls)
             out[workers] = (result, calls, make_workspace(root).work_db)
+        out["raw"] = extracts  # the same files each load copied
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -144,6 +145,27 @@ def test_both_loads_succeed_and_two_sources_ran_at_once(loads):
         assert calls_two.spans[master][1] <= first_other, master
     assert set(calls_one.spans) == set(calls_two.spans)
     assert len(others) >= 10
+    # the largest sources started first (the pool takes them in `largest_first` order)
+    expected = assets.largest_first(loads["raw"], others)
+    started = sorted(others, key=lambda s: calls_two.spans[s][0])
+    assert set(started[:2]) == set(expected[:2])
+    assert started[2:] == expected[2:]
+
+
+def test_largest_first_orders_sources_by_the_bytes_of_their_extract_files(tmp_path) -> None:
+    raw = tmp_path / "raw"
+    sizes = {"claims": [300, 300], "tasks": [1000], "complaints": [10], "rpa_runs": [], "hr": [10]}
+    for source, files in sizes.items():
+        (raw / source).mkdir(parents=True)
+        for i, size in enumerate(files):
+            (raw / source / f"{source}_2026-0{i + 1}.csv").write_bytes(b"x" * size)
+    # not an extract's name: not counted
+    (raw / "complaints" / "notes.txt").write_bytes(b"x" * 5000)
+    names = ["complaints", "claims", "hr", "missing", "rpa_runs", "tasks"]
+    # ties (and folders with nothing, or none at all) by name
+    assert assets.largest_first(raw, names) == [
+        "tasks", "claims", "complaints", "hr", "missing", "rpa_runs",
+    ]  # fmt: skip
 
 
 def test_every_table_holds_the_same_rows_either_way(loads):
