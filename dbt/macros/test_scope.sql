@@ -8,7 +8,8 @@
     It scopes the tests of models whose rows carry the raw batch they came from (the staging views
     over raw tables and the batch-incremental facts) and nothing else:
 
-    - not_null, accepted_values, relationships (the child side): the rows of the new batches;
+    - not_null_columns, not_null, accepted_values, relationships (the child side): the rows of the
+      new batches;
     - unique: every row whose key is also the key of a row of a new batch, so a new record that
       repeats an old key still fails.
 
@@ -47,7 +48,9 @@
     {%- endif %}
     {%- set batches = fromjson(listed_json) %}
     {%- set kind = model.test_metadata.name if model.test_metadata else none %}
-    {%- if kind not in ('not_null', 'accepted_values', 'relationships', 'unique') %}
+    {%- if kind not in (
+        'not_null_columns', 'not_null', 'accepted_values', 'relationships', 'unique'
+    ) %}
         {%- do return('') %}
     {%- endif %}
     {%- set tested = graph.nodes.get(model.attached_node) if model.attached_node else none %}
