@@ -17,12 +17,14 @@ import pytest
 
 from dagster_project.core.settings import get_settings
 from dagster_project.core.warehouse import PipelineBusy, connect, pipeline_lock
+from dagster_project.defs.publish import snapshot
 from dagster_project.defs.publish.records import publication_row
 from dagster_project.defs.publish.snapshot import (
     STORAGE_VERSION,
     publish_snapshot,
     published_fingerprint,
     remove_leftovers,
+    spare_path,
     storage_version,
 )
 from dagster_project.defs.transform.planning import content_fingerprint
@@ -272,3 +274,120 @@ def test_a_snapshot_in_duckdb_2_format_is_replaced_by_one_the_analysts_cli_reads
     assert result.method == "whole"
     assert storage_version(path) == f"{STORAGE_VERSION}+"
     assert cli_count(path, "marts.fct_kpi_values") == 1
+
+
+# --- the spare: the snapshot a publication replaced, the base of the one after next -----------
+
+READER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print(con.execute("select count(*) from marts.fct_kpi_values").fetchone()[0], flush=True)
+sys.stdin.read()  # holds the file (and DuckDB's lock on it) until the test closes stdin
+print(con.execute("select count(*) from marts.fct_kpi_values").fetchone()[0], flush=True)
+"""
+
+
+@pytest.fixture
+def no_compaction(monkeypatch):
+    """A tiny file grows by whole blocks (a few KB of rows, 256 KB blocks): left uncompacted,
+    so that each publication may start from a previous snapshot as a large one would."""
+    monkeypatch.setattr(snapshot, "COMPACT_GROWTH", 1000.0)
+
+
+def add_kpi(settings, name: str) -> None:
+    with connect(settings) as con:
+        con.execute("insert into marts.fct_kpi_values values (?, 1.0)", [name])
+
+
+def publish_next(settings, watermark: str, incremental: bool = True):
+    with connect(settings) as con:
+        fingerprint = content_fingerprint(con, watermark)
+        row = publication_row(con, datetime(2026, 11, 27, 6, 30), watermark)
+        return publish_snapshot(con, settings, fingerprint, row, incremental=incremental)
+
+
+def inode(path: Path) -> int:
+    return path.stat().st_ino
+
+
+def test_the_publication_after_next_writes_into_the_spare_and_equals_a_whole_copy(
+    settings, tmp_path, no_compaction
+):
+    target, spare = settings.warehouse_path, spare_path(settings.warehouse_path)
+    publish(settings)
+    first = inode(target)
+    assert not spare.exists()  # a whole write keeps no spare
+    add_kpi(settings, "aht")
+    assert publish_next(settings, "w2").method == "updated"  # from a byte copy
+    second = inode(target)
+    assert inode(spare) == first and second != first
+    add_kpi(settings, "fcr")
+    assert publish_next(settings, "w3").method == "updated"
+    # the first snapshot's file, brought up to date; the second is the spare now
+    assert inode(target) == first and inode(spare) == second
+    assert stat.S_IMODE(target.stat().st_mode) == 0o444
+    whole = make_workspace(tmp_path / "whole")
+    whole.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    other = dataclasses.replace(settings, warehouse_path=whole.warehouse)
+    with connect(settings) as con:
+        row = publication_row(con, datetime(2026, 11, 27, 6, 30), "w3")
+        publish_snapshot(con, other, content_fingerprint(con, "w3"), row, incremental=False)
+    assert snapshot_contents(target) == snapshot_contents(whole.warehouse)
+    assert len(snapshot_contents(target)["rows"]["marts.fct_kpi_values"]) == 3
+    assert published_fingerprint(target) == published_fingerprint(whole.warehouse)
+
+
+def test_a_spare_a_reader_still_holds_is_left_to_it(settings, no_compaction):
+    """A reader that opened the snapshot two publications ago holds the spare: the publication
+    copies the current snapshot instead, and the reader's view stays as it was."""
+    target, spare = settings.warehouse_path, spare_path(settings.warehouse_path)
+    publish(settings)
+    first = inode(target)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(target)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == "1"
+        add_kpi(settings, "aht")
+        publish_next(settings, "w2")
+        assert inode(spare) == first  # the reader's file
+        add_kpi(settings, "fcr")
+        assert publish_next(settings, "w3").method == "updated"
+        assert inode(target) not in (first,)
+        reader.stdin.close()
+        assert reader.stdout.readline().strip() == "1"  # its view is untouched
+    finally:
+        reader.kill()
+        reader.wait()
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.execute("select count(*) from marts.fct_kpi_values").fetchone()[0] == 3
+
+
+def test_a_spare_that_is_the_published_file_itself_is_never_written(settings, no_compaction):
+    """A crash between keeping the spare and the rename leaves two names for the published
+    inode: the next publication drops the name and copies, so readers' file is not touched."""
+    target, spare = settings.warehouse_path, spare_path(settings.warehouse_path)
+    publish(settings)
+    os.link(target, spare)
+    keep = target.with_name("kept-" + target.name)
+    os.link(target, keep)  # to read the published inode afterwards
+    before = snapshot_contents(keep)
+    add_kpi(settings, "aht")
+    assert publish_next(settings, "w2").method == "updated"
+    assert snapshot_contents(keep) == before
+    assert inode(target) != inode(keep) and inode(spare) == inode(keep)
+    assert len(snapshot_contents(target)["rows"]["marts.fct_kpi_values"]) == 2
+
+
+def test_a_whole_write_drops_the_spare(settings, no_compaction):
+    target, spare = settings.warehouse_path, spare_path(settings.warehouse_path)
+    publish(settings)
+    add_kpi(settings, "aht")
+    publish_next(settings, "w2")
+    assert spare.exists()
+    add_kpi(settings, "fcr")
+    assert publish_next(settings, "w3", incremental=False).method == "whole"
+    assert not spare.exists() and target.exists()
