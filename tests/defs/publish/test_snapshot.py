@@ -326,6 +326,7 @@ def test_the_publication_after_next_writes_into_the_spare_and_equals_a_whole_cop
     # the first snapshot's file, brought up to date; the second is the spare now
     assert inode(target) == first and inode(spare) == second
     assert stat.S_IMODE(target.stat().st_mode) == 0o444
+    assert storage_version(target).startswith(STORAGE_VERSION)  # the analysts' CLI reads it
     whole = make_workspace(tmp_path / "whole")
     whole.warehouse.parent.mkdir(parents=True, exist_ok=True)
     other = dataclasses.replace(settings, warehouse_path=whole.warehouse)
