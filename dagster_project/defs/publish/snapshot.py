@@ -13,7 +13,7 @@ raw layer, so the copy is a `create table ... as` per table over an ATTACH: Duck
 parallel scan and write, no rows through Python.
 
 A refresh changes little of what readers see, so a publication starts from a byte copy of the
-current snapshot when there is one (the file readers hold open is never touched) and brings it
+current snapshot when there is one (the file readers hold open is only read) and brings it
 up to date: the detail facts batch by batch (a batch's rows never change once loaded, and every
 row carries the batch and the dbt run that wrote it), every other table whole (they are small).
 The copy is rewritten from scratch instead when there is no usable snapshot, when most of a fact
@@ -25,10 +25,13 @@ about 0.9 s with its fsync). So the snapshot a publication replaces is kept unde
 the spare (`.spare-<name>`), and the publication after next starts from it instead of from a
 copy: it is two publications old, and the same synchronisation brings it up to date. A reader
 may still hold the spare open (it was published two publications ago): DuckDB locks a database
-file for every connection, so the spare is used only when a read-write open of it succeeds,
-else it is left to its reader and the current snapshot is copied. The spare costs the disk
-space of one more snapshot; a whole write (a first publication, a rebuild, a compaction) drops
-it, since a spare is only kept from a snapshot of the working database now in use.
+file for every connection, so the spare is used only when a read-write open of it succeeds and
+no other name links to it, else it is left alone and the current snapshot is copied. The spare
+costs the disk space of one more snapshot and is readable by its owner only. A whole write (a
+first publication, a rebuild, a compaction) drops it, since a spare is only kept from a snapshot
+of the working database now in use, and so does a publication that carries a withdrawal: the
+withdrawn rows leave every file. The spare is only a shortcut: any error in keeping or taking it
+falls back to the copy.
 
 KPIs a failed check holds back (`meta.kpi_holds`, defs/checks/holds.py) are not published from
 this build: their rows of `marts.fct_kpi_values` are those of the snapshot being replaced (none
@@ -279,8 +282,9 @@ def write_snapshot(
 ) -> SnapshotWrite:
     """Write the reader-facing schemas of `con`'s database into the new file `target`.
 
-    With `base` (a copy of the current snapshot already at `target`), tables are brought up to
-    date in place; without, every table is copied. Views become tables: the snapshot never
+    With `base` (an earlier snapshot of this working database already at `target`: a copy of the
+    current one, or the spare), tables are brought up to date in place; without, every table is
+    copied. Views become tables: the snapshot never
     changes, so a view would only cost readers time. Table and column descriptions (dbt's
     persist_docs) are carried over as DuckDB comments. Held KPIs keep the rows they have in
     `previous`, the snapshot being replaced (`_hold_back`).
@@ -391,14 +395,16 @@ def publish_snapshot(
     base, why = _usable_base(target) if incremental else (None, "whole copy asked for")
     if why:
         LOG.info("snapshot written whole: %s", why)
-        # a spare is kept only from snapshots of the working database now in use
+    # a spare is kept only from snapshots of this working database, and none holds withdrawn rows
+    keep_spare = base is not None and not _withdrawn_since(con, target)
+    if not keep_spare:
         spare.unlink(missing_ok=True)
     # held KPIs keep what readers see now; a damaged or foreign file there offers nothing
     previous = target if published_fingerprint(target) is not None else None
     try:
         whole_bytes = None
         if base is not None:
-            if _take_spare(spare, target, tmp):
+            if keep_spare and _take_spare(spare, tmp):
                 whole_bytes = _written_whole_bytes(tmp)
             else:
                 # a byte copy: the file readers have open is only read
@@ -413,12 +419,13 @@ def publish_snapshot(
         # a write-ahead log beside the target (left by a writer of an older layout) would be
         # replayed into the new snapshot by the next writer that opened it: never leave one
         target.with_name(target.name + ".wal").unlink(missing_ok=True)
-        if base is not None:
-            # the snapshot being replaced becomes the spare (a second name for its inode)
-            with contextlib.suppress(FileExistsError):
-                os.link(target, spare)
+        if keep_spare:
+            _keep_spare(target, spare)
         os.replace(tmp, target)
         _sync_dir(target.parent)
+        if keep_spare and spare.is_file():
+            with contextlib.suppress(OSError):  # no longer published: its owner's only
+                spare.chmod(stat.S_IRUSR)
     except BaseException:
         tmp.unlink(missing_ok=True)
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
@@ -443,35 +450,67 @@ def spare_path(target: Path) -> Path:
     return target.with_name(f"{SPARE_PREFIX}{target.name}")
 
 
-def _take_spare(spare: Path, target: Path, tmp: Path) -> bool:
+def _keep_spare(target: Path, spare: Path) -> None:
+    """Give the snapshot being replaced a second name, the spare (nothing when that fails)."""
+    try:
+        os.link(target, spare)
+    except FileExistsError:
+        pass
+    except OSError as exc:  # a file system without hard links, a file of another user
+        LOG.info("no spare snapshot kept: %s", exc)
+
+
+def _withdrawn_since(con: duckdb.DuckDBPyConnection, target: Path) -> bool:
+    """Whether a withdrawal was applied that the published snapshot at `target` does not list."""
+    if not table_exists(con, "meta", "withdrawals"):
+        return False
+    done = {r[0] for r in con.execute(_APPLIED_WITHDRAWALS).fetchall()}
+    if not done:
+        return False
+    try:
+        with duckdb.connect(str(target), read_only=True) as snapshot:
+            if not table_exists(snapshot, "meta", "withdrawals"):
+                return True
+            listed = {r[0] for r in snapshot.execute(_APPLIED_WITHDRAWALS).fetchall()}
+    except (duckdb.Error, OSError):
+        return True
+    return bool(done - listed)
+
+
+_APPLIED_WITHDRAWALS = "select withdrawal_id from meta.withdrawals where applied_at is not null"
+
+
+def _take_spare(spare: Path, tmp: Path) -> bool:
     """Move the spare to `tmp` when a publication can write into it; False to copy instead.
 
-    Not when it is the published file itself (a crash between keeping the spare and the rename
-    leaves two names for one inode), when no reader's lock leaves it to us, or when it is not a
-    snapshot this code could start from (`_usable_base`). A spare that cannot be used is
-    dropped: it is only a name, and a reader keeps what it has open.
+    Not when another name links to its file (the published snapshot itself, after a crash
+    between keeping the spare and the rename; or a copy someone made with `ln`), when a
+    reader's lock keeps it, or when it is not a snapshot this code could start from
+    (`_usable_base`). A spare that cannot be used is dropped: it is only a name, and a reader
+    keeps what it has open. Any error here means a copy, never a failed publication.
     """
     try:
         if not spare.is_file() or spare.is_symlink():
             return False
-        if os.path.samefile(spare, target):
-            spare.unlink()
-            return False
-    except FileNotFoundError:
+        os.replace(spare, tmp)  # from here a crash leaves a leftover, removed by the next run
+    except OSError as exc:  # deleted by hand meanwhile, or not ours to move
+        LOG.info("spare snapshot not used: %s", exc)
         return False
     try:
-        os.replace(spare, tmp)  # from here a crash leaves a leftover, removed by the next run
-    except FileNotFoundError:  # deleted by hand meanwhile
-        return False
-    tmp.chmod(stat.S_IRUSR | stat.S_IWUSR)
-    base, why = _usable_base(tmp)
-    if base is not None:
-        try:
-            # the lock a reader still holds on it is tried here, before anything is written
-            duckdb.connect(str(tmp)).close()
-        except duckdb.IOException as exc:
-            base, why = None, f"held open by a reader ({str(exc).splitlines()[0]})"
-    if base is None:
+        why = ""
+        if os.stat(tmp).st_nlink != 1:
+            why = "another name links to its file"
+        else:
+            tmp.chmod(stat.S_IRUSR | stat.S_IWUSR)
+            base, why = _usable_base(tmp)
+            if base is not None:
+                # a reader's lock on it is tried here, before anything is written
+                duckdb.connect(str(tmp)).close()
+    except duckdb.IOException as exc:
+        why = f"held open by a reader ({str(exc).splitlines()[0]})"
+    except (OSError, duckdb.Error) as exc:
+        why = str(exc).splitlines()[0]
+    if why:
         LOG.info("spare snapshot not used: %s", why)
         tmp.unlink(missing_ok=True)
         return False

@@ -17,6 +17,7 @@ import pytest
 
 from dagster_project.core.settings import get_settings
 from dagster_project.core.warehouse import PipelineBusy, connect, pipeline_lock
+from dagster_project.defs.ingest import withdrawals
 from dagster_project.defs.publish import snapshot
 from dagster_project.defs.publish.records import publication_row
 from dagster_project.defs.publish.snapshot import (
@@ -392,3 +393,54 @@ def test_a_whole_write_drops_the_spare(settings, no_compaction):
     add_kpi(settings, "fcr")
     assert publish_next(settings, "w3", incremental=False).method == "whole"
     assert not spare.exists() and target.exists()
+
+
+def test_a_spare_with_another_name_is_never_written(settings, no_compaction):
+    """Someone's `ln` copy of the spare (or a backup tool's) is a name for the same file."""
+    target, spare = settings.warehouse_path, spare_path(settings.warehouse_path)
+    publish(settings)
+    add_kpi(settings, "aht")
+    publish_next(settings, "w2")
+    copy = target.with_name("mine.duckdb")
+    os.link(spare, copy)
+    before = snapshot_contents(copy)
+    add_kpi(settings, "fcr")
+    assert publish_next(settings, "w3").method == "updated"
+    assert snapshot_contents(copy) == before and inode(target) != inode(copy)
+
+
+def test_a_publication_carrying_a_withdrawal_keeps_no_spare(settings, no_compaction):
+    """The withdrawn rows leave every file: the spare and the snapshot replaced are dropped."""
+    target, spare = settings.warehouse_path, spare_path(settings.warehouse_path)
+    publish(settings)
+    add_kpi(settings, "aht")
+    publish_next(settings, "w2")
+    assert spare.exists()
+    with connect(settings) as con:
+        withdrawals.ensure_table(con)
+        con.execute(
+            "insert into meta.withdrawals (withdrawal_id, source, path, content_hash, reason, "
+            "requested_by, requested_at, applied_at) values ('w-1', 'claims', "
+            "'claims/claims_2026-10.csv', 'h', 'wrong month', 'ops', now(), now())"
+        )
+    second = inode(target)
+    assert publish_next(settings, "w3").method == "updated"
+    assert not spare.exists() and inode(target) != second
+    add_kpi(settings, "fcr")  # the snapshot lists the withdrawal now: a spare again
+    publish_next(settings, "w4")
+    assert spare.exists() and stat.S_IMODE(spare.stat().st_mode) == 0o400
+
+
+def test_a_file_system_without_hard_links_publishes_without_a_spare(
+    settings, no_compaction, monkeypatch
+):
+    def refuse(*_args):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(snapshot.os, "link", refuse)
+    target, spare = settings.warehouse_path, spare_path(settings.warehouse_path)
+    publish(settings)
+    add_kpi(settings, "aht")
+    assert publish_next(settings, "w2").method == "updated"
+    assert not spare.exists()
+    assert len(snapshot_contents(target)["rows"]["marts.fct_kpi_values"]) == 2
