@@ -143,6 +143,19 @@ def built(tmp_path_factory: pytest.TempPathFactory, generated_raw: Path, dbt_man
     return ws
 
 
+@contextmanager
+def writable_work_copy(work_db: Path, folder: Path) -> Iterator:
+    """A writable copy of a working database in `folder`, under the same file name (the
+    catalog name dbt's compiled SQL refers to), open."""
+    import duckdb
+
+    copy = folder / "work" / work_db.name
+    copy.parent.mkdir()
+    shutil.copy2(work_db, copy)
+    with duckdb.connect(str(copy)) as con:
+        yield con
+
+
 def copy_workspace(ws: Workspace, root: Path) -> Workspace:
     """A copy of a workspace (extracts, both databases, site, Dagster home) under `root`."""
     shutil.copytree(ws.root, root, symlinks=True)

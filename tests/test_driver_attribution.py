@@ -5,7 +5,6 @@ and its dbt test of exactness fails on a broken row."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 
 from dagster_project.core.settings import get_settings
 from dagster_project.defs.transform.project import dbt_executable
+from tests.conftest import writable_work_copy
 from tests.reference_drivers import (
     KEY,
     OUTPUT_COLUMNS,
@@ -194,11 +194,7 @@ def exact_test_sql(built, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 def work_copy(built, tmp_path: Path):
-    """A writable copy of the working database, under the same file name (the catalog name)."""
-    copy = tmp_path / "work" / built.work_db.name
-    copy.parent.mkdir()
-    shutil.copy2(built.work_db, copy)
-    with duckdb.connect(str(copy)) as con:
+    with writable_work_copy(built.work_db, tmp_path) as con:
         yield con
 
 

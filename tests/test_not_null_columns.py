@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import yaml
 
 from dagster_project.core.settings import get_settings
 from dagster_project.defs.transform.project import dbt_executable
-from tests.conftest import Workspace
+from tests.conftest import Workspace, writable_work_copy
 
 REQUIRED = ["claim_id", "_source_file", "_batch_id"]
 
@@ -65,11 +64,7 @@ def compiled(built: Workspace, tmp_path_factory: pytest.TempPathFactory) -> dict
 
 @pytest.fixture
 def work_copy(built: Workspace, tmp_path: Path):
-    """A writable copy of the working database, under the same file name (the catalog name)."""
-    copy = tmp_path / "work" / built.work_db.name
-    copy.parent.mkdir()
-    shutil.copy2(built.work_db, copy)
-    with duckdb.connect(str(copy)) as con:
+    with writable_work_copy(built.work_db, tmp_path) as con:
         yield con
 
 

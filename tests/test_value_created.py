@@ -23,7 +23,14 @@ from dagster_project.core.settings import get_settings
 from dagster_project.defs.transform.catalog import load_manifest
 from dagster_project.defs.transform.project import dbt_executable
 from dagster_project.defs.transform.tree import build_tree
-from tests.conftest import TEST_SCALE, TEST_SEED, Workspace, make_workspace, run_on
+from tests.conftest import (
+    TEST_SCALE,
+    TEST_SEED,
+    Workspace,
+    make_workspace,
+    run_on,
+    writable_work_copy,
+)
 from tests.reference_value import STREAMS, UNIT_COLUMNS, reference_value_created
 
 MONTHS = 15
@@ -180,11 +187,7 @@ def compiled_tests(value_ws: Workspace, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture
 def work_copy(value_ws: Workspace, tmp_path: Path):
-    """A writable copy of the working database, under the same file name (the catalog name)."""
-    copy = tmp_path / "work" / value_ws.work_db.name
-    copy.parent.mkdir()
-    shutil.copy2(value_ws.work_db, copy)
-    with duckdb.connect(str(copy)) as con:
+    with writable_work_copy(value_ws.work_db, tmp_path) as con:
         yield con
 
 

@@ -311,6 +311,14 @@ def inode(path: Path) -> int:
     return path.stat().st_ino
 
 
+def published_twice(settings) -> tuple[Path, Path]:
+    """Two publications, the second from a byte copy: the first snapshot is the spare now."""
+    publish(settings)
+    add_kpi(settings, "aht")
+    publish_next(settings, "w2")
+    return settings.warehouse_path, spare_path(settings.warehouse_path)
+
+
 def test_the_publication_after_next_writes_into_the_spare_and_equals_a_whole_copy(
     settings, tmp_path, no_compaction
 ):
@@ -385,10 +393,7 @@ def test_a_spare_that_is_the_published_file_itself_is_never_written(settings, no
 
 
 def test_a_whole_write_drops_the_spare(settings, no_compaction):
-    target, spare = settings.warehouse_path, spare_path(settings.warehouse_path)
-    publish(settings)
-    add_kpi(settings, "aht")
-    publish_next(settings, "w2")
+    target, spare = published_twice(settings)
     assert spare.exists()
     add_kpi(settings, "fcr")
     assert publish_next(settings, "w3", incremental=False).method == "whole"
@@ -397,10 +402,7 @@ def test_a_whole_write_drops_the_spare(settings, no_compaction):
 
 def test_a_spare_with_another_name_is_never_written(settings, no_compaction):
     """Someone's `ln` copy of the spare (or a backup tool's) is a name for the same file."""
-    target, spare = settings.warehouse_path, spare_path(settings.warehouse_path)
-    publish(settings)
-    add_kpi(settings, "aht")
-    publish_next(settings, "w2")
+    target, spare = published_twice(settings)
     copy = target.with_name("mine.duckdb")
     os.link(spare, copy)
     before = snapshot_contents(copy)
@@ -411,10 +413,7 @@ def test_a_spare_with_another_name_is_never_written(settings, no_compaction):
 
 def test_a_publication_carrying_a_withdrawal_keeps_no_spare(settings, no_compaction):
     """The withdrawn rows leave every file: the spare and the snapshot replaced are dropped."""
-    target, spare = settings.warehouse_path, spare_path(settings.warehouse_path)
-    publish(settings)
-    add_kpi(settings, "aht")
-    publish_next(settings, "w2")
+    target, spare = published_twice(settings)
     assert spare.exists()
     with connect(settings) as con:
         withdrawals.ensure_table(con)
