@@ -57,6 +57,7 @@ from dagster_project.core.settings import Settings
 from dagster_project.core.sql import ident, literal
 from dagster_project.core.warehouse import skip_vacuum, table_exists
 from dagster_project.defs.checks import holds
+from dagster_project.defs.ingest import withdrawals
 from dagster_project.defs.publish.records import record_publication
 
 LOG = logging.getLogger(__name__)
@@ -462,22 +463,15 @@ def _keep_spare(target: Path, spare: Path) -> None:
 
 def _withdrawn_since(con: duckdb.DuckDBPyConnection, target: Path) -> bool:
     """Whether a withdrawal was applied that the published snapshot at `target` does not list."""
-    if not table_exists(con, "meta", "withdrawals"):
-        return False
-    done = {r[0] for r in con.execute(_APPLIED_WITHDRAWALS).fetchall()}
+    done = {w.withdrawal_id for w in withdrawals.applied(con)}
     if not done:
         return False
     try:
         with duckdb.connect(str(target), read_only=True) as snapshot:
-            if not table_exists(snapshot, "meta", "withdrawals"):
-                return True
-            listed = {r[0] for r in snapshot.execute(_APPLIED_WITHDRAWALS).fetchall()}
+            listed = {w.withdrawal_id for w in withdrawals.applied(snapshot)}
     except (duckdb.Error, OSError):
         return True
     return bool(done - listed)
-
-
-_APPLIED_WITHDRAWALS = "select withdrawal_id from meta.withdrawals where applied_at is not null"
 
 
 def _take_spare(spare: Path, tmp: Path) -> bool:
