@@ -13,6 +13,7 @@ import plotly.offline
 import pytest
 
 from dashboards import SiteResult, build_site
+from dashboards import site as site_module
 from dashboards.site import MAX_PAGE_BYTES, assets_href_for, page_relpath
 from tests.dashboards.conftest import BUILT_AT
 from tests.dashboards.synthetic import (
@@ -513,3 +514,63 @@ def test_build_site_lagging_metric_shows_its_own_month(
     assert "as of Oct 2025" in cost and "¥1,0" in cost
     assert "as of" not in text(tiles(page)["claims_auto_rate"][2])
     assert "Operating cost" in page and "Sub-branches ranked · Oct 2025" in page
+
+
+def site_bytes(site_dir: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(site_dir).as_posix(): path.read_bytes()
+        for path in sorted(site_dir.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_build_site_on_several_cores_writes_the_same_bytes(
+    synthetic_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The units' pages rendered in shares by forked workers: the same site, byte for byte, as
+    rendered one after another, and the workers did render some of it."""
+    one = build_site(synthetic_warehouse, tmp_path / "one", built_at=BUILT_AT, workers=1)
+    renderers = tmp_path / "renderers.txt"
+    original = site_module.render_org_page
+
+    def noting_the_process(ctx, code):  # appends: each worker's lines are its own
+        with renderers.open("a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()} {code}\n")
+        return original(ctx, code)
+
+    monkeypatch.setattr(site_module, "PARALLEL_MIN_UNITS", 2)
+    monkeypatch.setattr(site_module, "render_org_page", noting_the_process)
+    three = build_site(synthetic_warehouse, tmp_path / "three", built_at=BUILT_AT, workers=3)
+    assert site_bytes(tmp_path / "three") == site_bytes(tmp_path / "one")
+    assert [p.relative_to(tmp_path / "three") for p in three.pages] == [
+        p.relative_to(tmp_path / "one") for p in one.pages
+    ]
+    lines = [line.split() for line in renderers.read_text(encoding="utf-8").splitlines()]
+    by_process: dict[str, list[str]] = {}
+    for pid, code in lines:
+        by_process.setdefault(pid, []).append(code)
+    assert len(by_process) == 3 and str(os.getpid()) in by_process
+    # every unit once, in shares of every third unit
+    assert sorted(code for codes in by_process.values() for code in codes) == sorted(
+        code for _, code, _ in ALL_UNITS
+    )
+    assert max(map(len, by_process.values())) - min(map(len, by_process.values())) <= 1
+
+
+def test_build_site_a_worker_failing_fails_the_build_and_writes_nothing(
+    synthetic_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = site_module.render_org_page
+    parent = os.getpid()
+
+    def failing_in_a_worker(ctx, code):
+        if os.getpid() != parent:
+            raise ValueError(f"cannot render {code}")
+        return original(ctx, code)
+
+    monkeypatch.setattr(site_module, "PARALLEL_MIN_UNITS", 2)
+    monkeypatch.setattr(site_module, "render_org_page", failing_in_a_worker)
+    with pytest.raises(ValueError, match="cannot render"):
+        build_site(synthetic_warehouse, tmp_path / "site", built_at=BUILT_AT, workers=2)
+    assert not (tmp_path / "site").exists()
+    assert site_module._SHARED is None  # noqa: SLF001 - the context is not kept after the build
