@@ -18,12 +18,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -182,53 +185,72 @@ def site_context(marts: Marts, org: str | None = None) -> SiteContext:
     )
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (all of them where the system does not say)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-# The units' pages are pure Python and most of a build: at scale 1, 2.6 s of the 4 s a build of
-# the 98 pages took on one core. They are rendered in shares, one per core: this process renders
-# one, forked workers the others. Forked (multiprocessing's fork context), a worker inherits the
-# shaped context instead of receiving it pickled, touches no database and no file, and sends
-# back only its pages. Below this many units a worker costs more than it saves.
+# The units' pages are pure Python and most of a build, and every refresh renders them all (each
+# shows the newest day). They are rendered in shares, one per core: this process renders the
+# first, workers forked from it (multiprocessing's fork context) the others. Forked, a worker
+# inherits the shaped context instead of receiving it pickled; it touches no database and no
+# file, and sends back only its pages. A share below this many units costs more than it saves.
 PARALLEL_MIN_UNITS = 16
-_SHARED: tuple[SiteContext, tuple[str, ...]] | None = None  # what the forked workers inherit
+_INHERITED: tuple[SiteContext, tuple[str, ...]] | None = None  # set in a worker only
 
 
-def _render_share(share: int, shares: int) -> list[RenderedPage]:
-    """Pages `share`, `share + shares`, ... of the inherited units, in their order."""
-    if _SHARED is None:  # only ever run in a worker forked by render_org_pages
-        raise RuntimeError("no site context to render: not a worker of render_org_pages")
-    ctx, codes = _SHARED
+class SiteWorkerDied(RuntimeError):
+    """A worker rendering pages died (killed, or out of memory) before sending them back."""
+
+
+def _worker_start(ctx: SiteContext, codes: tuple[str, ...]) -> None:
+    """In a forked worker: keep the context, and exit when the parent process is gone.
+
+    Without the watch, a worker whose parent was killed would wait on the pipe to it forever,
+    holding copies of the parent's file descriptors (the pipeline lock's among them).
+    """
+    global _INHERITED
+    _INHERITED = (ctx, codes)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+
+        def exit_with_parent() -> None:
+            multiprocessing.connection.wait([parent.sentinel])
+            os._exit(1)
+
+        threading.Thread(target=exit_with_parent, daemon=True).start()
+
+
+def _worker_share(share: int, shares: int) -> list[RenderedPage]:
+    if _INHERITED is None:
+        raise RuntimeError("no site context: only a worker started by render_org_pages renders")
+    ctx, codes = _INHERITED
     return [render_org_page(ctx, code) for code in codes[share::shares]]
 
 
 def render_org_pages(
     ctx: SiteContext, codes: Sequence[str], workers: int | None = None
 ) -> list[RenderedPage]:
-    """The pages of the units `codes`, in that order, rendered on `workers` cores (default:
-    every usable one); the same bytes as one after another (tests/dashboards/test_site.py)."""
-    global _SHARED  # noqa: PLW0603 - the fork hands it to the workers; cleared below
-    shares = min(workers or usable_cores(), len(codes))
-    if (
-        shares < 2
-        or len(codes) < PARALLEL_MIN_UNITS
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    """The pages of the units `codes`, in that order, rendered on up to `workers` cores
+    (default: every core), with at least PARALLEL_MIN_UNITS units per share; the same pages
+    as one after another (tests/dashboards/test_site.py). Raises SiteWorkerDied when a worker
+    dies, ValueError when `workers` is below 1."""
+    if workers is not None and workers < 1:
+        raise ValueError(f"the site needs at least one worker to render its pages, not {workers}")
+    shares = min(workers or os.cpu_count() or 1, len(codes) // PARALLEL_MIN_UNITS)
+    if shares < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [render_org_page(ctx, code) for code in codes]
-    _SHARED = (ctx, tuple(codes))
+    codes = tuple(codes)
     try:
         with ProcessPoolExecutor(
-            max_workers=shares - 1, mp_context=multiprocessing.get_context("fork")
+            max_workers=shares - 1,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_worker_start,
+            initargs=(ctx, codes),  # inherited by the fork, not pickled
         ) as pool:
-            theirs = [pool.submit(_render_share, share, shares) for share in range(1, shares)]
-            rendered = [_render_share(0, shares), *(future.result() for future in theirs)]
-    finally:
-        _SHARED = None
+            theirs = [pool.submit(_worker_share, share, shares) for share in range(1, shares)]
+            mine = [render_org_page(ctx, code) for code in codes[0::shares]]
+            rendered = [mine, *(future.result() for future in theirs)]
+    except BrokenProcessPool as exc:
+        raise SiteWorkerDied(
+            "a worker rendering the site's pages died (killed, or out of memory?); nothing was "
+            "written: build the site again"
+        ) from exc
     return [rendered[i % shares][i // shares] for i in range(len(codes))]
 
 
@@ -330,7 +352,7 @@ def build_site(
     unit's code, name or values in any file. Raises ValueError when `org` is unknown, and
     SiteFolderError (a ValueError) when `site_dir` is not a folder this build may write into
     (dashboards.site_folder): nothing is written then. `workers`: the cores the units' pages
-    are rendered on (`render_org_pages`; default every usable one).
+    are rendered on (`render_org_pages`; default every core).
     """
     started = time.perf_counter()
     built_at = built_at or datetime.now().astimezone()

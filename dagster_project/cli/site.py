@@ -40,7 +40,7 @@ def cmd_site(args: argparse.Namespace) -> int:
     from dagster_project.core.warehouse import PipelineBusy, pipeline_lock
     from dagster_project.defs.publish.snapshot import published_fingerprint
     from dashboards import build_site, publish_site
-    from dashboards.site import live_site_role
+    from dashboards.site import SiteWorkerDied, live_site_role
 
     settings = get_settings()
     default = pack_dir(settings.site_dir, args.org) if args.org else settings.site_dir
@@ -69,7 +69,7 @@ def cmd_site(args: argparse.Namespace) -> int:
                 result = publish_site(settings.warehouse_path, settings.site_dir, version)
         else:
             result = build_site(settings.warehouse_path, out, org=args.org)
-    except (ValueError, FileNotFoundError, PipelineBusy) as exc:
+    except (ValueError, FileNotFoundError, PipelineBusy, SiteWorkerDied) as exc:
         ERR.print(f"[red]site not built[/]: {exc}")
         return 2
     scope = f"scoped to {args.org} and its subtree" if args.org else "all units"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from collections.abc import Iterator, Sequence
@@ -124,6 +125,21 @@ class WorkingDatabaseLost(RuntimeError):
 
 
 _LOCK_DEPTH = 0  # re-entrant within a process: the CLI holds it for a run, each step inside too
+_LOCK_FD: int | None = None  # the held lock's descriptor
+
+
+def _lock_not_inherited() -> None:
+    """In a process forked from the lock's holder (the site's page workers): no copy of the
+    lock. Should such a child outlive its parent, the lock still goes with the parent; closing
+    a copy does not release the parent's lock, which holds until its every copy is closed."""
+    global _LOCK_DEPTH, _LOCK_FD
+    if _LOCK_FD is not None:
+        with contextlib.suppress(OSError):
+            os.close(_LOCK_FD)
+    _LOCK_DEPTH, _LOCK_FD = 0, None
+
+
+os.register_at_fork(after_in_child=_lock_not_inherited)
 
 
 @contextmanager
@@ -134,7 +150,7 @@ def pipeline_lock(settings: Settings) -> Iterator[None]:
     through a run; this lock is taken before anything is read or written. It is an flock, so the
     kernel releases it when the holder dies, even by kill -9: no stale lock to clean up.
     """
-    global _LOCK_DEPTH
+    global _LOCK_DEPTH, _LOCK_FD
     if _LOCK_DEPTH:
         _LOCK_DEPTH += 1
         try:
@@ -160,10 +176,10 @@ def pipeline_lock(settings: Settings) -> Iterator[None]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
-        _LOCK_DEPTH = 1
+        _LOCK_DEPTH, _LOCK_FD = 1, fd
         try:
             yield
         finally:
-            _LOCK_DEPTH = 0
+            _LOCK_DEPTH, _LOCK_FD = 0, None
     finally:
         os.close(fd)  # releases the flock

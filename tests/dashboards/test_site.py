@@ -5,6 +5,10 @@ import json
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path, PurePosixPath
 
 import duckdb
@@ -14,6 +18,7 @@ import pytest
 
 from dashboards import SiteResult, build_site
 from dashboards import site as site_module
+from dashboards.marts import read_marts
 from dashboards.site import MAX_PAGE_BYTES, assets_href_for, page_relpath
 from tests.dashboards.conftest import BUILT_AT
 from tests.dashboards.synthetic import (
@@ -528,12 +533,13 @@ def test_build_site_on_several_cores_writes_the_same_bytes(
     synthetic_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The units' pages rendered in shares by forked workers: the same site, byte for byte, as
-    rendered one after another, and the workers did render some of it."""
+    rendered one after another, with this process rendering the first share and the workers
+    the rest."""
     one = build_site(synthetic_warehouse, tmp_path / "one", built_at=BUILT_AT, workers=1)
     renderers = tmp_path / "renderers.txt"
     original = site_module.render_org_page
 
-    def noting_the_process(ctx, code):  # appends: each worker's lines are its own
+    def noting_the_process(ctx, code):  # appends: each process's lines are its own
         with renderers.open("a", encoding="utf-8") as handle:
             handle.write(f"{os.getpid()} {code}\n")
         return original(ctx, code)
@@ -546,15 +552,13 @@ def test_build_site_on_several_cores_writes_the_same_bytes(
         p.relative_to(tmp_path / "one") for p in one.pages
     ]
     lines = [line.split() for line in renderers.read_text(encoding="utf-8").splitlines()]
-    by_process: dict[str, list[str]] = {}
-    for pid, code in lines:
-        by_process.setdefault(pid, []).append(code)
-    assert len(by_process) == 3 and str(os.getpid()) in by_process
-    # every unit once, in shares of every third unit
-    assert sorted(code for codes in by_process.values() for code in codes) == sorted(
-        code for _, code, _ in ALL_UNITS
-    )
-    assert max(map(len, by_process.values())) - min(map(len, by_process.values())) <= 1
+    tree = site_module.site_context(read_marts(synthetic_warehouse)).tree
+    order = [unit.code for unit in tree.ordered()]
+    assert sorted(order) == sorted(code for _, code, _ in ALL_UNITS)
+    here = [code for pid, code in lines if pid == str(os.getpid())]
+    elsewhere = [code for pid, code in lines if pid != str(os.getpid())]
+    assert here == order[0::3]  # this process: the first share of three, in order
+    assert sorted(elsewhere) == sorted(order[1::3] + order[2::3])  # the workers: each unit once
 
 
 def test_build_site_a_worker_failing_fails_the_build_and_writes_nothing(
@@ -573,4 +577,78 @@ def test_build_site_a_worker_failing_fails_the_build_and_writes_nothing(
     with pytest.raises(ValueError, match="cannot render"):
         build_site(synthetic_warehouse, tmp_path / "site", built_at=BUILT_AT, workers=2)
     assert not (tmp_path / "site").exists()
-    assert site_module._SHARED is None  # noqa: SLF001 - the context is not kept after the build
+
+
+def test_build_site_a_worker_killed_is_a_clear_error(
+    synthetic_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = site_module.render_org_page
+    parent = os.getpid()
+
+    def killed_in_a_worker(ctx, code):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(ctx, code)
+
+    monkeypatch.setattr(site_module, "PARALLEL_MIN_UNITS", 2)
+    monkeypatch.setattr(site_module, "render_org_page", killed_in_a_worker)
+    with pytest.raises(site_module.SiteWorkerDied, match="died"):
+        build_site(synthetic_warehouse, tmp_path / "site", built_at=BUILT_AT, workers=2)
+    assert not (tmp_path / "site").exists()
+
+
+def test_build_site_refuses_fewer_than_one_worker(
+    synthetic_warehouse: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match="at least one worker"):
+        build_site(synthetic_warehouse, tmp_path / "site", built_at=BUILT_AT, workers=0)
+
+
+ORPHANED_WORKER = """
+import os, sys, time
+from pathlib import Path
+from dashboards import site
+original, parent = site.render_org_page, os.getpid()
+
+def stuck_in_a_worker(ctx, code):
+    if os.getpid() != parent:
+        print(os.getpid(), flush=True)
+        time.sleep(120)
+    return original(ctx, code)
+
+site.PARALLEL_MIN_UNITS, site.render_org_page = 2, stuck_in_a_worker
+site.build_site(Path(sys.argv[1]), Path(sys.argv[2]), workers=2)
+"""
+
+
+def process_gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"  # exited, not yet reaped by whoever adopted it
+
+
+def test_build_site_a_worker_exits_when_its_parent_is_killed(
+    synthetic_warehouse: Path, tmp_path: Path
+) -> None:
+    """A worker whose parent died does not wait for it forever (holding copies of its files)."""
+    builder = subprocess.Popen(
+        [sys.executable, "-c", ORPHANED_WORKER, str(synthetic_warehouse), str(tmp_path / "s")],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    worker = int(builder.stdout.readline())
+    try:
+        assert not process_gone(worker)
+        builder.send_signal(signal.SIGKILL)
+        builder.wait()
+        deadline = time.monotonic() + 10
+        while not process_gone(worker):
+            assert time.monotonic() < deadline, "the worker outlived its parent"
+            time.sleep(0.1)
+    finally:
+        builder.kill()
+        if not process_gone(worker):
+            os.kill(worker, signal.SIGKILL)

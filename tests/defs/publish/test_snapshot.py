@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -134,6 +135,48 @@ def test_pipeline_lock_refuses_a_second_writer_and_dies_with_its_holder(settings
         except PipelineBusy:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+HOLDER_FORKING = """
+import os, time
+from dagster_project.core.settings import get_settings
+from dagster_project.core.warehouse import pipeline_lock
+with pipeline_lock(get_settings()):
+    child = os.fork()
+    if child == 0:  # outlives its parent, as a stuck worker forked by the site's build could
+        time.sleep(120)
+        os._exit(0)
+    print(child, flush=True)
+    time.sleep(120)
+"""
+
+
+def test_pipeline_lock_dies_with_its_holder_not_with_a_forked_child(settings):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER_FORKING],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    child = int(holder.stdout.readline())
+    try:
+        with pytest.raises(PipelineBusy), pipeline_lock(settings):
+            pass
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with pipeline_lock(settings):
+                    break
+            except PipelineBusy:
+                assert time.monotonic() < deadline, "the forked child kept the lock"
+                time.sleep(0.1)
+        os.kill(child, 0)  # the child is still there: the lock went without it
+    finally:
+        holder.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
 
 
 def snapshot_contents(path) -> dict:
