@@ -561,38 +561,42 @@ def test_build_site_on_several_cores_writes_the_same_bytes(
     assert sorted(elsewhere) == sorted(order[1::3] + order[2::3])  # the workers: each unit once
 
 
+def worker_raises(code: str) -> None:
+    raise ValueError(f"cannot render {code}")
+
+
+def worker_killed(code: str) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.parametrize(
+    ("in_a_worker", "error", "match"),
+    [
+        (worker_raises, ValueError, "cannot render"),
+        (worker_killed, site_module.SiteWorkerDied, "died"),
+    ],
+    ids=["raises", "killed"],
+)
 def test_build_site_a_worker_failing_fails_the_build_and_writes_nothing(
-    synthetic_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    synthetic_warehouse: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    in_a_worker,
+    error: type[Exception],
+    match: str,
 ) -> None:
+    """A worker's exception comes back as itself; a killed worker is a clear error."""
     original = site_module.render_org_page
     parent = os.getpid()
 
     def failing_in_a_worker(ctx, code):
         if os.getpid() != parent:
-            raise ValueError(f"cannot render {code}")
+            in_a_worker(code)
         return original(ctx, code)
 
     monkeypatch.setattr(site_module, "PARALLEL_MIN_UNITS", 2)
     monkeypatch.setattr(site_module, "render_org_page", failing_in_a_worker)
-    with pytest.raises(ValueError, match="cannot render"):
-        build_site(synthetic_warehouse, tmp_path / "site", built_at=BUILT_AT, workers=2)
-    assert not (tmp_path / "site").exists()
-
-
-def test_build_site_a_worker_killed_is_a_clear_error(
-    synthetic_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    original = site_module.render_org_page
-    parent = os.getpid()
-
-    def killed_in_a_worker(ctx, code):
-        if os.getpid() != parent:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return original(ctx, code)
-
-    monkeypatch.setattr(site_module, "PARALLEL_MIN_UNITS", 2)
-    monkeypatch.setattr(site_module, "render_org_page", killed_in_a_worker)
-    with pytest.raises(site_module.SiteWorkerDied, match="died"):
+    with pytest.raises(error, match=match):
         build_site(synthetic_warehouse, tmp_path / "site", built_at=BUILT_AT, workers=2)
     assert not (tmp_path / "site").exists()
 
