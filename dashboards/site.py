@@ -189,7 +189,8 @@ def site_context(marts: Marts, org: str | None = None) -> SiteContext:
 # shows the newest day). They are rendered in shares, one per core: this process renders the
 # first, workers forked from it (multiprocessing's fork context) the others. Forked, a worker
 # inherits the shaped context instead of receiving it pickled; it touches no database and no
-# file, and sends back only its pages. A share below this many units costs more than it saves.
+# file, and sends back only its pages. A share has at least this many units, so that a machine
+# with many cores forks only as many workers as the pages keep busy (each costs a fork).
 PARALLEL_MIN_UNITS = 16
 _INHERITED: tuple[SiteContext, tuple[str, ...]] | None = None  # set in a worker only
 
