@@ -217,11 +217,15 @@ def _worker_start(ctx: SiteContext, codes: tuple[str, ...]) -> None:
         threading.Thread(target=exit_with_parent, daemon=True).start()
 
 
+def _share(ctx: SiteContext, codes: Sequence[str], share: int, shares: int) -> list[RenderedPage]:
+    """Pages `share`, `share + shares`, ... of the units `codes`."""
+    return [render_org_page(ctx, code) for code in codes[share::shares]]
+
+
 def _worker_share(share: int, shares: int) -> list[RenderedPage]:
     if _INHERITED is None:
         raise RuntimeError("no site context: only a worker started by render_org_pages renders")
-    ctx, codes = _INHERITED
-    return [render_org_page(ctx, code) for code in codes[share::shares]]
+    return _share(*_INHERITED, share, shares)
 
 
 def render_org_pages(
@@ -235,7 +239,7 @@ def render_org_pages(
         raise ValueError(f"the site needs at least one worker to render its pages, not {workers}")
     shares = min(workers or os.cpu_count() or 1, len(codes) // PARALLEL_MIN_UNITS)
     if shares < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [render_org_page(ctx, code) for code in codes]
+        return _share(ctx, codes, 0, 1)
     codes = tuple(codes)
     try:
         with ProcessPoolExecutor(
@@ -245,8 +249,7 @@ def render_org_pages(
             initargs=(ctx, codes),  # inherited by the fork, not pickled
         ) as pool:
             theirs = [pool.submit(_worker_share, share, shares) for share in range(1, shares)]
-            mine = [render_org_page(ctx, code) for code in codes[0::shares]]
-            rendered = [mine, *(future.result() for future in theirs)]
+            rendered = [_share(ctx, codes, 0, shares), *(future.result() for future in theirs)]
     except BrokenProcessPool as exc:
         raise SiteWorkerDied(
             "a worker rendering the site's pages died (killed, or out of memory?); nothing was "
