@@ -13,7 +13,10 @@ RSS), `--repeat` times, interleaved:
            every day but the last one;
 - refresh: `opsvalue run` on the workspace the stages left, once the last day was delivered;
 - record:  `opsvalue run` on that workspace once more, after a single new claim arrived: what any
-           run with new data costs, whatever its size (start-up, gate, dbt, publication, site).
+           run with new data costs, whatever its size (start-up, gate, dbt, publication, site);
+- bound.*: with `--bound`, after the floor: benchmarks/bound.py, every row kept (as today's
+           contract, and typed once) and copied to a snapshot, with nothing else: what any
+           pipeline keeping the rows costs at least (`--only-bound`: the floor and the bounds).
 
 The floor's KPIs are checked against the published `marts.fct_kpi_values` of the full run and of
 the refreshed workspace (both hold every day; the refreshed one before its extra record arrives).
@@ -45,7 +48,7 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import floor
+from benchmarks import bound, floor
 from benchmarks.dataset import Dataset, prepare
 from benchmarks.measure import MeasureError, Run, measure
 from benchmarks.stage import STAGES
@@ -63,9 +66,15 @@ FULL = "full"
 REFRESH = "refresh"
 RECORD = "record"
 STAGE_PREFIX = "stage."
-MEASUREMENTS = (FLOOR, FULL, *(STAGE_PREFIX + s for s in STAGES), REFRESH, RECORD)
+BOUND_PREFIX = "bound."
+BOUNDS = tuple(BOUND_PREFIX + d for d in bound.DESIGNS)
+MEASUREMENTS = (FLOOR, *BOUNDS, FULL, *(STAGE_PREFIX + s for s in STAGES), REFRESH, RECORD)
 DESCRIPTIONS = {
     FLOOR: "hand-written DuckDB SQL: the 8 spine KPIs at every level from the raw CSVs",
+    BOUND_PREFIX + "contract": "benchmarks.bound: every row written as text with lineage, typed "
+    "once into a fact, the facts copied to a snapshot; nothing else",
+    BOUND_PREFIX + "typed": "benchmarks.bound: every row written typed with lineage, copied to a "
+    "snapshot; nothing else",
     FULL: "opsvalue run (the refresh job) from an empty workspace",
     **{
         STAGE_PREFIX + s: f"the refresh job's {s} stage alone, after the stages before it"
@@ -76,6 +85,7 @@ DESCRIPTIONS = {
 }
 LABELS = {
     FLOOR: "(a) floor",
+    **{BOUND_PREFIX + d: f"(a') bound, {d}" for d in bound.DESIGNS},
     FULL: "(b) full pipeline",
     **{STAGE_PREFIX + s: f"(c) stage {s}" for s in STAGES},
     REFRESH: "(d) refresh, one day",
@@ -200,6 +210,14 @@ class Bench:
         command = [PYTHON, "-m", "benchmarks.floor", "--raw", str(self.raw_dir)]
         command += ["--out", str(self.floor_result)]
         self.results[FLOOR].append(self._measure(FLOOR, repeat, command, None))
+
+    def bounds(self, repeat: int) -> None:
+        for design in bound.DESIGNS:
+            command = [PYTHON, "-m", "benchmarks.bound", "--raw", str(self.raw_dir)]
+            command += ["--design", design, "--tmp", str(self.runs_dir)]
+            command += ["--json", str(self.logs_dir / f"{BOUND_PREFIX}{design}-{repeat}.json")]
+            name = BOUND_PREFIX + design
+            self.results[name].append(self._measure(name, repeat, command, None))
 
     def full(self, repeat: int) -> None:
         ws = empty_workspace(self.runs_dir / FULL, self.raw_dir)
@@ -331,6 +349,8 @@ def ratios(measurements: dict[str, dict]) -> dict[str, dict]:
 
     pairs = {
         "full_over_floor": (FULL, FLOOR),
+        **{f"{b}_over_floor".replace(".", "_"): (b, FLOOR) for b in BOUNDS},
+        "full_over_bound_contract": (FULL, BOUND_PREFIX + "contract"),
         "refresh_over_full": (REFRESH, FULL),
         "record_over_full": (RECORD, FULL),
     }
@@ -442,7 +462,7 @@ def render_table(measurements: dict[str, dict], result_ratios: dict[str, dict]) 
             continue
         if name == FLOOR:
             note = "1× floor"
-        elif name == FULL:
+        elif name == FULL or name in BOUNDS:
             note = times(ratio(m["wall_s_median"], floor_wall), "floor")
         elif name in (REFRESH, RECORD):
             note = times(result_ratios[f"{name}_over_full"]["wall"], "full")
@@ -492,6 +512,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure the floor and the full build only (no stages, refreshes); e.g. for "
         "benchmarks.model_costs over the full builds' dbt results",
     )
+    parser.add_argument(
+        "--bound",
+        action="store_true",
+        help="also measure the bounds (benchmarks/bound.py) after the floor",
+    )
+    parser.add_argument(
+        "--only-bound",
+        action="store_true",
+        help="measure the floor and the bounds only (nothing of the pipeline, nothing verified)",
+    )
     return parser
 
 
@@ -512,6 +542,10 @@ def main(argv: list[str] | None = None) -> int:
         for repeat in range(1, args.repeat + 1):
             CONSOLE.print(f"[bold]repeat {repeat}/{args.repeat}[/]")
             bench.floor(repeat)
+            if args.bound or args.only_bound:
+                bench.bounds(repeat)
+            if args.only_bound:
+                continue
             bench.full(repeat)
             if args.only_full:
                 if repeat == args.repeat:
@@ -529,7 +563,10 @@ def main(argv: list[str] | None = None) -> int:
     verification = bench.verification if error is None else {}
     measurements = {n: summarise(runs) for n, runs in bench.results.items() if runs}
     result_ratios = ratios(measurements)
-    verified = bool(verification) and all(v.get("ok") for v in verification.values())
+    # the floor and the bounds alone verify nothing: there is no pipeline result to compare
+    verified = args.only_bound or (
+        bool(verification) and all(v.get("ok") for v in verification.values())
+    )
     env["load_average_end"] = os.getloadavg()
     env["code_fingerprint_end"] = code_fingerprint()
     env["code_changed_during_run"] = env["code_fingerprint_start"] != env["code_fingerprint_end"]

@@ -24,7 +24,7 @@ from dagster_project.core.settings import PROJECT_ROOT
 # (tests/conftest.py)
 pytestmark = pytest.mark.heavy
 
-SMOKE_ARGS = ["--scale", "0.002", "--months", "3", "--repeat", "1"]
+SMOKE_ARGS = ["--scale", "0.002", "--months", "3", "--repeat", "1", "--bound"]
 needs_gnu_time = pytest.mark.skipif(
     not Path(GNU_TIME).exists(), reason=f"the harness measures with {GNU_TIME}"
 )

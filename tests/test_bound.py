@@ -1,0 +1,97 @@
+"""benchmarks/bound.py: every row kept once (and typed once) and copied to a snapshot, checked
+against the extracts read independently with Python's csv module."""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from benchmarks import bound
+
+
+def _read_csvs(folder: Path) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for path in sorted(folder.glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows += list(csv.DictReader(fh))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def extracts(generated_raw: Path) -> dict[str, list[dict[str, str]]]:
+    return {
+        p.name: _read_csvs(p)
+        for p in sorted(generated_raw.iterdir())
+        if p.is_dir() and p.name[0] != "_" and any(p.glob("*.csv"))
+    }
+
+
+@pytest.mark.parametrize("design", bound.DESIGNS)
+def test_bound_keeps_every_row_typed_as_the_contract_and_copies_it(
+    design, generated_raw, extracts, tmp_path
+):
+    result = bound.measure_bound(generated_raw, design, tmp_path)
+
+    assert result.rows == {source: len(rows) for source, rows in extracts.items()}
+    assert sum(result.rows.values()) > 1000
+    expected_steps = {"checkpoint", "copy to the snapshot"} | (
+        {"write typed rows"} if design == "typed" else {"write raw text", "type the facts"}
+    )
+    assert set(result.steps_s) == expected_steps
+    assert all(0 <= s < 120 for s in result.steps_s.values())
+    assert 0 < result.snapshot_mb <= result.work_mb * 1.5
+
+    contacts = extracts["contacts"]
+    talk = sum(int(r["talk_sec"]) for r in contacts if r["talk_sec"].strip())
+    claims = extracts["claims"]
+    files = {f"contacts/{p.name}" for p in (generated_raw / "contacts").glob("*.csv")}
+    with duckdb.connect(str(tmp_path / "snapshot.duckdb"), read_only=True) as con:
+        # typed as the suite says, and the values are those delivered
+        kinds = dict(
+            con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'marts' and table_name = 'contacts'"
+            ).fetchall()
+        )
+        assert kinds["talk_sec"] == "INTEGER" and kinds["arrived_at"] == "TIMESTAMP"
+        assert kinds["contact_id"] == "VARCHAR"
+        assert con.execute("select sum(talk_sec) from marts.contacts").fetchone()[0] == talk
+        ids = {r[0] for r in con.execute("select contact_id from marts.contacts").fetchall()}
+        assert ids == {r["contact_id"] for r in contacts}
+        lineage = con.execute("select distinct _source_file from marts.contacts").fetchall()
+        assert {r[0] for r in lineage} == files
+        paid = con.execute("select sum(paid_amount) from marts.claims").fetchone()[0]
+        assert paid == sum(Decimal(r["paid_amount"]) for r in claims if r["paid_amount"].strip())
+        tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+        assert tables == set(extracts)
+    if design == "contract":
+        with duckdb.connect(str(tmp_path / "work.duckdb"), read_only=True) as con:
+            # raw holds the delivered text, as the warehouse's raw layer
+            raw = dict(con.execute("select contact_id, arrived_at from raw.contacts").fetchall())
+        assert raw == {r["contact_id"]: r["arrived_at"] for r in contacts}
+
+
+def test_bound_main_removes_what_it_made_and_refuses_a_missing_folder(
+    generated_raw, tmp_path, capsys
+):
+    out = tmp_path / "bound.json"
+    assert bound.main(["--raw", str(generated_raw), "--design", "typed", "--tmp", str(tmp_path),
+                       "--json", str(out)]) == 0  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bound.json"]
+    assert "bound (typed)" in capsys.readouterr().err
+    assert '"design": "typed"' in out.read_text(encoding="utf-8")
+
+    with pytest.raises(SystemExit) as exc:
+        bound.main(["--raw", str(tmp_path / "nowhere"), "--design", "typed"])
+    assert exc.value.code == 2
+    assert "nowhere: no such folder" in capsys.readouterr().err
+
+
+def test_bound_refuses_a_folder_without_extracts(tmp_path):
+    (tmp_path / "claims").mkdir()
+    with pytest.raises(FileNotFoundError, match="no CSV extracts"):
+        bound.source_files(tmp_path)
