@@ -506,7 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=42, help="generator seed")
     parser.add_argument("--out", type=Path, help="JSON result (default benchmarks/results/)")
     parser.add_argument("--workdir", type=Path, help="data and workspaces")
-    parser.add_argument(
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument(
         "--only-full",
         action="store_true",
         help="measure the floor and the full build only (no stages, refreshes); e.g. for "
@@ -517,10 +518,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also measure the bounds (benchmarks/bound.py) after the floor",
     )
-    parser.add_argument(
+    only.add_argument(
         "--only-bound",
         action="store_true",
-        help="measure the floor and the bounds only (nothing of the pipeline, nothing verified)",
+        help="measure the floor and the bounds only (nothing of the pipeline, nothing verified); "
+        "the JSON goes to <scale, months>_bound.json unless --out says otherwise",
     )
     return parser
 
@@ -529,14 +531,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     name = default_name(args.scale, args.months)
     workdir = (args.workdir or DEFAULT_WORKDIR / name).resolve()
-    out = (args.out or DEFAULT_RESULTS / f"{name}.json").resolve()
+    suffix = "_bound" if args.only_bound else ""
+    out = (args.out or DEFAULT_RESULTS / f"{name}{suffix}.json").resolve()
     started_at = datetime.now().astimezone()
     env = environment()
 
     CONSOLE.print(f"[bold]dataset[/] scale {args.scale:g}, {args.months} months in {workdir}")
     dataset = prepare(workdir, args.scale, args.months, args.seed)
     bench = Bench(workdir, dataset)
-    bench.prepare_manifest()
+    if not args.only_bound:
+        bench.prepare_manifest()
     error = None
     try:
         for repeat in range(1, args.repeat + 1):
@@ -564,9 +568,9 @@ def main(argv: list[str] | None = None) -> int:
     measurements = {n: summarise(runs) for n, runs in bench.results.items() if runs}
     result_ratios = ratios(measurements)
     # the floor and the bounds alone verify nothing: there is no pipeline result to compare
-    verified = args.only_bound or (
+    verified = None if args.only_bound else (
         bool(verification) and all(v.get("ok") for v in verification.values())
-    )
+    )  # fmt: skip
     env["load_average_end"] = os.getloadavg()
     env["code_fingerprint_end"] = code_fingerprint()
     env["code_changed_during_run"] = env["code_fingerprint_start"] != env["code_fingerprint_end"]
@@ -588,7 +592,7 @@ def main(argv: list[str] | None = None) -> int:
         "verification": verification,
         "verified": verified,
         "error": error,
-        "ok": error is None and verified,
+        "ok": error is None and verified is not False,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
@@ -614,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"results: {out}")
     if error:
         return 2
-    return 0 if verified else 1
+    return 1 if verified is False else 0
 
 
 if __name__ == "__main__":

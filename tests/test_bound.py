@@ -32,14 +32,22 @@ def extracts(generated_raw: Path) -> dict[str, list[dict[str, str]]]:
 
 @pytest.mark.parametrize("design", bound.DESIGNS)
 def test_bound_keeps_every_row_typed_as_the_contract_and_copies_it(
-    design, generated_raw, extracts, tmp_path
+    design, generated_raw, extracts, tmp_path, monkeypatch
 ):
+    from dagster_project.defs.ingest.rules import gx_process
+
+    def no_gx(*_args):
+        raise AssertionError("GX's process is no part of keeping rows")
+
+    monkeypatch.setattr(gx_process, "check_suite", no_gx)
     result = bound.measure_bound(generated_raw, design, tmp_path)
 
     assert result.rows == {source: len(rows) for source, rows in extracts.items()}
     assert sum(result.rows.values()) > 1000
-    expected_steps = {"checkpoint", "copy to the snapshot"} | (
-        {"write typed rows"} if design == "typed" else {"write raw text", "type the facts"}
+    expected_steps = {"checkpoint", "close"} | (
+        {"write typed rows", "copy to the snapshot"}
+        if design == "typed"
+        else {"write raw text", "write the snapshot"}
     )
     assert set(result.steps_s) == expected_steps
     assert all(0 <= s < 120 for s in result.steps_s.values())
@@ -75,6 +83,16 @@ def test_bound_keeps_every_row_typed_as_the_contract_and_copies_it(
         assert raw == {r["contact_id"]: r["arrived_at"] for r in contacts}
 
 
+def test_bound_reads_the_contract_types_the_gate_reads():
+    from dagster_project.core.settings import get_settings
+    from dagster_project.defs.ingest.rules.suite import load_suites
+
+    expectations = get_settings().expectations_dir
+    types = bound.contract_types(expectations)
+    assert types == {source: suite.types for source, suite in load_suites(expectations).items()}
+    assert types["contacts"]["talk_sec"] == "integer"
+
+
 def test_bound_main_removes_what_it_made_and_refuses_a_missing_folder(
     generated_raw, tmp_path, capsys
 ):
@@ -91,7 +109,18 @@ def test_bound_main_removes_what_it_made_and_refuses_a_missing_folder(
     assert "nowhere: no such folder" in capsys.readouterr().err
 
 
-def test_bound_refuses_a_folder_without_extracts(tmp_path):
-    (tmp_path / "claims").mkdir()
-    with pytest.raises(FileNotFoundError, match="no CSV extracts"):
-        bound.source_files(tmp_path)
+def test_bound_refuses_bad_input_with_a_clear_error_and_leaves_nothing(tmp_path, capsys):
+    raw, scratch = tmp_path / "raw", tmp_path / "scratch"
+    (raw / "claims").mkdir(parents=True)
+    scratch.mkdir()
+    argv = ["--raw", str(raw), "--design", "contract", "--tmp", str(scratch)]
+    assert bound.main(argv) == 2
+    assert f"bound: {raw}: no CSV extracts under {raw}" in capsys.readouterr().err
+
+    (raw / "claims" / "claims_2024-01.csv").write_text(
+        "claim_id,claimed_amount\nC1,12.50\nC2,not a number\n", encoding="utf-8"
+    )
+    assert bound.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"bound: {raw}:" in err and "not a number" in err
+    assert not list(scratch.iterdir()), "its folder is removed after a failure too"
