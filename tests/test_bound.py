@@ -124,3 +124,40 @@ def test_bound_refuses_bad_input_with_a_clear_error_and_leaves_nothing(tmp_path,
     err = capsys.readouterr().err
     assert f"bound: {raw}:" in err and "not a number" in err
     assert not list(scratch.iterdir()), "its folder is removed after a failure too"
+
+
+@pytest.mark.skipif(not Path("/usr/bin/time").exists(), reason="the harness measures with it")
+def test_benchmark_only_bound_measures_the_floor_and_both_bounds(tmp_path):
+    """`benchmarks.run --only-bound`: the floor and each bound in its own measured process, every
+    delivered row kept (the dataset's own line count), nothing verified, nothing left behind."""
+    import json
+    import subprocess
+    import sys
+
+    from dagster_project.core.settings import PROJECT_ROOT
+
+    out, workdir = tmp_path / "result.json", tmp_path / "work"
+    argv = ["--scale", "0.002", "--months", "3", "--repeat", "1", "--only-bound"]
+    argv += ["--workdir", str(workdir), "--out", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", *argv],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "(a') bound, contract" in done.stdout and "(b) full pipeline" not in done.stdout
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert set(doc["measurements"]) == {"floor", "bound.contract", "bound.typed"}
+    assert doc["verified"] is None and doc["ok"] is True and not doc["verification"]
+    for design in bound.DESIGNS:
+        wall = doc["measurements"][f"bound.{design}"]["wall_s_median"]
+        floor_wall = doc["measurements"]["floor"]["wall_s_median"]
+        assert doc["ratios"][f"bound_{design}_over_floor"]["wall"] == pytest.approx(
+            wall / floor_wall, rel=1e-3
+        )
+        steps = json.loads((workdir / "logs" / f"bound.{design}-1.json").read_text())
+        assert steps["rows"] == doc["input"]["rows"]
+        assert 0 < steps["wall_s"] <= wall
+    assert not list((workdir / "runs").glob("opsvalue-bound-*"))
