@@ -39,7 +39,7 @@ import duckdb
 from dagster_project.core.settings import get_settings
 from dagster_project.core.sql import ident, literal
 from dagster_project.core.warehouse import skip_vacuum
-from dagster_project.defs.ingest.files import list_extract_files
+from dagster_project.defs.ingest.files import list_extract_files, source_folders
 from dagster_project.defs.ingest.rules.suite import SUITE_SUFFIX
 from dagster_project.defs.publish.snapshot import STORAGE_VERSION
 
@@ -82,10 +82,9 @@ def contract_types(expectations_dir: Path) -> dict[str, dict[str, str]]:
 
 
 def source_files(raw_dir: Path) -> dict[str, list[Path]]:
-    """Each source folder's CSV extracts (folders starting with `_` or `.`, such as the
-    generator's manifest, are no source); refuses Parquet, which the bound does not read."""
+    """Each source folder's CSV extracts; refuses Parquet, which the bound does not read."""
     sources: dict[str, list[Path]] = {}
-    for folder in sorted(p for p in raw_dir.iterdir() if p.is_dir() and p.name[0] not in "_."):
+    for folder in source_folders(raw_dir):
         paths = list_extract_files(folder)
         if any(p.suffix.lower() != ".csv" for p in paths):
             raise ValueError(f"the bound reads CSV extracts only; {folder} holds others")

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import opsgen
-from dagster_project.defs.ingest.files import list_extract_files
+from dagster_project.defs.ingest.files import list_extract_files, source_folders
 
 DATASET_FILE = "dataset.json"
 LATE_ROWS = 3  # records of the month before that arrive with the day (late arrivals)
@@ -96,7 +96,7 @@ def count_input(raw_dir: Path) -> tuple[dict[str, int], dict[str, int], int]:
     rows: dict[str, int] = {}
     sizes: dict[str, int] = {}
     files = 0
-    for folder in sorted(p for p in raw_dir.iterdir() if p.is_dir() and p.name[0] not in "._"):
+    for folder in source_folders(raw_dir):
         for path in list_extract_files(folder):
             files += 1
             sizes[folder.name] = sizes.get(folder.name, 0) + path.stat().st_size

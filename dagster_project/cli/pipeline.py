@@ -37,11 +37,9 @@ def duckdb_cli() -> str:
 
 
 def _raw_has_files(raw_dir: Path) -> bool:
-    from dagster_project.defs.ingest.files import list_extract_files
+    from dagster_project.defs.ingest.files import list_extract_files, source_folders
 
-    return raw_dir.is_dir() and any(
-        list_extract_files(p) for p in raw_dir.iterdir() if p.is_dir() and p.name[0] not in "._"
-    )
+    return raw_dir.is_dir() and any(list_extract_files(p) for p in source_folders(raw_dir))
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -77,6 +77,12 @@ def is_extract_name(name: str) -> bool:
     return name[0] not in "._" and Path(name).suffix.lower() in EXTRACT_SUFFIXES
 
 
+def source_folders(raw_dir: Path) -> list[Path]:
+    """The folders of `raw_dir` that may hold a source's extracts, in name order: those starting
+    with `_` or `.` (the generator's `_manifest`, hidden folders) are skipped by design."""
+    return sorted(p for p in raw_dir.iterdir() if p.is_dir() and p.name[0] not in "._")
+
+
 def list_extract_files(folder: Path) -> list[Path]:
     """Extract files of one source, in name order: the regular files and the links (which the door
     refuses) named like an extract. A source folder that is itself a link is not read at all."""
