@@ -378,6 +378,11 @@ def _git(*args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+# The harness's own output: a result written by an earlier session (another scale, say) in the
+# same checkout is not a change to the code measured, neither in the fingerprint nor in git_dirty.
+RESULTS_NOT_CODE = ":(exclude)benchmarks/results"
+
+
 def code_fingerprint() -> str | None:
     """A digest of the code being measured: the commit, the diff to it (documentation aside)
     and untracked files.
@@ -387,8 +392,11 @@ def code_fingerprint() -> str | None:
     into a full rebuild.
     """
     # documentation (*.md) is not what is measured: editing it during a run is harmless
-    head, diff = _git("rev-parse", "HEAD"), _git("diff", "HEAD", "--", ".", ":(exclude)*.md")
-    untracked = _git("ls-files", "--others", "--exclude-standard", "-z")
+    head = _git("rev-parse", "HEAD")
+    diff = _git("diff", "HEAD", "--", ".", ":(exclude)*.md", RESULTS_NOT_CODE)
+    untracked = _git(
+        "ls-files", "--others", "--exclude-standard", "-z", "--", ".", RESULTS_NOT_CODE
+    )
     if head is None or diff is None or untracked is None:
         return None
     digest = hashlib.sha256(f"{head}\n{diff}".encode())
@@ -427,7 +435,7 @@ def environment() -> dict:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    status = _git("status", "--porcelain")
+    status = _git("status", "--porcelain", "--", ".", RESULTS_NOT_CODE)
     return {
         "cores": os.cpu_count(),
         "memory_gb": _meminfo_gb(),
