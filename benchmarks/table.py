@@ -27,8 +27,10 @@ Result = dict[str, Any]
 def _step(name: str) -> Callable[[Result], str]:
     def cell(result: Result) -> str:
         m = result["measurements"].get(name, {})
-        if "wall_s_median" not in m:
+        if m.get("wall_s_median") is None:
             return ""
+        if m.get("peak_rss_mb_median") is None:
+            return f"{m['wall_s_median']:.1f}"
         return f"{m['wall_s_median']:.1f} / {m['peak_rss_mb_median'] / 1000:.2f}"
 
     return cell
@@ -42,7 +44,7 @@ def _tree_peak(result: Result) -> str:
 
 def _ratio(key: str, digits: int) -> Callable[[Result], str]:
     def cell(result: Result) -> str:
-        value = (result.get("ratios", {}).get(key) or {}).get("wall")
+        value = ((result.get("ratios") or {}).get(key) or {}).get("wall")
         return "" if value is None else f"{value:.{digits}f}"
 
     return cell
@@ -58,9 +60,13 @@ def _verified(result: Result) -> str:
     parts = []
     for name, outcome in (result.get("verification") or {}).items():
         if outcome.get("error"):
-            parts.append(f"{name}: error ({outcome['error']})")
+            # one line, no cell separators: the message is the JSON's, the table is Markdown
+            error = " ".join(str(outcome["error"]).split()).replace("|", "/")
+            parts.append(f"{name}: error ({error})")
             continue
-        text = f"{outcome['matched_rows']:,} of {outcome['floor_rows']:,} equal"
+        # matched_rows counts the keys both hold, equal or not (benchmarks/floor.py)
+        equal = outcome["matched_rows"] - outcome["differing"]
+        text = f"{equal:,} of {outcome['floor_rows']:,} equal"
         unequal = {
             "only in the floor": outcome["only_floor"],
             "only published": outcome["only_pipeline"],

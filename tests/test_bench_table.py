@@ -30,14 +30,16 @@ def _result(scale: float, **overrides: object) -> dict:
         "environment": {"git_commit": "427f9270000", "git_dirty": False},
         "input": {"rows_total": 17_360_000, "bytes_total": 1_970_000_000},
         "measurements": {
-            "floor": _run(4.71, 770.0),
+            # the tree's peak differs from the largest process's everywhere: a cell taking
+            # one for the other shows
+            "floor": _run(4.71, 770.0, 771.0),
             "full": _run(146.44, 4090.0, 4400.0),
-            "stage.ingest": _run(96.04, 4080.0),
-            "stage.dbt": _run(58.46, 2710.0),
-            "stage.publication": _run(15.12, 1280.0),
-            "stage.site": _run(7.66, 530.0),
-            "refresh": _run(31.63, 1220.0),
-            "record": _run(28.41, 990.0),
+            "stage.ingest": _run(96.04, 4080.0, 4390.0),
+            "stage.dbt": _run(58.46, 2710.0, 3010.0),
+            "stage.publication": _run(15.12, 1280.0, 1310.0),
+            "stage.site": _run(7.66, 530.0, 890.0),
+            "refresh": _run(31.63, 1220.0, 1690.0),
+            "record": _run(28.41, 990.0, 1480.0),
         },
         "ratios": {
             "full_over_floor": {"wall": 31.0913},
@@ -53,10 +55,13 @@ def _result(scale: float, **overrides: object) -> dict:
                 "differing": 0,
                 "error": None,
             },
+            # as benchmarks/floor.py counts: matched = equal + differing, floor = matched +
+            # only in the floor
             "refresh": {
-                "matched_rows": 16026,
+                "matched_rows": 16050,
                 "floor_rows": 16056,
-                "only_floor": 0,
+                "pipeline_rows": 16052,
+                "only_floor": 6,
                 "only_pipeline": 2,
                 "differing": 30,
                 "error": None,
@@ -96,9 +101,26 @@ def test_every_cell_is_the_result_files_number() -> None:
     assert cells["ratio (e)/(b)"][0] == "0.194"
     # rows that differ from the floor are counted, not hidden
     assert cells["KPI rows against the floor (full, refreshed)"][0] == (
-        "full: 16,056 of 16,056 equal; refresh: 16,026 of 16,056 equal, 2 only published,"
-        " 30 differing"
+        "full: 16,056 of 16,056 equal; refresh: 16,020 of 16,056 equal, 6 only in the floor,"
+        " 2 only published, 30 differing"
     )
+
+
+def test_a_dirty_checkout_a_failed_verification_and_no_ratios_are_shown() -> None:
+    dirty = _result(0.1, environment={"git_commit": "5271de5aaaa", "git_dirty": True})
+    dirty["ratios"] = None
+    dirty["verification"] = {
+        "full": {"error": "pipeline warehouse | missing:\n  no marts.fct_kpi_values"}
+    }
+    markdown = table.render([dirty])
+    assert markdown.splitlines()[0] == "| step (wall s / peak GB) | scale 0.1 |"
+    cells = _cells(markdown)
+    assert cells["commit, day, runs (medians)"] == ["`5271de5 (dirty)`, 2026-12-07, 3 run(s)"]
+    assert cells["ratio (b)/(a)"] == [""]
+    # the error on one line, without breaking the table's cells
+    assert cells["KPI rows against the floor (full, refreshed)"] == [
+        "full: error (pipeline warehouse / missing: no marts.fct_kpi_values)"
+    ]
 
 
 def test_a_step_not_measured_is_an_empty_cell() -> None:
